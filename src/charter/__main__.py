@@ -1,0 +1,3 @@
+from charter.cli.app import main
+
+main()

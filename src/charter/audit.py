@@ -1,0 +1,114 @@
+"""The audit trail: one append-only, hash-chained record per request or admin action.
+
+Each event's hash covers the previous event's hash and the event's own canonical
+JSON, so removing or editing any row breaks ``verify()`` from that row on. The
+database also refuses UPDATE and DELETE on the table (see migration 0001).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, text
+
+from charter.errors import AuditIntegrityError
+from charter.store.db import Database, utcnow
+from charter.store.tables import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def chain_hash(prev_hash: str, request_id: str, created_at: str, actor: str, event: str,
+               payload: str) -> str:
+    body = canonical([prev_hash, request_id, created_at, actor, event, payload])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    request_id: str
+    created_at: str
+    actor: str
+    event: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditLog:
+    """Appends to and reads the hash chain in ``audit_events``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def append(self, request_id: str, actor: str, event: str, payload: dict[str, Any]) -> AuditRecord:
+        body = canonical(payload)
+        with self.db.transaction(exclusive=True) as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(727112)"))
+            prev = conn.execute(
+                select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+            ).scalar() or GENESIS
+            created = utcnow()
+            digest = chain_hash(prev, request_id, created, actor, event, body)
+            new_id = conn.execute(
+                insert(AuditEvent).values(
+                    request_id=request_id, created_at=created, actor=actor, event=event,
+                    payload=body, prev_hash=prev, hash=digest,
+                ).returning(AuditEvent.id)
+            ).scalar_one()
+        return AuditRecord(new_id, request_id, created, actor, event, payload, prev, digest)
+
+    def records(self, *, request_id: str | None = None, limit: int | None = None,
+                newest_first: bool = False) -> list[AuditRecord]:
+        stmt = select(AuditEvent)
+        if request_id:
+            stmt = stmt.where(AuditEvent.request_id == request_id)
+        stmt = stmt.order_by(AuditEvent.id.desc() if newest_first else AuditEvent.id)
+        if limit:
+            stmt = stmt.limit(limit)
+        with self.db.connect() as conn:
+            return [self._record(r) for r in conn.execute(stmt)]
+
+    @staticmethod
+    def _record(row: Any) -> AuditRecord:
+        return AuditRecord(row.id, row.request_id, row.created_at, row.actor, row.event,
+                           json.loads(row.payload), row.prev_hash, row.hash)
+
+    def _iter_rows(self, batch: int = 1000) -> Iterator[Any]:
+        last = 0
+        while True:
+            with self.db.connect() as conn:
+                rows = conn.execute(
+                    select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
+                ).all()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+
+    def verify(self) -> int:
+        """Check the whole chain; returns the number of events, raises on the first break."""
+        prev = GENESIS
+        count = 0
+        for row in self._iter_rows():
+            expected = chain_hash(prev, row.request_id, row.created_at, row.actor, row.event,
+                                  row.payload)
+            if row.prev_hash != prev or row.hash != expected:
+                raise AuditIntegrityError(
+                    f"audit chain broken at event {row.id} (request {row.request_id}): the "
+                    "record was changed or an earlier one removed; restore from a backup and "
+                    "investigate who had write access to the database"
+                )
+            prev = row.hash
+            count += 1
+        return count

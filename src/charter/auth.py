@@ -1,0 +1,33 @@
+"""Principals: who is asking, with roles, clearance, groups and a tier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("user", "reviewer", "admin")
+# Ordered from least to most sensitive; a principal sees documents at or below its level.
+CLEARANCE_LEVELS = ("public", "internal", "confidential", "restricted")
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    roles: frozenset[str] = frozenset({"user"})
+    clearance: str = "internal"
+    groups: frozenset[str] = field(default_factory=frozenset)
+    tier: str = "free"
+    display_name: str = ""
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles or "admin" in self.roles
+
+    def may_see(self, classification: str) -> bool:
+        return CLEARANCE_LEVELS.index(classification) <= CLEARANCE_LEVELS.index(self.clearance)
+
+
+def local_admin() -> Principal:
+    """The principal the CLI acts as: the operator at the keyboard of this install."""
+    return Principal(
+        id="local-admin", roles=frozenset(ROLES), clearance="restricted", tier="team",
+        display_name="Local administrator",
+    )

@@ -1,0 +1,1 @@
+"""Model backends: chat models and embedders behind two Protocols (see base.py)."""

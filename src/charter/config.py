@@ -1,0 +1,231 @@
+"""Settings, declared once with their help text.
+
+Each setting is read, in rising precedence, from its default, from a TOML file
+(``CHARTER_CONFIG``, else ``./charter.toml``, else ``<data_dir>/charter.toml``) and
+from the environment variable ``CHARTER_<NAME>``. ``Settings.source(name)`` says
+where the value came from; ``charter config show`` prints all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from charter.errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(raw, int):
+        return raw
+    return int(str(raw).strip())
+
+
+def _parse_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number")
+    return float(str(raw).strip()) if not isinstance(raw, (int, float)) else float(raw)
+
+
+def _parse_str(raw: Any) -> str:
+    if not isinstance(raw, (str, int, float)):
+        raise ValueError("expected text")
+    return str(raw)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, default, help text and how to parse and check it."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any] = _parse_str
+    example: str = ""
+    minimum: float | None = None
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return f"CHARTER_{self.name.upper()}"
+
+    def coerce(self, raw: Any, origin: str) -> Any:
+        try:
+            value = self.parse(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(self._bad(raw, origin, str(exc))) from None
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(self._bad(raw, origin, f"must be at least {self.minimum:g}"))
+        if self.choices and value not in self.choices:
+            raise ConfigError(self._bad(raw, origin, "must be one of " + ", ".join(self.choices)))
+        return value
+
+    def _bad(self, raw: Any, origin: str, why: str) -> str:
+        shown = "***" if self.secret else repr(raw)
+        hint = f" (for example {self.example})" if self.example else ""
+        return (
+            f"invalid value {shown} for setting '{self.name}' from {origin}: {why}; "
+            f"set {self.env_var} or '{self.name}' in charter.toml to a valid value{hint}"
+        )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "./charter-data",
+            "Folder for the SQLite database and other local state.", example="./charter-data"),
+    Setting("database_url", "",
+            "SQLAlchemy URL of the database. Empty means a SQLite file in data_dir. "
+            "For PostgreSQL with pgvector: postgresql+psycopg://user:pass@host/db.",
+            example="postgresql+psycopg://charter@localhost/charter", secret=True),
+    Setting("auto_migrate", True,
+            "Apply pending database migrations when Charter opens the database.",
+            parse=_parse_bool, example="true"),
+    Setting("db_connect_timeout", 5.0,
+            "Seconds to wait when connecting to a database server.",
+            parse=_parse_float, minimum=0.1, example="5"),
+    Setting("default_route", "fast",
+            "Model alias used when a request asks for 'auto' and no other stage picks a route.",
+            example="fast"),
+    Setting("request_timeout", 60.0,
+            "Seconds a call to a remote model backend may take in total, retries included.",
+            parse=_parse_float, minimum=0.1, example="60"),
+    Setting("max_retries", 2,
+            "Retries of a remote backend call that failed with 429, 5xx or a connection error.",
+            parse=_parse_int, minimum=0, example="2"),
+    Setting("retry_backoff", 0.5,
+            "Seconds before the first retry; doubles each retry (a Retry-After header wins).",
+            parse=_parse_float, minimum=0.0, example="0.5"),
+    Setting("max_tokens", 256,
+            "Default cap on generated tokens per answer when an alias sets none.",
+            parse=_parse_int, minimum=1, example="256"),
+    Setting("llamacpp_threads", 0,
+            "CPU threads for in-process GGUF inference; 0 means one per core.",
+            parse=_parse_int, minimum=0, example="2"),
+    Setting("llamacpp_context", 2048,
+            "Context window, in tokens, for in-process GGUF models.",
+            parse=_parse_int, minimum=128, example="2048"),
+    Setting("embedding_batch_size", 32,
+            "Texts embedded per batch by the local embedder.",
+            parse=_parse_int, minimum=1, example="32"),
+    Setting("log_level", "warning",
+            "Logging level for Charter's own messages.",
+            choices=("debug", "info", "warning", "error"), example="info"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    """Look up a declared setting by name."""
+    return _BY_NAME[name]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings with the origin of each value."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.values["data_dir"]).expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        url = self.values["database_url"]
+        if url:
+            return url
+        return f"sqlite:///{(self.data_path / 'charter.db').resolve()}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some values replaced (checked like any other source)."""
+        values = dict(self.values)
+        sources = dict(self.sources)
+        for name, raw in overrides.items():
+            if name not in _BY_NAME:
+                raise ConfigError(f"unknown setting '{name}'; see `charter config show`")
+            values[name] = _BY_NAME[name].coerce(raw, "override")
+            sources[name] = "override"
+        return Settings(values, sources)
+
+
+def _config_file(env: Mapping[str, str]) -> Path | None:
+    explicit = env.get("CHARTER_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"CHARTER_CONFIG points at {path}, which is not a file; "
+                "fix the path or unset CHARTER_CONFIG"
+            )
+        return path
+    local = Path("charter.toml")
+    if local.is_file():
+        return local
+    data_dir = Path(env.get("CHARTER_DATA_DIR", _BY_NAME["data_dir"].default)).expanduser()
+    in_data = data_dir / "charter.toml"
+    return in_data if in_data.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix the file") from None
+    table = data.get("charter", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: expected a [charter] table of settings")
+    unknown = sorted(k for k in table if k not in _BY_NAME)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; "
+            "`charter config show` lists the valid names"
+        )
+    return table
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting from defaults, the TOML file and ``CHARTER_*`` variables."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    sources: dict[str, str] = {s.name: "default" for s in SETTINGS}
+    path = _config_file(env)
+    if path is not None:
+        for name, raw in _read_toml(path).items():
+            values[name] = _BY_NAME[name].coerce(raw, str(path))
+            sources[name] = str(path)
+    for s in SETTINGS:
+        if s.env_var in env:
+            values[s.name] = s.coerce(env[s.env_var], f"environment variable {s.env_var}")
+            sources[s.name] = f"env {s.env_var}"
+    return Settings(values, sources)

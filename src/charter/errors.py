@@ -1,0 +1,134 @@
+"""One exception family for Charter.
+
+Errors are raised deep, where the cause is known, and converted once at the edges:
+the CLI prints ``error: <message>`` and exits non-zero; the server returns the
+OpenAI error shape ``{"error": {"message", "type", "code"}}`` with ``status``.
+Every message says what to do about the problem. Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CharterError(Exception):
+    """Base of every error Charter raises on purpose.
+
+    ``status`` is the HTTP status the server answers with, ``type`` and ``code``
+    fill the OpenAI error shape, and ``exit_code`` is what the CLI exits with.
+    """
+
+    status: int = 500
+    type: str = "server_error"
+    code: str = "internal_error"
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The OpenAI-style error body."""
+        return {"error": {"message": self.message, "type": self.type, "code": self.code}}
+
+
+class InvalidInputError(CharterError):
+    """The caller sent something Charter cannot use (bad argument, bad request body)."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_input"
+    exit_code = 2
+
+
+class ConfigError(InvalidInputError):
+    """A setting has a value Charter cannot use."""
+
+    code = "invalid_setting"
+
+
+class NotFoundError(CharterError):
+    """A named thing (model alias, document, review) does not exist."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+    exit_code = 2
+
+
+class UnknownAliasError(NotFoundError):
+    """No model alias with that name."""
+
+    code = "model_not_found"
+
+
+class ConflictError(CharterError):
+    """The request conflicts with what is stored (duplicate name, stale version)."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+    exit_code = 2
+
+
+class ModelFileError(InvalidInputError):
+    """A model file is missing or is not what it claims to be."""
+
+    code = "invalid_model_file"
+
+
+class BackendError(CharterError):
+    """A model backend failed after Charter's retries."""
+
+    status = 502
+    type = "server_error"
+    code = "backend_error"
+
+
+class BackendUnavailableError(BackendError):
+    """A model backend could not be reached in time."""
+
+    status = 503
+    code = "backend_unavailable"
+
+
+class BackendAuthError(BackendError):
+    """A model backend rejected Charter's credentials."""
+
+    status = 502
+    code = "backend_auth_failed"
+
+
+class BackendRateLimitError(BackendError):
+    """A model backend kept answering 429 after Charter's retries."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "backend_rate_limited"
+
+
+class StorageError(CharterError):
+    """The database cannot be used."""
+
+    status = 503
+    code = "storage_error"
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database URL cannot be reached."""
+
+    code = "database_unavailable"
+
+
+class SchemaVersionError(StorageError):
+    """The database schema is newer than this Charter knows, or not yet migrated."""
+
+    code = "schema_version"
+
+
+class AuditIntegrityError(StorageError):
+    """The audit hash chain does not verify."""
+
+    code = "audit_integrity"

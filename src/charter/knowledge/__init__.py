@@ -1,0 +1,1 @@
+"""Grounding: documents, retrieval and citations."""

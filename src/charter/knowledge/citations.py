@@ -1,0 +1,29 @@
+"""Resolving ``[n]`` markers in an answer to the passages retrieved for this request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from charter.backends.base import Passage
+from charter.schema import CitationInfo
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def resolve_citations(answer: str, passages: Sequence[Passage]) -> list[CitationInfo]:
+    """Citations for the markers that point at a retrieved passage, in first-use order.
+
+    Markers that point at nothing retrieved are left out: a citation must be checkable.
+    """
+    by_n = {p.n: p for p in passages}
+    seen: list[int] = []
+    for match in _MARKER.finditer(answer):
+        n = int(match.group(1))
+        if n in by_n and n not in seen:
+            seen.append(n)
+    return [
+        CitationInfo(n=n, document=by_n[n].document, location=by_n[n].location,
+                     quote=by_n[n].text[:500])
+        for n in seen
+    ]

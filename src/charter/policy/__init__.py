@@ -1,0 +1,1 @@
+"""The charter: input and output screening (policy as code)."""

@@ -1,0 +1,1 @@
+"""Routing: which model alias serves a request, and why."""

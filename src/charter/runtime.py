@@ -1,0 +1,46 @@
+"""Everything a command or the server needs, opened once: settings, database, gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from charter.audit import AuditLog
+from charter.config import Settings
+from charter.defaults import seed_defaults
+from charter.gateway import Gateway
+from charter.store.aliases import AliasRepository
+from charter.store.db import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+
+    @classmethod
+    def open(cls, settings: Settings) -> Runtime:
+        """Open the database (migrating a new one) and seed defaults on first run."""
+        db = Database(settings.resolved_database_url, connect_timeout=settings.db_connect_timeout)
+        db.ping()
+        fresh = db.revisions()[0] is None
+        db.ensure_ready(auto_migrate=settings.auto_migrate)
+        runtime = cls(settings, db)
+        if fresh:
+            seed_defaults(runtime.aliases)
+        return runtime
+
+    @cached_property
+    def aliases(self) -> AliasRepository:
+        return AliasRepository(self.db)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.db)
+
+    @cached_property
+    def gateway(self) -> Gateway:
+        return Gateway(self.settings, self.db)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,1 @@
+"""Storage: one relational database (SQLite by default, PostgreSQL at scale)."""

@@ -1,0 +1,1 @@
+"""Strategies: how a routed request is answered (one call, agents, parallel drafts)."""

@@ -1,0 +1,81 @@
+"""Small text helpers shared by the extractive composer and, later, chunking."""
+
+from __future__ import annotations
+
+import re
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    tell explain describe give list show please know much many get got also may might must
+    shall us let lets one""".split()
+)
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-']*")
+# A sentence ends at . ! or ? followed by whitespace and an upper-case letter, digit or quote,
+# unless the dot belongs to a common abbreviation.
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "ms.", "dr.", "no.", "fig.",
+                  "inc.", "ltd.", "approx.", "st.")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences; newline-separated blocks never share a sentence."""
+    sentences: list[str] = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*[-*#\d])", text):
+        block = " ".join(block.split())
+        if not block:
+            continue
+        pieces = _BOUNDARY.split(block)
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and merged[-1].lower().endswith(_ABBREVIATIONS):
+                merged[-1] = f"{merged[-1]} {piece}"
+            else:
+                merged.append(piece)
+        sentences.extend(p.strip() for p in merged if p.strip())
+    return sentences
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: enough to match plurals and common verb forms."""
+    w = word.lower()
+    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""),
+                         ("s", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[: len(w) - len(suffix)] + keep
+    return w
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed, lower-cased words of ``text`` minus stop words, in order, unique."""
+    seen: dict[str, None] = {}
+    for w in words(text):
+        lw = w.lower().strip("'-")
+        if lw and lw not in STOPWORDS:
+            seen.setdefault(stem(lw), None)
+    return list(seen)
+
+
+def key_terms(text: str) -> list[str]:
+    """Numbers and names in ``text`` (tokens with digits, or capitalised past the first word).
+
+    An answer that leaves any of these out does not answer the question.
+    """
+    found: dict[str, None] = {}
+    tokens = words(text)
+    for i, tok in enumerate(tokens):
+        has_digit = any(c.isdigit() for c in tok)
+        is_name = i > 0 and tok[0].isupper() and tok.lower() not in STOPWORDS
+        if has_digit or is_name:
+            found.setdefault(tok.lower(), None)
+    return list(found)
