@@ -285,6 +285,15 @@ class OpenAICompatChat:
         yield StreamChunk(usage=usage, finish_reason=finish)
 
 
+def _pool(embedding: Any) -> list[float]:
+    """One vector per text: servers running a model without pooling (llama.cpp with a
+    generative GGUF) send one vector per token, which are averaged here."""
+    if embedding and isinstance(embedding[0], list):
+        width = len(embedding[0])
+        return [sum(tok[i] for tok in embedding) / len(embedding) for i in range(width)]
+    return [float(x) for x in embedding]
+
+
 class OpenAICompatEmbedder:
     """Embeddings through an OpenAI-compatible ``/v1/embeddings``, batched, L2-normalised."""
 
@@ -319,7 +328,8 @@ class OpenAICompatEmbedder:
         for start in range(0, len(texts), size):
             batch = list(texts[start:start + size])
             resp = self._caller.call(
-                lambda c, t, b=batch: c.embeddings.create(model=self.model, input=b, timeout=t)
+                lambda c, t, b=batch: c.embeddings.create(model=self.model, input=b,
+                                                   encoding_format="float", timeout=t)
             )
             rows = sorted(resp.data, key=lambda d: d.index)
             if len(rows) != len(batch):
@@ -328,7 +338,7 @@ class OpenAICompatEmbedder:
                     f"vectors for {len(batch)} texts"
                 )
             for row in rows:
-                vec = list(row.embedding)
+                vec = _pool(row.embedding)
                 norm = math.sqrt(sum(x * x for x in vec)) or 1.0
                 out.append([x / norm for x in vec])
         if out and self._dimension is None:

@@ -1,0 +1,53 @@
+"""The Embedder conformance suite. Each embedder's tests subclass it and provide ``embedder``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from charter.backends import registry
+from charter.backends.base import Embedder
+
+
+def _cos(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+class EmbedderConformance:
+    #: The model is a real sentence embedder, so meaning decides similarity.
+    semantic = True
+
+    @pytest.fixture
+    def embedder(self) -> Embedder:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def test_meets_the_protocol_and_is_registered(self, embedder: Embedder) -> None:
+        assert isinstance(embedder, Embedder)
+        assert embedder.model_id
+        assert registry.backend_class(embedder.backend_name, "embedding") is type(embedder)
+
+    def test_one_unit_vector_of_the_declared_size_per_text(self, embedder: Embedder) -> None:
+        texts = [f"sentence number {i} about expenses" for i in range(7)]
+        vectors = embedder.embed(texts)
+        assert len(vectors) == 7
+        for v in vectors:
+            assert len(v) == embedder.dimension
+            assert math.sqrt(sum(x * x for x in v)) == pytest.approx(1.0, abs=1e-3)
+        assert embedder.embed([]) == []
+
+    def test_batching_does_not_change_results(self, embedder: Embedder) -> None:
+        texts = ["travel policy", "security badges", "annual leave"]
+        together = embedder.embed(texts)
+        alone = embedder.embed([texts[2]])[0]
+        assert _cos(together[2], alone) == pytest.approx(1.0, abs=1e-3)
+
+    def test_meaning_decides_similarity(self, embedder: Embedder) -> None:
+        if not self.semantic:
+            pytest.skip("not a sentence-embedding model")
+        a, b, c = embedder.embed([
+            "How many days of paid holiday do employees get?",
+            "Staff are entitled to 25 days of annual leave.",
+            "The GPU cluster uses liquid cooling.",
+        ])
+        assert _cos(a, b) > _cos(a, c) + 0.1

@@ -1,0 +1,60 @@
+"""The in-process GGUF backend on the packaged Gemma 3 270M."""
+
+from pathlib import Path
+
+import pytest
+
+from charter.backends import registry
+from charter.backends.base import AliasConfig
+from charter.backends.llamacpp import (
+    LlamaCppChat,
+    LlamaCppOptions,
+    packaged_model_path,
+    render_transcript,
+    resolve_gguf,
+)
+from charter.backends.base import ChatMessage
+from charter.config import load_settings
+from charter.errors import ModelFileError
+from tests.backends.chat_conformance import ChatModelConformance
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+class TestLlamaCppConformance(ChatModelConformance):
+    @pytest.fixture
+    def model(self) -> LlamaCppChat:
+        return LlamaCppChat("packaged", LlamaCppOptions(), load_settings({}))
+
+
+@pytest.mark.integration
+def test_model_is_loaded_once_and_shared() -> None:
+    settings = load_settings({})
+    a = LlamaCppChat("packaged", LlamaCppOptions(temperature=0.1), settings)
+    b = LlamaCppChat(str(packaged_model_path()), LlamaCppOptions(temperature=0.9), settings)
+    assert a.llm is b.llm
+
+
+def test_missing_gguf_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="not found.*\\.gguf"):
+        resolve_gguf(str(tmp_path / "nope.gguf"))
+
+
+def test_file_that_is_not_gguf(tmp_path: Path) -> None:
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"PK\x03\x04 this is a zip, not a model")
+    with pytest.raises(ModelFileError, match="not a GGUF model file"):
+        resolve_gguf(str(fake))
+    with pytest.raises(ModelFileError, match="folder"):
+        resolve_gguf(str(tmp_path))
+
+
+def test_bad_path_is_caught_when_the_alias_is_added(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError):
+        registry.check_alias(AliasConfig("x", "llamacpp", str(tmp_path / "missing.gguf")))
+
+
+def test_transcript_rendering() -> None:
+    text = render_transcript([ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"),
+                              ChatMessage("assistant", "Hello."), ChatMessage("user", "Bye")])
+    assert text == "Be brief.\n\nUser: Hi\nAssistant: Hello.\nUser: Bye\nAssistant:"
