@@ -229,3 +229,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             values[s.name] = s.coerce(env[s.env_var], f"environment variable {s.env_var}")
             sources[s.name] = f"env {s.env_var}"
     return Settings(values, sources)
+
+
+def settings_markdown() -> str:
+    """The settings reference, as written to docs/configuration.md."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting can be given as an environment variable `CHARTER_<NAME>` or as",
+        "`name = value` in a TOML file (a `[charter]` table or top-level keys). The file is",
+        "`$CHARTER_CONFIG`, else `./charter.toml`, else `<data_dir>/charter.toml`.",
+        "Environment variables win over the file, which wins over the defaults.",
+        "`charter config show` prints each value and where it came from.",
+        "",
+        "This page is generated from `charter/config.py`; a test keeps the two in step.",
+        "",
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = "(empty)" if s.default == "" else f"`{str(s.default).lower() if isinstance(s.default, bool) else s.default}`"
+        help_text = s.help + (f" One of: {', '.join(s.choices)}." if s.choices else "")
+        lines.append(f"| `{s.name}` | `{s.env_var}` | {default} | {help_text} |")
+    return "\n".join(lines) + "\n"

@@ -11,6 +11,8 @@ the chat template in the GGUF metadata (or ``chat_format``), for instruction-tun
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -86,6 +88,26 @@ def resolve_gguf(model: str) -> Path:
     return path
 
 
+_log = logging.getLogger("charter.llamacpp")
+_log_callback: Any = None
+
+
+def _route_native_logs() -> None:
+    """Send llama.cpp's own log lines to Python logging (debug level) instead of stderr,
+    so they never interleave with a streamed answer; failures still raise exceptions."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        _log.debug("%s", text.decode("utf-8", errors="replace").rstrip())
+
+    _log_callback = _callback  # keep a reference: the C side holds only a pointer
+    llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+
+
 @dataclass
 class _Loaded:
     llm: Any
@@ -103,6 +125,7 @@ def load_model(path: Path, n_ctx: int, n_threads: int, chat_format: str | None) 
         if key not in _loaded:
             from llama_cpp import Llama
 
+            _route_native_logs()
             try:
                 llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
                             chat_format=chat_format, verbose=False)

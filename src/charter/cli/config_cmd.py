@@ -37,3 +37,11 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     for r in rows:
         table.add_row(f"{r['name']}\n[dim]{r['env']}[/dim]", r["value"], r["source"], r["help"])
     Console(width=160).print(table)
+
+
+@app.command("docs")
+def docs() -> None:
+    """Print the settings reference in Markdown (the source of docs/configuration.md)."""
+    from charter.config import settings_markdown
+
+    typer.echo(settings_markdown(), nl=False)

@@ -1,0 +1,82 @@
+"""Settings: declared once, read from defaults, charter.toml and CHARTER_* variables."""
+
+from pathlib import Path
+
+import pytest
+
+from charter.config import SETTINGS, load_settings, settings_markdown
+from charter.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_and_their_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings({})
+    assert s.data_dir == "./charter-data" and s.max_retries == 2 and s.auto_migrate is True
+    assert s.source("max_retries") == "default"
+    assert s.resolved_database_url.endswith("charter-data/charter.db")
+
+
+def test_toml_file_then_environment_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "charter.toml").write_text('[charter]\nmax_retries = 5\nlog_level = "info"\n')
+    s = load_settings({"CHARTER_LOG_LEVEL": "debug"})
+    assert s.max_retries == 5 and s.source("max_retries") == "charter.toml"
+    assert s.log_level == "debug" and s.source("log_level") == "env CHARTER_LOG_LEVEL"
+
+
+def test_explicit_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "other.toml"
+    cfg.write_text("request_timeout = 7.5\n")
+    assert load_settings({"CHARTER_CONFIG": str(cfg)}).request_timeout == 7.5
+    with pytest.raises(ConfigError, match="not a file"):
+        load_settings({"CHARTER_CONFIG": str(tmp_path / "missing.toml")})
+
+
+@pytest.mark.parametrize("var, value, why", [
+    ("CHARTER_MAX_RETRIES", "lots", "invalid literal"),
+    ("CHARTER_MAX_RETRIES", "-1", "at least 0"),
+    ("CHARTER_REQUEST_TIMEOUT", "soon", "could not convert"),
+    ("CHARTER_AUTO_MIGRATE", "perhaps", "true or false"),
+    ("CHARTER_LOG_LEVEL", "loud", "one of debug"),
+])
+def test_invalid_values_name_the_variable_and_how_to_fix(var: str, value: str, why: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({var: value})
+    message = info.value.message
+    assert var in message and repr(value) in message and why in message
+    assert "for example" in message
+
+
+def test_secret_values_are_not_echoed_in_errors() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"CHARTER_DATABASE_URL": ["postgres://u:pw@h/db"]})  # type: ignore[dict-item]
+    assert "pw" not in info.value.message
+
+
+def test_bad_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "charter.toml").write_text("max_retries = = 2\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({})
+    (tmp_path / "charter.toml").write_text("max_retry = 2\n")
+    with pytest.raises(ConfigError, match="unknown setting.*max_retry"):
+        load_settings({})
+
+
+def test_overrides_are_checked() -> None:
+    s = load_settings({}).with_overrides(max_tokens=12)
+    assert s.max_tokens == 12 and s.source("max_tokens") == "override"
+    with pytest.raises(ConfigError):
+        s.with_overrides(max_tokens=0)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        s.with_overrides(nonsense=1)
+
+
+def test_every_setting_has_help_and_is_documented() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    assert doc == settings_markdown(), "run `charter config docs > docs/configuration.md`"
+    for s in SETTINGS:
+        assert len(s.help) > 20, f"setting {s.name} needs a real help text"
+        assert f"`{s.env_var}`" in doc
