@@ -16,7 +16,8 @@ def init(
     added = seed_defaults(rt.aliases)
     current, _ = rt.db.revisions()
     typer.echo(f"database: {rt.settings.resolved_database_url.split('://')[0]} at schema {current}")
-    typer.echo("aliases added: " + (", ".join(added) if added else "none (all present)"))
+    names = ", ".join(a.name for a in rt.aliases.list())
+    typer.echo(f"model aliases: {names}" + (f" (added now: {', '.join(added)})" if added else ""))
     if not skip_models:
         from charter.backends.llamacpp import packaged_model_path
 
