@@ -29,5 +29,6 @@ def local_admin() -> Principal:
     """The principal the CLI acts as: the operator at the keyboard of this install."""
     return Principal(
         id="local-admin", roles=frozenset(ROLES), clearance="restricted", tier="team",
+        groups=frozenset({"*"}),
         display_name="Local administrator",
     )

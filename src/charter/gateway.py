@@ -22,7 +22,7 @@ from charter.backends import registry
 from charter.backends.base import AliasConfig, ChatMessage, ChatModel, ChatRequest, Passage, Usage
 from charter.config import Settings
 from charter.errors import CharterError, InvalidInputError
-from charter.knowledge.citations import resolve_citations
+from charter.knowledge.citations import drop_unsupported_markers, resolve_citations
 from charter.knowledge.retrieve import NoRetrieval, Retriever
 from charter.policy.screen import InputScreen, PassThroughScreen, Screen
 from charter.router.rules import RouteDecision, choose_route
@@ -106,6 +106,7 @@ class Gateway:
     # -- after the model -----------------------------------------------------------------
 
     def _finish(self, p: _Prepared, text: str, usage: Usage, *, streamed: bool) -> Result:
+        text = drop_unsupported_markers(text, p.passages)
         out = self.screen.screen_output(p.request.principal, text, p.passages)
         citations = resolve_citations(out.answer, p.passages)
         d = p.screen.decision

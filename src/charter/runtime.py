@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from charter.audit import AuditLog
+from charter.backends import registry
+from charter.backends.base import Embedder
+from charter.knowledge.retrieve import KnowledgeRetriever
 from charter.config import Settings
 from charter.defaults import seed_defaults
 from charter.gateway import Gateway
@@ -38,9 +41,20 @@ class Runtime:
     def audit(self) -> AuditLog:
         return AuditLog(self.db)
 
+    def embedder(self) -> Embedder:
+        """The embedding model named by the ``embedding_alias`` setting."""
+        alias = self.aliases.get(self.settings.embedding_alias, kind="embedding")
+        model = registry.build(alias, self.settings)
+        assert isinstance(model, Embedder)
+        return model
+
+    @cached_property
+    def retriever(self) -> KnowledgeRetriever:
+        return KnowledgeRetriever(self.db, self.settings, self.embedder)
+
     @cached_property
     def gateway(self) -> Gateway:
-        return Gateway(self.settings, self.db)
+        return Gateway(self.settings, self.db, retriever=self.retriever)
 
     def close(self) -> None:
         self.db.dispose()

@@ -9,7 +9,16 @@ import click
 import typer
 
 from charter import __version__
-from charter.cli import ask_cmd, audit_cmd, bench_cmd, config_cmd, db_cmd, init_cmd, models_cmd
+from charter.cli import (
+    ask_cmd,
+    audit_cmd,
+    bench_cmd,
+    config_cmd,
+    db_cmd,
+    init_cmd,
+    kb_cmd,
+    models_cmd,
+)
 from charter.cli.state import STATE
 from charter.errors import CharterError
 
@@ -46,6 +55,7 @@ app.command("ask", help="Ask a question through the full Charter pipeline.")(ask
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(kb_cmd.app, name="kb")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(bench_cmd.app, name="bench")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -31,3 +32,34 @@ def generate(
                f"tok/s   ratio {result.ratio:.3f} (median of {result.runs} runs, "
                f"{result.tokens_per_run:.0f} tokens each)")
     typer.echo(f"Charter overhead: {(1 - result.ratio) * 100:+.1f}% of throughput")
+
+
+@app.command("retrieval")
+def retrieval(
+    dataset: Path = typer.Option(..., "--dataset", help="BEIR folder (corpus.jsonl, "
+                                 "queries.jsonl, qrels/test.tsv), e.g. ../shared/data/scifact."),
+    backends: str = typer.Option("sqlite,postgres", "--backends",
+                                 help="Comma-separated: sqlite, postgres."),
+    corpus_limit: int | None = typer.Option(None, "--corpus-limit", min=10,
+                                            help="Ingest only the first N documents (quick runs)."),
+    query_limit: int | None = typer.Option(None, "--query-limit", min=1,
+                                           help="Use only the first N queries."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"sqlite": {"bm25": M, ...}, ...}.'),
+) -> None:
+    """nDCG@10, recall@100, latency and ingest rate for bm25, dense and hybrid search."""
+    from charter.bench import retrieval as bench
+
+    rt = STATE.runtime
+    names = [b.strip() for b in backends.split(",") if b.strip()]
+    log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
+    result = bench.run(rt.settings, rt.embedder(), dataset, names, corpus_limit, query_limit, log)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"\n{'backend':<9} {'mode':<7} {'nDCG@10':>8} {'R@100':>7} {'p50 ms':>8} "
+               f"{'p95 ms':>8} {'docs/s':>8} {'ingest/embed':>12}")
+    for backend, modes in result.items():
+        for mode, m in modes.items():
+            typer.echo(f"{backend:<9} {mode:<7} {m['ndcg@10']:>8.4f} {m['recall@100']:>7.4f} "
+                       f"{m['p50_ms']:>8.2f} {m['p95_ms']:>8.2f} {m['ingest_docs_per_s']:>8.1f} "
+                       f"{m['ingest_vs_embedding']:>12.3f}")

@@ -27,3 +27,10 @@ def resolve_citations(answer: str, passages: Sequence[Passage]) -> list[Citation
                      quote=by_n[n].text[:500])
         for n in seen
     ]
+
+
+def drop_unsupported_markers(answer: str, passages: Sequence[Passage]) -> str:
+    """Remove ``[n]`` markers that point at no passage retrieved for this request."""
+    known = {p.n for p in passages}
+    return re.sub(r" ?\[(\d{1,3})\]", lambda m: m.group(0) if int(m.group(1)) in known else "",
+                  answer)

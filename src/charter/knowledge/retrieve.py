@@ -1,11 +1,16 @@
-"""Retrieval stage. First form: no knowledge base, so no passages."""
+"""Retrieval stage: hybrid search inside the principal's clearance, as numbered passages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from charter.auth import Principal
-from charter.backends.base import Passage
+from charter.backends.base import Embedder, Passage
+from charter.config import Settings
+from charter.knowledge.search import Searcher
+from charter.knowledge.store import KnowledgeStore
+from charter.store.db import Database
 
 
 class Retriever(Protocol):
@@ -17,3 +22,30 @@ class NoRetrieval:
 
     def retrieve(self, principal: Principal, question: str) -> list[Passage]:
         return []
+
+
+class KnowledgeRetriever:
+    """Retrieves from the knowledge base; the embedder loads only once there is an index."""
+
+    def __init__(self, db: Database, settings: Settings,
+                 embedder: Callable[[], Embedder]) -> None:
+        self.db = db
+        self.settings = settings
+        self._embedder_factory = embedder
+        self._searcher: Searcher | None = None
+
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(self.db, self._embedder_factory(),
+                                      fusion=self.settings.kb_fusion, alpha=self.settings.kb_alpha)
+        return self._searcher
+
+    def retrieve(self, principal: Principal, question: str) -> list[Passage]:
+        if KnowledgeStore(self.db).index_info() is None:
+            return []  # nothing ingested yet: no need to load the embedding model
+        hits = self.searcher().search(principal, question, k=self.settings.kb_top_k)
+        return [
+            Passage(n=i, text=h.text, document=h.title or h.uri,
+                    location=f"{h.uri.rsplit('/', 1)[-1]}: {h.location}", passage_id=h.uid)
+            for i, h in enumerate(hits, start=1)
+        ]

@@ -1,0 +1,173 @@
+"""Retrieval quality and speed on a BEIR dataset (SciFact), through Charter's own path.
+
+For each database the corpus is ingested with ``Ingestor`` (the same code as
+``charter kb add``), as JSONL records with ``title`` and ``text``. Quality: each query
+is searched in bm25, dense and hybrid mode with 200 chunks per leg, chunks are merged to
+documents by their best rank, and nDCG@10 and recall@100 are computed from the qrels.
+Speed: each query is searched again with the production settings (top 10, 100 per
+leg), timing the whole call including the query embedding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from charter.auth import Principal
+from charter.backends.base import Embedder
+from charter.config import Settings
+from charter.errors import InvalidInputError
+from charter.knowledge.ingest import IngestOptions, Ingestor
+from charter.knowledge.loaders import RecordOptions
+from charter.knowledge.search import Searcher
+from charter.store.db import Database
+
+MODES = ("bm25", "dense", "hybrid")
+READER = Principal("bench", clearance="restricted", groups=frozenset({"*"}))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    corpus: Path
+    queries: list[tuple[str, str]]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_dataset(folder: Path, limit_queries: int | None = None) -> Dataset:
+    corpus = folder / "corpus.jsonl"
+    queries_path = folder / "queries.jsonl"
+    qrels_path = folder / "qrels" / "test.tsv"
+    for p in (corpus, queries_path, qrels_path):
+        if not p.is_file():
+            raise InvalidInputError(f"{p} not found: --dataset must be a BEIR folder with "
+                                    "corpus.jsonl, queries.jsonl and qrels/test.tsv")
+    qrels: dict[str, dict[str, int]] = {}
+    for line in qrels_path.read_text().splitlines()[1:]:
+        q, c, score = line.split("\t")
+        qrels.setdefault(q, {})[c] = int(score)
+    queries = []
+    for line in queries_path.read_text().splitlines():
+        row = json.loads(line)
+        if row["_id"] in qrels:
+            queries.append((row["_id"], row["text"]))
+    return Dataset(corpus, queries[:limit_queries] if limit_queries else queries, qrels)
+
+
+def ndcg_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
+    dcg = sum(rel.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
+    ideal = sorted(rel.values(), reverse=True)[:k]
+    idcg = sum(v / math.log2(i + 2) for i, v in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: list[str], rel: dict[str, int], k: int = 100) -> float:
+    relevant = {d for d, v in rel.items() if v > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def run_backend(db: Database, embedder: Embedder, data: Dataset, settings: Settings,
+                corpus_limit: int | None = None,
+                log: Callable[[str], None] = lambda _: None) -> dict[str, dict[str, float]]:
+    db.upgrade()
+    corpus = data.corpus
+    tmp: Path | None = None
+    if corpus_limit:
+        tmp = Path(tempfile.mkdtemp())
+        corpus = tmp / "corpus.jsonl"
+        with data.corpus.open() as src, corpus.open("w") as dst:
+            for i, line in enumerate(src):
+                if i >= corpus_limit:
+                    break
+                dst.write(line)
+    ingestor = Ingestor(db, embedder)
+    options = IngestOptions(classification="internal", source="beir",
+                            records=RecordOptions("text", "_id", "title"),
+                            chunk_size=settings.kb_chunk_size,
+                            chunk_overlap=settings.kb_chunk_overlap)
+    log(f"  ingesting {corpus} ...")
+    report = ingestor.add([corpus], options)
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+    docs = len(report.added) + len(report.updated)
+    ingest_rate = docs / report.seconds if report.seconds else 0.0
+    ingest_ratio = report.seconds / ingestor.embed_seconds if ingestor.embed_seconds else 0.0
+    log(f"  {docs} documents, {report.chunks} chunks in {report.seconds:.1f}s "
+        f"(embedding {ingestor.embed_seconds:.1f}s)")
+
+    searcher = Searcher(db, embedder, fusion=settings.kb_fusion, alpha=settings.kb_alpha,
+                        depth=200)
+    live = Searcher(db, embedder, fusion=settings.kb_fusion, alpha=settings.kb_alpha, depth=100)
+    uri_to_id: dict[str, str] = {}
+    results: dict[str, dict[str, float]] = {}
+    qvecs = embedder.embed([q for _, q in data.queries])
+    for mode in MODES:
+        ndcgs, recalls, latencies = [], [], []
+        for (qid, query), qvec in zip(data.queries, qvecs, strict=True):
+            hits = searcher.search(READER, query, k=200, mode=mode, query_vector=qvec)  # type: ignore[arg-type]
+            ranked: list[str] = []
+            for h in hits:
+                doc = uri_to_id.setdefault(h.uri, h.uri.rsplit("#row=", 1)[-1])
+                if doc not in ranked:
+                    ranked.append(doc)
+            ndcgs.append(ndcg_at(ranked, data.qrels[qid]))
+            recalls.append(recall_at(ranked, data.qrels[qid]))
+            t0 = time.perf_counter()
+            live.search(READER, query, k=10, mode=mode)  # type: ignore[arg-type]
+            latencies.append((time.perf_counter() - t0) * 1000)
+        results[mode] = {
+            "ndcg@10": round(statistics.mean(ndcgs), 4),
+            "recall@100": round(statistics.mean(recalls), 4),
+            "p50_ms": round(statistics.median(latencies), 2),
+            "p95_ms": round(_percentile(latencies, 0.95), 2),
+            "ingest_docs_per_s": round(ingest_rate, 1),
+            "ingest_vs_embedding": round(ingest_ratio, 3),
+        }
+        log(f"  {mode}: {results[mode]}")
+    return results
+
+
+def run(settings: Settings, embedder: Embedder, dataset: Path, backends: list[str],
+        corpus_limit: int | None = None, query_limit: int | None = None,
+        log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    data = load_dataset(dataset, query_limit)
+    out: dict[str, Any] = {}
+    for backend in backends:
+        work = Path(tempfile.mkdtemp(prefix=f"charter-bench-{backend}-"))
+        try:
+            log(f"{backend}:")
+            if backend == "sqlite":
+                db = Database(f"sqlite:///{work / 'bench.db'}")
+                out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log)
+                db.dispose()
+            elif backend == "postgres":
+                try:
+                    import pgserver
+                except ImportError:
+                    raise InvalidInputError("the postgres run needs the pgserver package "
+                                            "(pip install -e '.[test]')") from None
+                server = pgserver.get_server(work / "pg", cleanup_mode="stop")
+                try:
+                    url = server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+                    db = Database(url)
+                    out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log)
+                    db.dispose()
+                finally:
+                    server.cleanup()
+            else:
+                raise InvalidInputError(f"unknown backend {backend!r}: use sqlite or postgres")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return out

@@ -1,0 +1,236 @@
+"""Ingestion: files and folders into the knowledge base, incrementally by content hash.
+
+Unchanged files cost a hash and nothing else. New and changed files are loaded,
+chunked and embedded in batches across files (the embedding model is the slow part,
+and it is fastest on full batches), then each batch is written in one transaction.
+A file that cannot be read is reported with the reason and the rest carry on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from charter.backends.base import Embedder
+from charter.errors import InvalidInputError
+from charter.knowledge.chunking import chunk_document
+from charter.knowledge.loaders import LoaderError, RecordOptions, load, loader_for
+from charter.knowledge.store import (
+    DocumentWrite,
+    KnowledgeStore,
+    clearance_level,
+    encode_names,
+    index_body,
+)
+from charter.store.db import Database
+
+RECORD_MARK = "#row="
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Access and chunking options. ``None`` access fields keep what a document has
+    (or ``internal`` and no groups for a new one)."""
+
+    classification: str | None = None
+    groups: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    source: str | None = None
+    records: RecordOptions = field(default_factory=RecordOptions)
+    chunk_size: int = 1000
+    chunk_overlap: int = 150
+
+    def check(self) -> None:
+        if self.classification is not None:
+            clearance_level(self.classification)
+        encode_names(self.groups or (), "group")
+        encode_names(self.tags or (), "tag")
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"added {len(self.added)}, updated {len(self.updated)}, unchanged "
+                f"{len(self.unchanged)}, removed {len(self.removed)}, failed {len(self.failed)}")
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def walk(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to ingest (folders recursively, hidden entries skipped) and missing paths."""
+    files: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    for raw in paths:
+        path = raw.expanduser().resolve()
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append((str(raw), "no such file or folder"))
+    return files, missing
+
+
+class Ingestor:
+    """Adds, updates and removes documents; one instance per command or job."""
+
+    def __init__(self, db: Database, embedder: Embedder, *, batch_chunks: int = 256,
+                 progress: Progress | None = None) -> None:
+        self.store = KnowledgeStore(db)
+        self.embedder = embedder
+        self.batch_chunks = batch_chunks
+        self.progress = progress
+        self.embed_seconds = 0.0
+
+    def add(self, paths: Sequence[Path], options: IngestOptions | None = None) -> IngestReport:
+        """Ingest files and folders; changed files are re-ingested, unchanged ones skipped."""
+        options = options or IngestOptions()
+        options.check()
+        files, missing = walk(paths)
+        report = IngestReport(failed=list(missing))
+        self._ingest(files, options, report)
+        return report
+
+    def sync(self, folder: Path, options: IngestOptions | None = None) -> IngestReport:
+        """Make the knowledge base match a folder: add new, update changed, remove deleted."""
+        folder = folder.expanduser().resolve()
+        if not folder.is_dir():
+            raise InvalidInputError(f"{folder} is not a folder; `charter kb sync` takes a folder "
+                                    "(use `charter kb add` for single files)")
+        options = options or IngestOptions()
+        options = IngestOptions(options.classification, options.groups, options.tags,
+                                options.source or folder.name, options.records,
+                                options.chunk_size, options.chunk_overlap)
+        options.check()
+        files, _ = walk([folder])
+        report = IngestReport()
+        self._ingest(files, options, report)
+        present = {str(f) for f in files}
+        prefix = str(folder) + os.sep
+        gone = [d for d in self.store.list(prefix=prefix)
+                if d.uri.split(RECORD_MARK)[0] not in present]
+        self.store.remove([d.id for d in gone])
+        report.removed.extend(d.uri for d in gone)
+        return report
+
+    # -- internals -------------------------------------------------------------------
+
+    def _ingest(self, files: list[Path], options: IngestOptions, report: IngestReport) -> None:
+        import time
+
+        started = time.perf_counter()
+        self.embed_seconds = 0.0
+        info = self.store.index_info()
+        if info is not None and info[0] != self.embedder.model_id:
+            # Fail before any work: vectors from two models must never share an index.
+            self.store.ensure_index(self.embedder.model_id, self.embedder.dimension)
+        pending: list[DocumentWrite] = []
+        pending_chunks = 0
+        for done, path in enumerate(files, start=1):
+            try:
+                writes = self._prepare(path, options, report)
+            except LoaderError as exc:
+                report.failed.append((str(path), exc.message))
+                writes = []
+            except OSError as exc:
+                report.failed.append((str(path), f"cannot read the file: {exc.strerror}"))
+                writes = []
+            for w in writes:
+                pending.append(w)
+                pending_chunks += len(w.chunks)
+                if pending_chunks >= self.batch_chunks:
+                    self._flush(pending, report)
+                    pending, pending_chunks = [], 0
+            if self.progress:
+                self.progress(done, len(files), str(path))
+        if pending:
+            self._flush(pending, report)
+        report.seconds = time.perf_counter() - started
+
+    def _prepare(self, path: Path, options: IngestOptions, report: IngestReport) -> list[DocumentWrite]:
+        loader_for(path)  # unsupported types fail before hashing
+        digest = file_hash(path)
+        uri = str(path)
+        existing = self.store.find(uri)
+        is_records = path.suffix.lower() in (".csv", ".jsonl", ".ndjson")
+        if is_records:
+            existing_rows = self.store.list(prefix=uri + RECORD_MARK)
+            existing = existing_rows[0] if existing_rows else None
+        if existing is not None and existing.content_hash == digest:
+            self._maybe_update_access(path, options, report, existing.id if not is_records else None,
+                                      uri)
+            return []
+        docs = load(path, options.records)
+        writes = []
+        for doc in docs:
+            doc_uri = f"{uri}{RECORD_MARK}{doc.key}" if is_records else uri
+            prior = self.store.find(doc_uri)
+            chunks = chunk_document(doc, size=options.chunk_size, overlap=options.chunk_overlap)
+            writes.append(DocumentWrite(
+                uri=doc_uri, source=options.source or path.parent.name, title=doc.title,
+                content_hash=digest,
+                classification=options.classification or (prior.classification if prior else "internal"),
+                groups=options.groups if options.groups is not None else (prior.groups if prior else ()),
+                tags=options.tags if options.tags is not None else (prior.tags if prior else ()),
+                loader=path.suffix.lower().lstrip("."), chars=len(doc.text), chunks=chunks,
+                vectors=np.zeros((0, 0)), metadata=doc.metadata,
+            ))
+            (report.updated if prior else report.added).append(doc_uri)
+        if is_records:  # rows that disappeared from a changed file
+            keep = {w.uri for w in writes}
+            stale = [d for d in self.store.list(prefix=uri + RECORD_MARK) if d.uri not in keep]
+            self.store.remove([d.id for d in stale])
+            report.removed.extend(d.uri for d in stale)
+        return writes
+
+    def _maybe_update_access(self, path: Path, options: IngestOptions, report: IngestReport,
+                             doc_id: str | None, uri: str) -> None:
+        targets = [self.store.get(doc_id)] if doc_id else self.store.list(prefix=uri + RECORD_MARK)
+        changed = False
+        for doc in targets:
+            want = (options.classification or doc.classification,
+                    sorted(options.groups) if options.groups is not None else doc.groups,
+                    sorted(options.tags) if options.tags is not None else doc.tags)
+            if want != (doc.classification, doc.groups, doc.tags):
+                self.store.update_access(doc.id, *want)
+                changed = True
+        (report.updated if changed else report.unchanged).append(uri)
+
+    def _flush(self, pending: list[DocumentWrite], report: IngestReport) -> None:
+        import time
+
+        bodies = [index_body(w.title, c) for w in pending for c in w.chunks]
+        t0 = time.perf_counter()
+        vectors = np.asarray(self.embedder.embed(bodies), dtype=np.float32) if bodies else \
+            np.zeros((0, 0), dtype=np.float32)
+        self.embed_seconds += time.perf_counter() - t0
+        if bodies:
+            self.store.ensure_index(self.embedder.model_id, vectors.shape[1])
+        offset = 0
+        for w in pending:
+            w.vectors = vectors[offset:offset + len(w.chunks)]
+            offset += len(w.chunks)
+        self.store.write_documents(pending)
+        report.chunks += len(bodies)

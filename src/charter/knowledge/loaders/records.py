@@ -1,0 +1,74 @@
+"""Structured sources: each CSV or JSONL row becomes a document.
+
+The row's text comes from ``text_column``; ``id_column`` gives it a stable key (else its
+row number); ``title_column`` a title; ``meta_columns`` are kept as metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from charter.knowledge.loaders import (
+    Block,
+    LoadedDocument,
+    LoaderError,
+    RecordOptions,
+    paragraphs,
+    read_text,
+)
+
+
+def _rows_to_docs(rows: Iterable[dict[str, Any]], path: Path,
+                  opts: RecordOptions) -> list[LoadedDocument]:
+    docs: list[LoadedDocument] = []
+    for number, row in enumerate(rows, start=1):
+        if opts.text_column not in row:
+            raise LoaderError(
+                f"row {number} has no column '{opts.text_column}'; columns: "
+                + ", ".join(map(str, row)) + " (choose one with --text-column)"
+            )
+        text = str(row.get(opts.text_column) or "").strip()
+        if not text:
+            continue
+        key = str(row.get(opts.id_column)) if opts.id_column and row.get(opts.id_column) \
+            is not None else str(number)
+        title = str(row.get(opts.title_column) or "") if opts.title_column else ""
+        meta = {c: row.get(c) for c in opts.meta_columns if c in row}
+        blocks = [Block(p) for p in paragraphs(text)]
+        docs.append(LoadedDocument(title or f"{path.stem} #{key}", blocks, key=key,
+                                   metadata=meta))
+    return docs
+
+
+class CsvLoader:
+    extensions = (".csv",)
+
+    def load(self, path: Path, records: RecordOptions) -> list[LoadedDocument]:
+        text = read_text(path)
+        try:
+            reader = csv.DictReader(text.splitlines())
+            return _rows_to_docs(reader, path, records)
+        except csv.Error as exc:
+            raise LoaderError(f"the CSV is malformed ({exc})") from None
+
+
+class JsonlLoader:
+    extensions = (".jsonl", ".ndjson")
+
+    def load(self, path: Path, records: RecordOptions) -> list[LoadedDocument]:
+        rows = []
+        for number, line in enumerate(read_text(path).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LoaderError(f"line {number} is not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise LoaderError(f"line {number} is not a JSON object")
+            rows.append(row)
+        return _rows_to_docs(rows, path, records)

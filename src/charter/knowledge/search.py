@@ -1,0 +1,223 @@
+"""Hybrid search: a keyword leg and a dense leg, both filtered to the asker's clearance.
+
+The access filter (clearance level and groups) and the metadata filters are part of
+each leg's SQL, so chunks the principal may not see are never scored, ranked, returned
+or counted. The legs are fused by reciprocal rank (default) or by a convex combination
+of min-max normalised scores; see docs/knowledge.md for the measurements behind the
+default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import text
+
+from charter.auth import CLEARANCE_LEVELS, Principal
+from charter.backends.base import Embedder
+from charter.errors import InvalidInputError
+from charter.knowledge.store import KnowledgeStore, decode_names, vector_literal
+from charter.store.db import Database
+from charter.text import STOPWORDS
+
+Mode = Literal["hybrid", "bm25", "dense"]
+Fusion = Literal["rrf", "convex"]
+ALL_GROUPS = "*"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    updated_after: str | None = None
+    updated_before: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    uid: str
+    document_id: str
+    title: str
+    uri: str
+    text: str
+    heading: str
+    page: int | None
+    start: int
+    end: int
+    score: float
+
+    @property
+    def location(self) -> str:
+        parts = [p for p in (self.heading, f"page {self.page}" if self.page else "") if p]
+        parts.append(f"chars {self.start}-{self.end}")
+        return ", ".join(parts)
+
+
+def _where(principal: Principal, filters: SearchFilters | None) -> tuple[str, dict[str, Any]]:
+    """SQL for what the principal may see, plus the metadata filters, on table alias ``c``."""
+    level = CLEARANCE_LEVELS.index(principal.clearance)
+    clauses = ["c.clearance_level <= :acl_level"]
+    params: dict[str, Any] = {"acl_level": level}
+    if ALL_GROUPS not in principal.groups:
+        group_terms = ["c.groups = ''"]
+        for i, group in enumerate(sorted(principal.groups)):
+            group_terms.append(f"c.groups LIKE :acl_g{i}")
+            params[f"acl_g{i}"] = f"%|{group.lower()}|%"
+        clauses.append("(" + " OR ".join(group_terms) + ")")
+    if filters:
+        if filters.sources:
+            names = []
+            for i, src in enumerate(filters.sources):
+                names.append(f":f_src{i}")
+                params[f"f_src{i}"] = src
+            clauses.append(f"c.source IN ({', '.join(names)})")
+        if filters.tags:
+            tag_terms = []
+            for i, tag in enumerate(filters.tags):
+                tag_terms.append(f"c.tags LIKE :f_tag{i}")
+                params[f"f_tag{i}"] = f"%|{tag.lower()}|%"
+            clauses.append("(" + " OR ".join(tag_terms) + ")")
+        if filters.updated_after:
+            clauses.append("c.updated_at >= :f_after")
+            params["f_after"] = filters.updated_after
+        if filters.updated_before:
+            clauses.append("c.updated_at < :f_before")
+            params["f_before"] = filters.updated_before
+    return " AND ".join(clauses), params
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+
+def keyword_terms(query: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for tok in _TOKEN.findall(query):
+        low = tok.lower()
+        if low not in STOPWORDS and (len(low) > 1 or low.isdigit()):
+            seen.setdefault(low, None)
+    return list(seen)[:64]
+
+
+class Searcher:
+    """Runs the keyword and dense legs and fuses them."""
+
+    def __init__(self, db: Database, embedder: Embedder, *, fusion: Fusion = "rrf",
+                 alpha: float = 0.5, rrf_k: int = 60, depth: int = 100) -> None:
+        if fusion not in ("rrf", "convex"):
+            raise InvalidInputError(f"fusion must be rrf or convex, not {fusion!r}")
+        self.db = db
+        self.store = KnowledgeStore(db)
+        self.embedder = embedder
+        self.fusion = fusion
+        self.alpha = alpha
+        self.rrf_k = rrf_k
+        self.depth = depth
+
+    # -- legs ------------------------------------------------------------------------
+
+    def keyword(self, principal: Principal, query: str, depth: int,
+                filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """(chunk id, score) best first; higher is better."""
+        terms = keyword_terms(query)
+        if not terms:
+            return []
+        where, params = _where(principal, filters)
+        params["depth"] = depth
+        with self.db.connect() as conn:
+            if self.store.pg:
+                params["q"] = " | ".join(terms)
+                rows = conn.execute(text(
+                    "SELECT c.id, ts_rank_cd(c.tsv, q, 1) AS s FROM chunks c, "
+                    "to_tsquery('english', :q) q WHERE c.tsv @@ q AND " + where +
+                    " ORDER BY s DESC, c.id LIMIT :depth"), params)
+                return [(r.id, float(r.s)) for r in rows]
+            params["q"] = " OR ".join(f'"{t}"' for t in terms)
+            rows = conn.execute(text(
+                "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON "
+                "c.id = chunks_fts.rowid WHERE chunks_fts MATCH :q AND " + where +
+                " ORDER BY s, c.id LIMIT :depth"), params)
+            return [(r.id, -float(r.s)) for r in rows]
+
+    def dense(self, principal: Principal, vector: Sequence[float], depth: int,
+              filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) best first."""
+        dim = self.store.dimension()
+        if not dim:
+            return []
+        where, params = _where(principal, filters)
+        params["depth"] = depth
+        with self.db.connect() as conn:
+            if self.store.pg:
+                params["v"] = vector_literal(vector)
+                rows = conn.execute(text(
+                    f"SELECT c.id, (v.embedding::vector({dim}) <=> CAST(:v AS vector({dim}))) AS d "
+                    "FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id WHERE " + where +
+                    " ORDER BY d, c.id LIMIT :depth"), params)
+            else:
+                params["v"] = np.asarray(vector, dtype=np.float32).tobytes()
+                rows = conn.execute(text(
+                    "SELECT c.id, vec_distance_cosine(v.embedding, :v) AS d FROM chunks c "
+                    "JOIN chunk_vectors v ON v.chunk_id = c.id WHERE " + where +
+                    " ORDER BY d, c.id LIMIT :depth"), params)
+            return [(r.id, 1.0 - float(r.d)) for r in rows]
+
+    # -- fusion --------------------------------------------------------------------
+
+    def fuse(self, keyword: list[tuple[int, float]], dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        scores: dict[int, float] = {}
+        if self.fusion == "rrf":
+            for ranked in (keyword, dense):
+                for rank, (cid, _) in enumerate(ranked, start=1):
+                    scores[cid] = scores.get(cid, 0.0) + 1.0 / (self.rrf_k + rank)
+        else:
+            for ranked, weight in ((keyword, 1.0 - self.alpha), (dense, self.alpha)):
+                if not ranked:
+                    continue
+                values = [s for _, s in ranked]
+                lo, hi = min(values), max(values)
+                span = (hi - lo) or 1.0
+                for cid, s in ranked:
+                    scores[cid] = scores.get(cid, 0.0) + weight * (s - lo) / span
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def search(self, principal: Principal, query: str, *, k: int = 10, mode: Mode = "hybrid",
+               filters: SearchFilters | None = None,
+               query_vector: Sequence[float] | None = None) -> list[Hit]:
+        if mode not in ("hybrid", "bm25", "dense"):
+            raise InvalidInputError(f"search mode must be hybrid, bm25 or dense, not {mode!r}")
+        depth = max(self.depth, k)
+        kw = self.keyword(principal, query, depth, filters) if mode != "dense" else []
+        dn: list[tuple[int, float]] = []
+        if mode != "bm25":
+            vec = query_vector if query_vector is not None else self.embedder.embed([query])[0]
+            dn = self.dense(principal, vec, depth, filters)
+        ranked = kw if mode == "bm25" else dn if mode == "dense" else self.fuse(kw, dn)
+        return self._hits(ranked[:k])
+
+    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+        if not ranked:
+            return []
+        ids = [cid for cid, _ in ranked]
+        params = {f"i{n}": cid for n, cid in enumerate(ids)}
+        with self.db.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT c.id, c.uid, c.document_id, c.text, c.heading, c.page, c.char_start, "
+                "c.char_end, d.title, d.uri FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE c.id IN ({', '.join(':' + k for k in params)})"), params)
+            by_id = {r.id: r for r in rows}
+        hits = []
+        for cid, score in ranked:
+            r = by_id.get(cid)
+            if r is None:  # removed between the legs and this read
+                continue
+            hits.append(Hit(cid, r.uid, r.document_id, r.title, r.uri, r.text, r.heading,
+                            r.page, r.char_start, r.char_end, score))
+        return hits
+
+
+__all__ = ["Hit", "SearchFilters", "Searcher", "decode_names", "keyword_terms"]
