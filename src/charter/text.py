@@ -61,6 +61,8 @@ def content_terms(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for w in words(text):
         lw = w.lower().strip("'-")
+        if lw.endswith("'s"):
+            lw = lw[:-2]
         if lw and lw not in STOPWORDS:
             seen.setdefault(stem(lw), None)
     return list(seen)

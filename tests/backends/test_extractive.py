@@ -70,5 +70,17 @@ def test_abstains_when_the_number_asked_about_is_absent() -> None:
 
 
 def test_respects_max_sentences() -> None:
-    answer = ask("leave expense receipts days employees", max_sentences=1, min_coverage=0.1)
-    assert answer.count("[") == 1
+    question = "annual leave days, leave requests and the HR portal"
+    assert ask(question).count("[") == 2
+    assert ask(question, max_sentences=1, min_coverage=0.1).count("[") == 1
+
+
+def test_questions_in_the_sources_are_not_quoted_as_answers() -> None:
+    passage = Passage(1, "What is an audit trail? An audit trail is a record of who did what.")
+    answer = ask("What is an audit trail?", passages=[passage])
+    assert answer == "An audit trail is a record of who did what. [1]"
+
+
+def test_abstains_when_a_subject_word_is_absent_from_the_quoted_passages() -> None:
+    # "contractors" appears nowhere near the leave rules.
+    assert ask("How many days of annual leave do contractors get?") == NOT_FOUND

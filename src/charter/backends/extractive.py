@@ -26,6 +26,13 @@ from charter.config import Settings
 from charter.text import content_terms, key_terms, split_sentences, stem, words
 
 NO_SOURCES = "I have no sources to answer this from."
+# Words that frame a question rather than name its subject; a source need not contain them.
+FRAMING = frozenset(stem(w) for w in """policy policies rule rules allowed allow need needs
+    required require requirement company employee employees staff someone anyone able okay
+    happen happens use used using do does done make made must ok get gets take taken
+    possible permitted anything something way ways kind type advance time times amount
+    long much many far soon often late early number rate included include includes covered
+    daily short minimum maximum limit exactly""".split())
 NOT_FOUND = "The available sources do not answer this question."
 
 
@@ -68,9 +75,15 @@ class ExtractiveChat:
         if not request.passages or not q_terms:
             return []
         candidates: list[tuple[int, str, frozenset[str]]] = []
+        passage_terms: dict[int, set[str]] = {}
         for p in request.passages:
+            passage_terms[p.n] = set(content_terms(p.text)) | set(content_terms(p.document))
             for sentence in split_sentences(p.text):
+                if sentence.rstrip().endswith("?") or len(sentence) < 20:
+                    continue  # questions and fragments do not answer anything
                 candidates.append((p.n, sentence, frozenset(content_terms(sentence))))
+        if not candidates:
+            return []
         # Rarer terms among the candidate sentences count for more.
         total = len(candidates)
         weight = {
@@ -95,6 +108,11 @@ class ExtractiveChat:
             covered |= cand.terms & set(q_terms)
         coverage = sum(weight[t] for t in covered) / q_weight if chosen else 0.0
         if coverage < self.options.min_coverage or not self._keys_covered(question, chosen):
+            return []
+        # Every subject word of the question must appear in a passage the answer quotes:
+        # a question about something those passages never mention is not answered by them.
+        quoted = set().union(*(passage_terms[c.n] for c in chosen))
+        if any(t not in quoted and t not in FRAMING for t in q_terms):
             return []
         return [(c.text, c.n) for c in chosen]
 

@@ -63,3 +63,33 @@ def retrieval(
             typer.echo(f"{backend:<9} {mode:<7} {m['ndcg@10']:>8.4f} {m['recall@100']:>7.4f} "
                        f"{m['p50_ms']:>8.2f} {m['p95_ms']:>8.2f} {m['ingest_docs_per_s']:>8.1f} "
                        f"{m['ingest_vs_embedding']:>12.3f}")
+
+
+@app.command("answers")
+def answers(
+    devset: Path = typer.Option(Path("examples/devset.jsonl"), "--devset",
+                                help="JSONL development set of questions."),
+    folders: list[Path] = typer.Option([Path("examples/handbook"), Path("../shared/data/seed-corpus")],
+                                       "--kb", help="Folders to ingest (repeatable)."),
+    model: str = typer.Option("fast", "--model", help="Alias that answers."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"answered_cited", '
+                                 '"abstain_precision", "abstain_recall_offtopic", '
+                                 '"abstain_recall_ontopic"}.'),
+    show_misses: bool = typer.Option(False, "--misses", help="List the questions it got wrong."),
+) -> None:
+    """Answered-and-cited rate and abstention precision/recall on a development set."""
+    from charter.bench import answers as bench
+
+    log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
+    result = bench.run(STATE.settings, devset, folders, model=model, log=log)
+    keys = ("answered_cited", "abstain_precision", "abstain_recall_offtopic",
+            "abstain_recall_ontopic")
+    if as_json:
+        typer.echo(json.dumps({k: result[k] for k in keys}))
+    else:
+        for k in keys:
+            typer.echo(f"{k:>24}: {result[k]:.3f}")
+        typer.echo(f"{'questions':>24}: {result['counts']}")
+    if show_misses:
+        for miss in result["misses"]:
+            typer.echo(json.dumps(miss), err=as_json)
