@@ -67,9 +67,16 @@ class SentenceTransformerEmbedder:
         self._dir = resolve_model_dir(model)
         self._name = PACKAGED if model in ("", PACKAGED, "packaged") else str(self._dir)
         self.batch_size = batch_size
-        with _load_lock:
-            self._model = _load(str(self._dir))
+        self._loaded: Any = None
         self._infer_lock = threading.Lock()
+
+    @property
+    def _model(self) -> Any:
+        # Loaded on first use, so commands that end up embedding nothing stay fast.
+        if self._loaded is None:
+            with _load_lock:
+                self._loaded = _load(str(self._dir))
+        return self._loaded
 
     @classmethod
     def from_alias(cls, alias: AliasConfig, settings: Settings) -> SentenceTransformerEmbedder:

@@ -66,7 +66,8 @@ def _run(action, *args) -> IngestReport:  # noqa: ANN001
             bar.update(task, completed=done, total=total, rate=f"{rate:.1f} files/s",
                        current=Path(path).name[:40])
 
-        ingestor = Ingestor(rt.db, rt.embedder(), progress=progress)
+        ingestor = Ingestor(rt.db, rt.embedder(), batch_chunks=rt.settings.kb_batch_chunks,
+                            progress=progress)
         report = getattr(ingestor, action)(*args)
     _print_report(report)
     return report

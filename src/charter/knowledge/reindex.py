@@ -27,10 +27,14 @@ def reindex(db: Database, embedder: Embedder, batch: int = 256) -> tuple[int, fl
         vectors.append(np.asarray(embedder.embed(bodies), dtype=np.float32))
     dim = int(vectors[0].shape[1]) if vectors else embedder.dimension
     with db.transaction(exclusive=True) as conn:
-        conn.execute(text("DELETE FROM chunk_vectors"))
-        conn.execute(text("DELETE FROM kb_index"))
         if store.pg:
+            # TRUNCATE, not DELETE: an index built later in this transaction would still
+            # see the deleted rows (of the old dimension) and fail on them.
             conn.execute(text("DROP INDEX IF EXISTS ix_chunk_vectors_hnsw"))
+            conn.execute(text("TRUNCATE chunk_vectors"))
+        else:
+            conn.execute(text("DELETE FROM chunk_vectors"))
+        conn.execute(text("DELETE FROM kb_index"))
         conn.execute(text("INSERT INTO kb_index (id, embedding_model, dimension, created_at) "
                           "VALUES (1, :m, :d, :t)"),
                      {"m": embedder.model_id, "d": dim, "t": utcnow()})

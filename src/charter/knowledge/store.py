@@ -153,14 +153,6 @@ class KnowledgeStore:
                 f"((embedding::vector({dimension})) vector_cosine_ops)"
             ))
 
-    def reset_index(self) -> None:
-        """Forget the recorded embedder (and drop its vectors) before a re-embed."""
-        with self.db.transaction(exclusive=True) as conn:
-            conn.execute(text("DELETE FROM chunk_vectors"))
-            conn.execute(text("DELETE FROM kb_index"))
-            if self.pg:
-                conn.execute(text("DROP INDEX IF EXISTS ix_chunk_vectors_hnsw"))
-
     def dimension(self) -> int:
         info = self.index_info()
         return info[1] if info else 0

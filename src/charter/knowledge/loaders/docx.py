@@ -19,7 +19,9 @@ class DocxLoader:
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise LoaderError(f"the .docx is damaged, encrypted or not a Word file ({exc})") from None
         except Exception as exc:  # python-docx raises its own PackageNotFoundError
-            raise LoaderError(f"the .docx cannot be opened ({type(exc).__name__}: {exc})") from None
+            raise LoaderError(
+                f"the .docx is damaged or not a Word file ({type(exc).__name__})"
+            ) from None
         blocks: list[Block] = []
         for para in document.paragraphs:
             text = " ".join(para.text.split())

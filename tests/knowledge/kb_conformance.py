@@ -1,0 +1,185 @@
+"""Knowledge base conformance: ingestion, atomic versions, search and access on each database.
+
+Subclasses override ``db_url``. Uses the deterministic ``HashEmbedder``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from charter.auth import Principal
+from charter.errors import NotFoundError
+from charter.knowledge.ingest import IngestOptions, Ingestor
+from charter.knowledge.loaders import RecordOptions
+from charter.knowledge.search import SearchFilters, Searcher
+from charter.knowledge.store import IndexMismatchError, KnowledgeStore
+from charter.store.db import Database
+from tests.knowledge.helpers import HashEmbedder
+
+EVERYONE = Principal("reader", clearance="restricted", groups=frozenset({"*"}))
+
+
+def write(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return path
+
+
+class KnowledgeConformance:
+    @pytest.fixture
+    def db_url(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @pytest.fixture
+    def db(self, db_url: str) -> Iterator[Database]:
+        db = Database(db_url)
+        db.upgrade()
+        yield db
+        db.dispose()
+
+    @pytest.fixture
+    def docs(self, tmp_path: Path) -> Path:
+        folder = tmp_path / "docs"
+        write(folder, "leave.md", "# Leave\n\n## Annual leave\n\nEmployees get 25 days of annual "
+              "leave.\n\n## Sick leave\n\nA doctor's note is needed from the fourth day.")
+        write(folder, "travel.txt", "Travel\n\nTrains are preferred for trips under four hours. "
+              "Hotels are covered up to 180 euros a night.")
+        write(folder, "rows.csv", "id,body,team\nr1,The canteen opens at noon.,ops\n"
+              "r2,Parking permits are issued by facilities.,ops\n")
+        return folder
+
+    def ingest(self, db: Database, *paths: Path, **opts) -> object:  # noqa: ANN003
+        return Ingestor(db, HashEmbedder(), batch_chunks=2).add(list(paths), IngestOptions(**opts))
+
+    def test_ingest_writes_documents_chunks_keywords_and_vectors_together(self, db, docs) -> None:
+        report = self.ingest(db, docs, records=RecordOptions("body", "id"))
+        assert len(report.added) == 4 and not report.failed
+        counts = KnowledgeStore(db).counts()
+        assert counts["documents"] == 4
+        assert counts["chunks"] == counts["chunk_vectors"] == counts["keyword_entries"] >= 4
+        assert KnowledgeStore(db).index_info() == ("hash-64", 64)
+
+    def test_chunks_keep_their_location(self, db, docs) -> None:
+        self.ingest(db, docs / "leave.md")
+        store = KnowledgeStore(db)
+        doc = store.list()[0]
+        chunks = store.chunks_of(doc.id)
+        assert [c["heading"] for c in chunks] == ["Leave > Annual leave", "Leave > Sick leave"]
+        original = "Employees get 25 days of annual leave."
+        assert chunks[0]["text"] == original
+        assert chunks[0]["uid"] == f"{doc.id}:1:0"
+
+    def test_each_search_mode_finds_the_right_document(self, db, docs) -> None:
+        self.ingest(db, docs)
+        searcher = Searcher(db, HashEmbedder())
+        for mode in ("bm25", "dense", "hybrid"):
+            hits = searcher.search(EVERYONE, "annual leave days", k=3, mode=mode)
+            assert hits and hits[0].uri.endswith("leave.md"), mode
+            assert hits[0].heading == "Leave > Annual leave"
+
+    def test_rrf_and_convex_fusion(self, db, docs) -> None:
+        self.ingest(db, docs)
+        for fusion in ("rrf", "convex"):
+            hits = Searcher(db, HashEmbedder(), fusion=fusion).search(EVERYONE, "hotel euros night")
+            assert hits[0].uri.endswith("travel.txt")
+
+    def test_changed_document_swaps_to_its_new_version(self, db, docs) -> None:
+        self.ingest(db, docs / "travel.txt")
+        store = KnowledgeStore(db)
+        before = store.list()[0]
+        write(docs, "travel.txt", "Travel\n\nAll trips need a manager's approval first.")
+        report = self.ingest(db, docs / "travel.txt")
+        after = store.get(before.id)
+        assert report.updated == [before.uri]
+        assert after.version == 2 and after.content_hash != before.content_hash
+        uids = [c["uid"] for c in store.chunks_of(after.id)]
+        assert uids and all(u.startswith(f"{after.id}:2:") for u in uids)
+        counts = store.counts()
+        assert counts["chunks"] == counts["chunk_vectors"] == counts["keyword_entries"] == len(uids)
+        hits = Searcher(db, HashEmbedder()).search(EVERYONE, "hotels euros", mode="bm25")
+        assert not hits  # the old text is gone from the keyword index
+
+    def test_unchanged_files_cost_nothing(self, db, docs) -> None:
+        self.ingest(db, docs / "leave.md")
+        embedder = HashEmbedder()
+        report = Ingestor(db, embedder).add([docs / "leave.md"])
+        assert report.unchanged == [str((docs / "leave.md").resolve())]
+        assert embedder.calls == 0
+
+    def test_access_changes_without_re_embedding(self, db, docs) -> None:
+        self.ingest(db, docs / "leave.md")
+        embedder = HashEmbedder()
+        Ingestor(db, embedder).add([docs / "leave.md"], IngestOptions(
+            classification="confidential", groups=("hr",)))
+        doc = KnowledgeStore(db).list()[0]
+        assert (doc.classification, doc.groups, doc.version) == ("confidential", ["hr"], 1)
+        assert embedder.calls == 0
+        outsider = Principal("x", clearance="restricted", groups=frozenset({"sales"}))
+        assert not Searcher(db, HashEmbedder()).search(outsider, "annual leave")
+
+    def test_remove_deletes_everything(self, db, docs) -> None:
+        self.ingest(db, docs)
+        store = KnowledgeStore(db)
+        store.remove([d.id for d in store.list()])
+        assert store.counts() == {"documents": 0, "chunks": 0, "chunk_vectors": 0,
+                                  "keyword_entries": 0}
+        with pytest.raises(NotFoundError):
+            store.get("nope")
+
+    def test_mixing_embedding_models_is_refused(self, db, docs) -> None:
+        self.ingest(db, docs / "leave.md")
+        other = HashEmbedder(dimension=32, name="hash-32")
+        with pytest.raises(IndexMismatchError, match="charter kb reindex"):
+            Ingestor(db, other).add([docs / "travel.txt"])
+        assert len(KnowledgeStore(db).list()) == 1
+
+    def test_metadata_filters(self, db, docs) -> None:
+        self.ingest(db, docs / "leave.md", tags=("hr",), source="policies")
+        self.ingest(db, docs / "travel.txt", tags=("travel",), source="guides")
+        s = Searcher(db, HashEmbedder())
+        only_guides = s.search(EVERYONE, "leave trips hotels", filters=SearchFilters(sources=("guides",)))
+        assert only_guides and {h.uri.rsplit("/", 1)[-1] for h in only_guides} == {"travel.txt"}
+        only_hr = s.search(EVERYONE, "leave trips hotels", filters=SearchFilters(tags=("hr",)))
+        assert {h.uri.rsplit("/", 1)[-1] for h in only_hr} == {"leave.md"}
+        none = s.search(EVERYONE, "leave", filters=SearchFilters(updated_after="2999-01-01"))
+        assert none == []
+
+    def test_a_failed_batch_leaves_the_previous_state(self, db, docs, monkeypatch) -> None:
+        self.ingest(db, docs / "leave.md")
+        store = KnowledgeStore(db)
+        before = store.counts()
+        original = store.__class__._insert_chunks
+
+        def crash(self, conn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            original(self, conn, *args, **kwargs)
+            raise RuntimeError("power cut after the chunks were written")
+
+        monkeypatch.setattr(store.__class__, "_insert_chunks", crash)
+        write(docs, "leave.md", "# Leave\n\nEveryone gets 30 days now.")
+        with pytest.raises(RuntimeError):
+            self.ingest(db, docs / "leave.md", docs / "travel.txt")
+        monkeypatch.undo()
+        assert store.counts() == before
+        assert store.list()[0].version == 1
+        with db.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM chunks WHERE text LIKE '%30 days%'")).scalar() == 0
+
+    def test_reindex_switches_the_embedding_model(self, db, docs) -> None:
+        from charter.knowledge.reindex import reindex
+
+        self.ingest(db, docs)
+        store = KnowledgeStore(db)
+        chunks = store.counts()["chunks"]
+        other = HashEmbedder(dimension=32, name="hash-32")
+        count, _ = reindex(db, other)
+        assert count == chunks
+        assert store.index_info() == ("hash-32", 32)
+        assert store.counts()["chunk_vectors"] == chunks
+        hits = Searcher(db, other).search(EVERYONE, "annual leave days", mode="dense")
+        assert hits[0].uri.endswith("leave.md")
+        Ingestor(db, other).add([docs / "leave.md"])  # now accepted
