@@ -1,15 +1,19 @@
 # The two set-up commands of the README. Each installs what it needs into ./.venv first.
 .PHONY: demo test install
 
-QUESTION ?= Write two sentences about audit trails.
+CHARTER := .venv/bin/charter
 
 demo:
 	@scripts/install.sh
-	.venv/bin/charter init
-	.venv/bin/charter ask --model local --stream "$(QUESTION)"
-	.venv/bin/charter ask "What does Charter record for each request?"
-	.venv/bin/charter audit list --limit 2
-	.venv/bin/charter audit verify
+	$(CHARTER) init
+	$(CHARTER) kb add examples/handbook/hr --classification confidential --groups hr
+	$(CHARTER) kb sync examples/handbook
+	$(CHARTER) ask "How many days of paid annual leave do full-time employees get?"
+	$(CHARTER) ask "What is the hotel limit per night in Paris?"
+	$(CHARTER) ask "What is the hotel limit per night in Tokyo?"
+	$(CHARTER) ask --model local --stream "Write two sentences about audit trails."
+	$(CHARTER) audit list --limit 4
+	$(CHARTER) audit verify
 
 test:
 	@scripts/install.sh test

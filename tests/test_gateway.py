@@ -132,3 +132,13 @@ def test_concurrent_requests_each_get_one_audit_record(gw: Gateway, runtime: Run
         t.join()
     assert len(set(ids)) == 40
     assert runtime.audit.verify() == 40
+
+
+def test_markers_for_passages_not_retrieved_are_dropped(runtime: Runtime) -> None:
+    runtime.aliases.add(AliasConfig("liar", "scripted", "", {
+        "replies": ["Audit trails record actions [1]. They also cure colds [7]."]}))
+    gw = Gateway(runtime.settings, runtime.db, retriever=_Retriever())
+    result = gw.ask(req("What are audit trails?", model="liar"))
+    assert result.answer == "Audit trails record actions [1]. They also cure colds."
+    assert [c.n for c in result.citations] == [1]
+    assert result.citations[0].quote == "Audit trails are records of who did what and when."

@@ -26,6 +26,8 @@ def reindex(db: Database, embedder: Embedder, batch: int = 256) -> tuple[int, fl
         bodies = [f"{' > '.join(x for x in (r.title, r.heading) if x)}\n{r.text}" for r in part]
         vectors.append(np.asarray(embedder.embed(bodies), dtype=np.float32))
     dim = int(vectors[0].shape[1]) if vectors else embedder.dimension
+    with db.connect() as conn:
+        generation = conn.execute(text("SELECT generation FROM kb_index WHERE id = 1")).scalar() or 0
     with db.transaction(exclusive=True) as conn:
         if store.pg:
             # TRUNCATE, not DELETE: an index built later in this transaction would still
@@ -35,9 +37,9 @@ def reindex(db: Database, embedder: Embedder, batch: int = 256) -> tuple[int, fl
         else:
             conn.execute(text("DELETE FROM chunk_vectors"))
         conn.execute(text("DELETE FROM kb_index"))
-        conn.execute(text("INSERT INTO kb_index (id, embedding_model, dimension, created_at) "
-                          "VALUES (1, :m, :d, :t)"),
-                     {"m": embedder.model_id, "d": dim, "t": utcnow()})
+        conn.execute(text("INSERT INTO kb_index (id, embedding_model, dimension, generation, "
+                          "created_at) VALUES (1, :m, :d, :g, :t)"),
+                     {"m": embedder.model_id, "d": dim, "g": generation + 1, "t": utcnow()})
         store._create_vector_index(conn, dim)
         flat = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
         for row, vec in zip(rows, flat, strict=True):

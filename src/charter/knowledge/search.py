@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 from sqlalchemy import text
 
 from charter.auth import CLEARANCE_LEVELS, Principal
 from charter.backends.base import Embedder
 from charter.errors import InvalidInputError
+from charter.knowledge import vectors
 from charter.knowledge.store import KnowledgeStore, decode_names, vector_literal
 from charter.store.db import Database
 from charter.text import STOPWORDS
@@ -149,21 +149,17 @@ class Searcher:
         dim = self.store.dimension()
         if not dim:
             return []
+        if not self.store.pg:
+            return vectors.search(self.db, self.store.generation(), principal, vector, depth,
+                                  filters)
         where, params = _where(principal, filters)
         params["depth"] = depth
         with self.db.connect() as conn:
-            if self.store.pg:
-                params["v"] = vector_literal(vector)
-                rows = conn.execute(text(
-                    f"SELECT c.id, (v.embedding::vector({dim}) <=> CAST(:v AS vector({dim}))) AS d "
-                    "FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id WHERE " + where +
-                    " ORDER BY d, c.id LIMIT :depth"), params)
-            else:
-                params["v"] = np.asarray(vector, dtype=np.float32).tobytes()
-                rows = conn.execute(text(
-                    "SELECT c.id, vec_distance_cosine(v.embedding, :v) AS d FROM chunks c "
-                    "JOIN chunk_vectors v ON v.chunk_id = c.id WHERE " + where +
-                    " ORDER BY d, c.id LIMIT :depth"), params)
+            params["v"] = vector_literal(vector)
+            rows = conn.execute(text(
+                f"SELECT c.id, (v.embedding::vector({dim}) <=> CAST(:v AS vector({dim}))) AS d "
+                "FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id WHERE " + where +
+                " ORDER BY d, c.id LIMIT :depth"), params)
             return [(r.id, 1.0 - float(r.d)) for r in rows]
 
     # -- fusion --------------------------------------------------------------------

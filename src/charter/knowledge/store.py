@@ -153,6 +153,16 @@ class KnowledgeStore:
                 f"((embedding::vector({dimension})) vector_cosine_ops)"
             ))
 
+    def generation(self) -> str:
+        """Changes with every write to chunks or their access fields (and with a new index)."""
+        with self.db.connect() as conn:
+            row = conn.execute(text("SELECT generation, created_at FROM kb_index WHERE id = 1")).first()
+        return f"{row.created_at}#{row.generation}" if row else ""
+
+    @staticmethod
+    def _bump(conn: Connection) -> None:
+        conn.execute(text("UPDATE kb_index SET generation = generation + 1 WHERE id = 1"))
+
     def dimension(self) -> int:
         info = self.index_info()
         return info[1] if info else 0
@@ -257,6 +267,7 @@ class KnowledgeStore:
                         {"id": doc_id, "v": version, **values})
                 self._insert_chunks(conn, doc_id, version, item, level, groups, tags, now)
                 written.append(doc_id)
+            self._bump(conn)
         return [self.get(d) for d in written]
 
     def _insert_chunks(self, conn: Connection, doc_id: str, version: int, item: DocumentWrite,
@@ -309,10 +320,12 @@ class KnowledgeStore:
             conn.execute(text("UPDATE chunks SET clearance_level = :l, groups = :g, tags = :t, "
                               "updated_at = :now WHERE document_id = :id"),
                          {"l": level, "g": g, "t": t, "now": now, "id": doc_id})
+            self._bump(conn)
 
     def remove(self, doc_ids: Sequence[str]) -> int:
         with self.db.transaction(exclusive=True) as conn:
             for doc_id in doc_ids:
                 self._delete_chunks(conn, doc_id)
                 conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": doc_id})
+            self._bump(conn)
         return len(doc_ids)

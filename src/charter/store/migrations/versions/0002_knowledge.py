@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("embedding_model", sa.Text(), nullable=False),
         sa.Column("dimension", sa.Integer(), nullable=False),
+        # Bumped by every write, so in-process vector caches know when to reload.
+        sa.Column("generation", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created_at", sa.String(32), nullable=False),
     )
     op.create_table(
