@@ -51,8 +51,9 @@ def test_auto_takes_the_default_route(gw: Gateway) -> None:
     assert "no sources" in result.answer
 
 
-def test_every_request_is_audited_without_the_prompt_text(gw: Gateway, runtime: Runtime) -> None:
-    result = gw.ask(req("my secret question", model="script"))
+def test_every_request_is_audited_with_pii_redacted(gw: Gateway, runtime: Runtime) -> None:
+    question = "Mail jane.doe@example.com about card 4111 1111 1111 1111, please"
+    result = gw.ask(req(question, model="script"))
     records = runtime.audit.records(request_id=result.request_id)
     assert len(records) == 1
     payload = records[0].payload
@@ -60,7 +61,10 @@ def test_every_request_is_audited_without_the_prompt_text(gw: Gateway, runtime: 
     assert payload["route"] == {"name": "script", "reason": "user's pick"}
     assert payload["model"]["backend"] == "scripted" and payload["model"]["alias_version"] == 1
     assert payload["principal"]["id"] == "local-admin"
-    assert "my secret question" not in str(records[0])
+    assert payload["prompt"]["redacted"] == "Mail <EMAIL_ADDRESS> about card <CREDIT_CARD>, please"
+    assert payload["prompt"]["pii"] == ["CREDIT_CARD", "EMAIL_ADDRESS"]
+    assert "jane.doe" not in str(records[0]) and "4111" not in str(records[0])
+    assert payload["decision"]["policy_version"] == 1
     assert runtime.audit.verify() == 1
 
 

@@ -7,7 +7,13 @@ from functools import cached_property
 
 from charter.audit import AuditLog
 from charter.backends import registry
-from charter.backends.base import Embedder
+from charter.backends.base import ChatModel, Embedder
+from charter.gateway import AskRequest
+from charter.policy.engine import CharterScreen
+from charter.policy.register import UseCaseRegister
+from charter.policy.reviews import ReviewQueue
+from charter.policy.screen import InputScreen
+from charter.policy.versions import PolicyRepository
 from charter.knowledge.retrieve import KnowledgeRetriever
 from charter.config import Settings
 from charter.defaults import seed_defaults
@@ -31,6 +37,7 @@ class Runtime:
         runtime = cls(settings, db)
         if fresh:
             seed_defaults(runtime.aliases)
+            PolicyRepository(db).ensure_default()
         return runtime
 
     @cached_property
@@ -52,9 +59,45 @@ class Runtime:
     def retriever(self) -> KnowledgeRetriever:
         return KnowledgeRetriever(self.db, self.settings, self.embedder)
 
+    def judge(self) -> ChatModel | None:
+        """The optional model-as-judge for the charter classifier (setting policy_judge_alias)."""
+        name = self.settings.policy_judge_alias
+        if not name:
+            return None
+        model = registry.build(self.aliases.get(name, kind="chat"), self.settings)
+        assert isinstance(model, ChatModel)
+        return model
+
+    @cached_property
+    def screen(self) -> CharterScreen:
+        return CharterScreen(self.db, self.embedder, judge=self.judge)
+
+    @cached_property
+    def policies(self) -> PolicyRepository:
+        return PolicyRepository(self.db)
+
+    @cached_property
+    def reviews(self) -> ReviewQueue:
+        return ReviewQueue(self.db)
+
+    @cached_property
+    def use_cases(self) -> UseCaseRegister:
+        return UseCaseRegister(self.db, required_approvals=self.settings.usecase_approvals,
+                               review_days=self.settings.usecase_review_days)
+
+    def _hold(self, req: AskRequest, request_id: str, screened: InputScreen) -> str:
+        d = screened.decision
+        review = self.reviews.create(
+            request_id=request_id, principal_id=req.principal.id, category=d.category,
+            tier=d.tier, policy_version=d.policy_version or 0,
+            question_redacted=screened.redacted_question,
+            request=req.to_json())
+        return review.id
+
     @cached_property
     def gateway(self) -> Gateway:
-        return Gateway(self.settings, self.db, retriever=self.retriever)
+        return Gateway(self.settings, self.db, retriever=self.retriever, screen=self.screen,
+                       on_hold=self._hold, use_cases=self.use_cases)
 
     def close(self) -> None:
         self.db.dispose()

@@ -98,6 +98,8 @@ class BackendOptions(BaseModel):
 
     max_tokens: int | None = None
     temperature: float | None = None
+    # The model runs outside the organisation: personal data is redacted before it is sent.
+    external: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,9 @@ from charter.cli import (
     init_cmd,
     kb_cmd,
     models_cmd,
+    policy_cmd,
+    review_cmd,
+    usecase_cmd,
 )
 from charter.cli.state import STATE
 from charter.errors import CharterError
@@ -56,6 +59,9 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(kb_cmd.app, name="kb")
+app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(review_cmd.app, name="review")
+app.add_typer(usecase_cmd.app, name="usecase")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(bench_cmd.app, name="bench")
 

@@ -18,7 +18,10 @@ def _footer(result: Result) -> None:
     for c in result.citations:
         typer.echo(f"  [{c.n}] {c.document} {c.location}".rstrip())
     if result.decision.action != "allow" and result.decision.reason:
-        typer.echo(f"policy: {result.decision.action}: {result.decision.reason}")
+        typer.echo(f"policy: {result.decision.action} ({result.decision.category}): "
+                   f"{result.decision.reason}")
+        for alt in result.decision.alternatives:
+            typer.echo(f"  instead: {alt}")
     if result.label:
         typer.echo(result.label)
     typer.secho(
@@ -41,6 +44,8 @@ def ask(
     temperature: float | None = typer.Option(None, "--temperature", min=0.0, max=2.0,
                                              help="Sampling temperature."),
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed, for repeatable output."),
+    use_case: str | None = typer.Option(None, "--use-case",
+                                        help="Registered use case this request belongs to."),
 ) -> None:
     if question == "-":
         question = sys.stdin.read()
@@ -48,7 +53,8 @@ def ask(
         raise InvalidInputError("the question is empty: pass it as an argument or on stdin with '-'")
     rt = STATE.runtime
     req = AskRequest(messages=[ChatMessage("user", question)], principal=STATE.principal,
-                     model=model, max_tokens=max_tokens, temperature=temperature, seed=seed)
+                     model=model, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                     use_case=use_case)
     if not stream:
         result = rt.gateway.ask(req)
         if as_json:

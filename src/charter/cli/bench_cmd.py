@@ -93,3 +93,69 @@ def answers(
     if show_misses:
         for miss in result["misses"]:
             typer.echo(json.dumps(miss), err=as_json)
+
+
+@app.command("policy")
+def policy(
+    labelled: Path = typer.Option(Path("examples/policy-devset.jsonl"), "--data",
+                                  help="JSONL of {text, tier} labelled prompts."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"red_line": {...}, "high_risk": '
+                                 '{...}, "limited": {...}, "over_refusal", "p50_ms"}.'),
+    show_misses: bool = typer.Option(False, "--misses", help="List the prompts it got wrong."),
+) -> None:
+    """Per-tier precision/recall, over-refusal and screening latency of the charter classifier."""
+    from charter.bench import policy as bench
+
+    rt = STATE.runtime
+    _, charter = rt.policies.active()
+    result = bench.run(charter, rt.embedder(), labelled)
+    keys = ("red_line", "high_risk", "limited", "over_refusal", "p50_ms")
+    if as_json:
+        typer.echo(json.dumps({k: ({"precision": result[k]["precision"],
+                                    "recall": result[k]["recall"]}
+                                   if isinstance(result[k], dict) else result[k]) for k in keys}))
+    else:
+        for tier in keys[:3]:
+            m = result[tier]
+            typer.echo(f"{tier:>10}: precision {m['precision']:.3f} recall {m['recall']:.3f} "
+                       f"(n={m['n']})")
+        typer.echo(f"over-refusal on benign prompts: {result['over_refusal']:.3f}")
+        typer.echo(f"input screening p50: {result['p50_ms']:.2f} ms")
+    if show_misses:
+        for miss in result["misses"]:
+            typer.echo(json.dumps(miss), err=as_json)
+
+
+@app.command("pii")
+def pii(
+    data: Path = typer.Option(Path("../shared/data/pii/presidio_synth_dev.json"), "--data",
+                              help="Presidio research JSON with full_text and spans."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Span-level precision, recall and F2 of PII detection on the entity types claimed."""
+    from charter.bench import pii as bench
+
+    result = bench.run(data)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for entity, m in result["entities"].items():
+        typer.echo(f"{entity:>14}: P {m['precision']:.3f} R {m['recall']:.3f} F2 {m['f2']:.3f} "
+                   f"(gold {m['gold']})")
+    typer.echo(f"{'all claimed':>14}: P {result['precision']:.3f} R {result['recall']:.3f} "
+               f"F2 {result['f2']:.3f}")
+
+
+@app.command("injection")
+def injection(
+    data: Path = typer.Option(Path("../shared/data/injection"), "--data",
+                              help="Labelled injection texts (parquet or JSONL)."),
+    kb: list[Path] = typer.Option([Path("examples/handbook"), Path("../shared/data/seed-corpus")],
+                                  "--kb", help="Folders of clean documents (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Injection detection: held-out accuracy, FPR on clean passages, hidden-attack recall."""
+    from charter.bench import injection as bench
+
+    result = bench.run(STATE.runtime.embedder(), data, kb)
+    typer.echo(json.dumps(result, indent=None if as_json else 2))

@@ -34,6 +34,7 @@ def reindex(db: Database, embedder: Embedder, batch: int = 256) -> tuple[int, fl
             # see the deleted rows (of the old dimension) and fail on them.
             conn.execute(text("DROP INDEX IF EXISTS ix_chunk_vectors_hnsw"))
             conn.execute(text("TRUNCATE chunk_vectors"))
+            conn.execute(text("ALTER TABLE chunk_vectors ALTER COLUMN embedding TYPE vector"))
         else:
             conn.execute(text("DELETE FROM chunk_vectors"))
         conn.execute(text("DELETE FROM kb_index"))

@@ -130,11 +130,19 @@ class Searcher:
         params["depth"] = depth
         with self.db.connect() as conn:
             if self.store.pg:
-                params["q"] = " | ".join(terms)
+                # BM25 (k1 = 1.2, b = 0.75) over the chunk_terms inverted index.
+                params["q"] = " ".join(terms)
                 rows = conn.execute(text(
-                    "SELECT c.id, ts_rank_cd(c.tsv, q, 1) AS s FROM chunks c, "
-                    "to_tsquery('english', :q) q WHERE c.tsv @@ q AND " + where +
-                    " ORDER BY s DESC, c.id LIMIT :depth"), params)
+                    "WITH q AS (SELECT DISTINCT lexeme AS term FROM "
+                    "unnest(to_tsvector('english', :q))), "
+                    "df AS (SELECT t.term, count(*) AS df FROM chunk_terms t JOIN q "
+                    "ON q.term = t.term GROUP BY t.term), "
+                    "n AS (SELECT count(*) AS n, greatest(avg(length), 1) AS avgdl FROM chunks) "
+                    "SELECT c.id, sum(ln(1 + (n.n - df.df + 0.5) / (df.df + 0.5)) * t.tf * 2.2 / "
+                    "(t.tf + 1.2 * (0.25 + 0.75 * c.length / n.avgdl))) AS s "
+                    "FROM chunk_terms t JOIN df ON df.term = t.term "
+                    "JOIN chunks c ON c.id = t.chunk_id CROSS JOIN n WHERE " + where +
+                    " GROUP BY c.id ORDER BY s DESC, c.id LIMIT :depth"), params)
                 return [(r.id, float(r.s)) for r in rows]
             params["q"] = " OR ".join(f'"{t}"' for t in terms)
             rows = conn.execute(text(
@@ -155,11 +163,13 @@ class Searcher:
         where, params = _where(principal, filters)
         params["depth"] = depth
         with self.db.connect() as conn:
+            # HNSW returns at most ef_search rows before the access filter; ask for enough.
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(int(depth) * 2, 1000))}"))
             params["v"] = vector_literal(vector)
             rows = conn.execute(text(
-                f"SELECT c.id, (v.embedding::vector({dim}) <=> CAST(:v AS vector({dim}))) AS d "
+                f"SELECT c.id, (v.embedding <=> CAST(:v AS vector({dim}))) AS d "
                 "FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id WHERE " + where +
-                " ORDER BY d, c.id LIMIT :depth"), params)
+                " ORDER BY d LIMIT :depth"), params)
             return [(r.id, 1.0 - float(r.d)) for r in rows]
 
     # -- fusion --------------------------------------------------------------------

@@ -147,10 +147,13 @@ class KnowledgeStore:
             )
 
     def _create_vector_index(self, conn: Connection, dimension: int) -> None:
+        """On PostgreSQL, fix the column's dimension (the table is empty here) and index it."""
         if self.pg:
+            conn.execute(text(f"ALTER TABLE chunk_vectors ALTER COLUMN embedding TYPE "
+                              f"vector({dimension})"))
             conn.execute(text(
-                f"CREATE INDEX IF NOT EXISTS ix_chunk_vectors_hnsw ON chunk_vectors USING hnsw "
-                f"((embedding::vector({dimension})) vector_cosine_ops)"
+                "CREATE INDEX IF NOT EXISTS ix_chunk_vectors_hnsw ON chunk_vectors USING hnsw "
+                "(embedding vector_cosine_ops)"
             ))
 
     def generation(self) -> str:
@@ -222,7 +225,7 @@ class KnowledgeStore:
                 out["keyword_entries"] = conn.execute(text("SELECT count(*) FROM chunks_fts")).scalar_one()
             else:
                 out["keyword_entries"] = conn.execute(
-                    text("SELECT count(*) FROM chunks WHERE tsv IS NOT NULL")).scalar_one()
+                    text("SELECT count(DISTINCT chunk_id) FROM chunk_terms")).scalar_one()
         return out
 
     # -- writes --------------------------------------------------------------------
@@ -284,8 +287,14 @@ class KnowledgeStore:
             values = ":uid, :d, :o, :text, :heading, :page, :s, :e, :l, :g, :src, :tags, :now"
             if self.pg:
                 chunk_id = conn.execute(text(
-                    f"INSERT INTO chunks ({columns}, tsv) VALUES ({values}, "
-                    "to_tsvector('english', :body)) RETURNING id"), params).scalar_one()
+                    f"INSERT INTO chunks ({columns}) VALUES ({values}) RETURNING id"),
+                    params).scalar_one()
+                conn.execute(text(
+                    "INSERT INTO chunk_terms (chunk_id, term, tf) SELECT :id, lexeme, "
+                    "coalesce(array_length(positions, 1), 1) FROM "
+                    "unnest(to_tsvector('english', :body))"), {"id": chunk_id, "body": params["body"]})
+                conn.execute(text("UPDATE chunks SET length = (SELECT coalesce(sum(tf), 0) FROM "
+                                  "chunk_terms WHERE chunk_id = :id) WHERE id = :id"), {"id": chunk_id})
                 conn.execute(text("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES "
                                   "(:id, CAST(:v AS vector))"),
                              {"id": chunk_id, "v": vector_literal(vector)})

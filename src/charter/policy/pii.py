@@ -8,6 +8,7 @@ not claimed.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,41 @@ from typing import Any
 
 SUPPORTED = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL",
              "US_SSN", "UK_NHS", "UK_NINO")
+
+
+# Context recognizers written for Charter: numbers that Presidio's format-based patterns
+# miss (12- and 19-digit cards, local phone numbers) but that the words around them give away.
+_CARD_CONTEXT = re.compile(
+    r"\b(card|cc|credit|debit|visa|mastercard|amex|maestro|jcb|diners)\b[^0-9\n]{0,30}"
+    r"(?P<num>\d(?:[ -]?\d){11,18})\b", re.IGNORECASE)
+_PHONE_CONTEXT = re.compile(
+    r"\b(phone|tel|telephone|mobile|cell|fax|call me (?:on|at)|answering at|reach me (?:on|at)|"
+    r"registered|number is)\b[:\s]*(?P<num>\+?\(?\d[\d ().-]{5,18}\d)(?!\d)", re.IGNORECASE)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _context_spans(text: str, entities: Sequence[str]) -> list[Span]:
+    out = []
+    if "CREDIT_CARD" in entities:
+        for m in _CARD_CONTEXT.finditer(text):
+            digits = re.sub(r"\D", "", m.group("num"))
+            if 12 <= len(digits) <= 19 and _luhn(digits):
+                out.append(Span("CREDIT_CARD", m.start("num"), m.end("num"), 0.8, m.group("num")))
+    if "PHONE_NUMBER" in entities:
+        for m in _PHONE_CONTEXT.finditer(text):
+            digits = re.sub(r"\D", "", m.group("num"))
+            if 6 <= len(digits) <= 15:
+                out.append(Span("PHONE_NUMBER", m.start("num"), m.end("num"), 0.5, m.group("num")))
+    return out
 
 
 @dataclass(frozen=True)
@@ -89,6 +125,7 @@ class PiiDetector:
                     while end > r.start and text[end - 1] in ".,;:!?)]}'\"":
                         end -= 1  # sentence punctuation after a URL is not part of it
                     found.append(Span(r.entity_type, r.start, end, r.score, text[r.start:end]))
+        found.extend(_context_spans(text, self.entities))
         # Keep the strongest of overlapping spans (a URL inside an e-mail, say).
         found.sort(key=lambda s: (-s.score, -(s.end - s.start), s.start))
         kept: list[Span] = []

@@ -34,6 +34,7 @@ class Category(Strict):
     action: Action | None = None  # overrides the tier's action for this category
     reason: str = ""  # what the user is told when the request is refused or held
     safe_completion: str = ""  # guidance for answering at a safe level
+    answer_with_model: bool = True  # false: the safe completion is the whole answer
     alternatives: list[str] = Field(default_factory=list)
 
     @field_validator("id")

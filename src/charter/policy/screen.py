@@ -1,7 +1,7 @@
-"""Input and output screening stages.
+"""The screening stages' contract, and the pass-through used when no charter applies.
 
-First form: every request is allowed and output passes unchanged; the charter issue
-replaces ``PassThroughScreen`` with the policy engine behind the same two methods.
+``CharterScreen`` (policy/engine.py) enforces the approved charter behind the same
+methods; ``PassThroughScreen`` allows everything and is what unit tests of other stages use.
 """
 
 from __future__ import annotations
@@ -24,12 +24,26 @@ class Decision:
     alternatives: tuple[str, ...] = ()
     review_id: str | None = None
     evidence: str | None = None
+    confidence: float | None = None
+    policy_version: int | None = None
+    safe_completion: str | None = None
+    answer_with_model: bool = True
 
 
 @dataclass(frozen=True)
 class InputScreen:
     decision: Decision
     messages: Sequence[ChatMessage]
+    redacted_question: str = ""
+    pii: tuple[str, ...] = ()
+    injection: str | None = None
+
+
+@dataclass(frozen=True)
+class PassageScreen:
+    passages: list[Passage]
+    dropped: tuple[str, ...] = ()  # passage ids, with the evidence, that were neutralised
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,16 +56,27 @@ class OutputScreen:
 class Screen(Protocol):
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen: ...
 
+    def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen: ...
+
     def screen_output(self, principal: Principal, answer: str,
                       passages: Sequence[Passage]) -> OutputScreen: ...
+
+    def redact(self, text: str) -> str: ...
 
 
 class PassThroughScreen:
     """Allows everything and changes nothing."""
 
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen:
-        return InputScreen(Decision(), messages)
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        return InputScreen(Decision(), messages, redacted_question=question)
+
+    def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:
+        return PassageScreen(list(passages))
 
     def screen_output(self, principal: Principal, answer: str,
                       passages: Sequence[Passage]) -> OutputScreen:
         return OutputScreen(answer)
+
+    def redact(self, text: str) -> str:
+        return text

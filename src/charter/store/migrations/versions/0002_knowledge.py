@@ -72,8 +72,18 @@ def upgrade() -> None:
     op.create_index("ix_chunks_document_id", "chunks", ["document_id"])
     op.create_index("ix_chunks_clearance_level", "chunks", ["clearance_level"])
     if pg:
-        op.execute("ALTER TABLE chunks ADD COLUMN tsv tsvector")
-        op.execute("CREATE INDEX ix_chunks_tsv ON chunks USING gin (tsv)")
+        # PostgreSQL has no BM25, so the keyword index is an inverted index in plain tables
+        # (stemmed terms from to_tsvector, with their counts) that BM25 is computed over.
+        op.execute("ALTER TABLE chunks ADD COLUMN length integer NOT NULL DEFAULT 0")
+        op.create_table(
+            "chunk_terms",
+            sa.Column("chunk_id", sa.Integer(),
+                      sa.ForeignKey("chunks.id", ondelete="CASCADE"), nullable=False),
+            sa.Column("term", sa.Text(), nullable=False),
+            sa.Column("tf", sa.Integer(), nullable=False),
+            sa.PrimaryKeyConstraint("term", "chunk_id"),
+        )
+        op.create_index("ix_chunk_terms_chunk_id", "chunk_terms", ["chunk_id"])
         op.create_table(
             "chunk_vectors",
             sa.Column("chunk_id", sa.Integer(),

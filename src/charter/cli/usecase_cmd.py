@@ -1,0 +1,92 @@
+"""`charter usecase`: the register of what AI is used for, with dated decisions."""
+
+from __future__ import annotations
+
+import getpass
+import json
+
+import typer
+
+from charter.auth import Principal
+from charter.cli.state import STATE
+from charter.policy.register import AUTOMATION
+
+app = typer.Typer(help="The use-case register.", no_args_is_help=True)
+
+
+@app.command("register")
+def register(
+    name: str = typer.Argument(..., help="Short name, e.g. 'cv-screening'."),
+    purpose: str = typer.Option(..., "--purpose", help="What the AI is used for."),
+    owner: str = typer.Option(..., "--owner", help="Who is accountable."),
+    data: str = typer.Option("", "--data", help="Comma-separated data categories used."),
+    affected: str = typer.Option("", "--affected", help="Who is affected by the outputs."),
+    automation: str = typer.Option("assistive", "--automation",
+                                   help="Level of automation: " + ", ".join(AUTOMATION) + "."),
+) -> None:
+    """Register a use case; the charter classifies it and decides what approval it needs."""
+    rt = STATE.runtime
+    version, charter = rt.policies.active()
+    classifier = rt.screen._current()[2]
+    case = rt.use_cases.register(
+        name=name, purpose=purpose, owner=owner,
+        data_categories=[d.strip() for d in data.split(",") if d.strip()],
+        affected_people=affected, automation=automation, charter=charter, version=version,
+        classifier=classifier)
+    rt.audit.append(case.id, STATE.principal.id, "usecase.registered",
+                    {"name": case.name, "tier": case.tier, "category": case.category,
+                     "state": case.state, "policy_version": version})
+    typer.echo(f"{case.name}: {case.state} ({case.tier}{', ' + case.category if case.category else ''})")
+    typer.echo(case.reason)
+    if case.state == "rejected":
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List registered use cases."""
+    cases = STATE.runtime.use_cases.list()
+    if as_json:
+        typer.echo(json.dumps([c.__dict__ for c in cases], indent=2))
+        return
+    for c in cases:
+        typer.echo(f"{c.name:<28} {c.state:<9} {c.tier:<9} owner {c.owner}; re-review "
+                   f"{(c.review_by or '-')[:10]}")
+
+
+@app.command("show")
+def show(name: str = typer.Argument(..., help="Use case name or id.")) -> None:
+    """Show a use case with every decision taken on it."""
+    c = STATE.runtime.use_cases.get(name)
+    for k, v in c.__dict__.items():
+        typer.echo(f"{k:>16}: {v}")
+
+
+def _decide(name: str, approve: bool, note: str, role: str | None, reviewer: str) -> None:
+    rt = STATE.runtime
+    # On the CLI the operator names who decides; the server uses the signed-in principal.
+    who = Principal(reviewer, STATE.principal.roles, STATE.principal.clearance,
+                    STATE.principal.groups, STATE.principal.tier)
+    case = rt.use_cases.decide(name, who, approve=approve, note=note, role=role)
+    rt.audit.append(case.id, reviewer,
+                    "usecase.approved" if approve else "usecase.rejected",
+                    {"name": case.name, "state": case.state, "role": role, "note": note})
+    typer.echo(f"{case.name}: {case.state} ({len(case.decisions)} decision(s))")
+
+
+@app.command("approve")
+def approve(name: str = typer.Argument(..., help="Use case."),
+            note: str = typer.Option(..., "--note", help="Why."),
+            role: str | None = typer.Option(None, "--role", help="Role you act in (reviewer, admin)."),
+            reviewer: str = typer.Option(getpass.getuser(), "--reviewer", help="Who decides.")) -> None:
+    """Record an approval; a high-risk use case is approved once enough distinct roles agree."""
+    _decide(name, True, note, role, reviewer)
+
+
+@app.command("reject")
+def reject(name: str = typer.Argument(..., help="Use case."),
+           note: str = typer.Option(..., "--note", help="Why."),
+           role: str | None = typer.Option(None, "--role", help="Role you act in."),
+           reviewer: str = typer.Option(getpass.getuser(), "--reviewer", help="Who decides.")) -> None:
+    """Reject a pending use case."""
+    _decide(name, False, note, role, reviewer)

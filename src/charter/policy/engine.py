@@ -1,0 +1,105 @@
+"""The charter, enforced: input screening, passage screening and output screening.
+
+Uses the approved charter version from the database (re-read when a new version is
+approved), the layered classifier, Presidio-based PII redaction and the injection
+detector. Every decision carries the charter version that made it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from charter.auth import Principal
+from charter.backends.base import ChatMessage, ChatModel, Embedder, Passage
+from charter.policy.classify import PolicyClassifier
+from charter.policy.injection import InjectionDetector
+from charter.policy.pii import PiiDetector
+from charter.policy.schema import Charter
+from charter.policy.screen import Decision, InputScreen, OutputScreen, PassageScreen
+from charter.policy.versions import PolicyRepository
+from charter.store.db import Database
+
+
+class CharterScreen:
+    """Screens requests and answers against the approved charter."""
+
+    def __init__(self, db: Database, embedder: Callable[[], Embedder | None], *,
+                 judge: Callable[[], ChatModel | None] | None = None) -> None:
+        self.policies = PolicyRepository(db)
+        self._embedder_factory = embedder
+        self._judge_factory = judge
+        self._lock = threading.Lock()
+        self._version = -1
+        self._charter: Charter | None = None
+        self._classifier: PolicyClassifier | None = None
+        self._pii: PiiDetector | None = None
+        self._injection: InjectionDetector | None = None
+
+    def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
+        number = self.policies.active_number()
+        with self._lock:
+            if number != self._version:
+                _, charter = self.policies.active()
+                embedder = self._embedder_factory()
+                judge = self._judge_factory() if self._judge_factory else None
+                self._classifier = PolicyClassifier(charter, embedder, judge=judge)
+                self._pii = PiiDetector([e for e in charter.pii.entities])
+                if self._injection is None:
+                    self._injection = InjectionDetector(embedder)
+                self._charter, self._version = charter, number
+            assert self._charter and self._classifier and self._pii and self._injection
+            return self._version, self._charter, self._classifier, self._pii, self._injection
+
+    @property
+    def charter(self) -> Charter:
+        return self._current()[1]
+
+    def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen:
+        version, charter, classifier, pii, injection = self._current()
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        redacted, spans = pii.redact(question)
+        # Classify the redacted text: whose address is in a request should not change what
+        # kind of request it is (and a name in it should not look like an example's name).
+        result = classifier.classify(redacted)
+        if result.category is None:
+            decision = Decision(action="allow", tier="minimal", evidence=f"{result.layer}: {result.evidence}",
+                                confidence=round(result.confidence, 3), policy_version=version)
+        else:
+            category = charter.category(result.category)
+            decision = Decision(
+                action=charter.action_for(category), tier=category.tier, category=category.id,
+                reason=category.reason or category.description,
+                alternatives=tuple(category.alternatives),
+                evidence=f"{result.layer}: {result.evidence}",
+                confidence=round(result.confidence, 3), policy_version=version,
+                safe_completion=category.safe_completion or None,
+                answer_with_model=category.answer_with_model,
+            )
+        verdict = injection.check(question)
+        return InputScreen(decision, messages, redacted_question=redacted,
+                           pii=tuple(sorted({s.entity for s in spans})),
+                           injection=verdict.evidence if verdict.flagged else None)
+
+    def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:
+        if not passages:
+            return PassageScreen([])
+        _, charter, _, _, injection = self._current()
+        verdicts = injection.check_many([p.text for p in passages], injection.PASSAGE_THRESHOLD)
+        kept = [p for p, v in zip(passages, verdicts, strict=True) if not v.flagged]
+        dropped = tuple(f"{p.passage_id or p.n}: {v.evidence}"
+                        for p, v in zip(passages, verdicts, strict=True) if v.flagged)
+        # Renumber so that the model sees [1]..[k] without gaps.
+        renumbered = [Passage(i, p.text, p.document, p.location, p.passage_id)
+                      for i, p in enumerate(kept, start=1)]
+        return PassageScreen(renumbered, dropped, (charter.injection_notice,) if dropped else ())
+
+    def screen_output(self, principal: Principal, answer: str,
+                      passages: Sequence[Passage]) -> OutputScreen:
+        _, charter, _, pii, _ = self._current()
+        if charter.pii.redact_in_answers:
+            answer, _ = pii.redact(answer)
+        return OutputScreen(answer, label=charter.label)
+
+    def redact(self, text: str) -> str:
+        return self._current()[3].redact(text)[0]
