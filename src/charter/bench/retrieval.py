@@ -78,10 +78,21 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def _already_ingested(db: Database, data: Dataset, corpus_limit: int | None) -> bool:
+    from charter.knowledge.store import KnowledgeStore
+
+    expected = corpus_limit or sum(1 for _ in data.corpus.open())
+    return KnowledgeStore(db).counts()["documents"] == expected
+
+
 def run_backend(db: Database, embedder: Embedder, data: Dataset, settings: Settings,
                 corpus_limit: int | None = None,
-                log: Callable[[str], None] = lambda _: None) -> dict[str, dict[str, float]]:
+                log: Callable[[str], None] = lambda _: None,
+                reuse: bool = False) -> dict[str, dict[str, float | None]]:
     db.upgrade()
+    if reuse and _already_ingested(db, data, corpus_limit):
+        log("  reusing the ingested corpus in the work folder (no ingest figures)")
+        return _queries(db, embedder, data, settings, None, None, log)
     corpus = data.corpus
     tmp: Path | None = None
     if corpus_limit:
@@ -106,12 +117,18 @@ def run_backend(db: Database, embedder: Embedder, data: Dataset, settings: Setti
     ingest_ratio = report.seconds / ingestor.embed_seconds if ingestor.embed_seconds else 0.0
     log(f"  {docs} documents, {report.chunks} chunks in {report.seconds:.1f}s "
         f"(embedding {ingestor.embed_seconds:.1f}s)")
+    return _queries(db, embedder, data, settings, round(ingest_rate, 1), round(ingest_ratio, 3),
+                    log)
 
+
+def _queries(db: Database, embedder: Embedder, data: Dataset, settings: Settings,
+             ingest_rate: float | None, ingest_ratio: float | None,
+             log: Callable[[str], None]) -> dict[str, dict[str, float | None]]:
     searcher = Searcher(db, embedder, fusion=settings.kb_fusion, alpha=settings.kb_alpha,
                         depth=200)
     live = Searcher(db, embedder, fusion=settings.kb_fusion, alpha=settings.kb_alpha, depth=100)
     uri_to_id: dict[str, str] = {}
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, float | None]] = {}
     qvecs = embedder.embed([q for _, q in data.queries])
     for mode in MODES:
         ndcgs, recalls, latencies = [], [], []
@@ -132,8 +149,8 @@ def run_backend(db: Database, embedder: Embedder, data: Dataset, settings: Setti
             "recall@100": round(statistics.mean(recalls), 4),
             "p50_ms": round(statistics.median(latencies), 2),
             "p95_ms": round(_percentile(latencies, 0.95), 2),
-            "ingest_docs_per_s": round(ingest_rate, 1),
-            "ingest_vs_embedding": round(ingest_ratio, 3),
+            "ingest_docs_per_s": ingest_rate,
+            "ingest_vs_embedding": ingest_ratio,
         }
         log(f"  {mode}: {results[mode]}")
     return results
@@ -141,16 +158,18 @@ def run_backend(db: Database, embedder: Embedder, data: Dataset, settings: Setti
 
 def run(settings: Settings, embedder: Embedder, dataset: Path, backends: list[str],
         corpus_limit: int | None = None, query_limit: int | None = None,
-        log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+        log: Callable[[str], None] = lambda _: None, work_dir: Path | None = None) -> dict[str, Any]:
     data = load_dataset(dataset, query_limit)
     out: dict[str, Any] = {}
     for backend in backends:
-        work = Path(tempfile.mkdtemp(prefix=f"charter-bench-{backend}-"))
+        reuse = work_dir is not None
+        work = (work_dir / backend) if work_dir else Path(tempfile.mkdtemp(prefix=f"charter-bench-{backend}-"))
+        work.mkdir(parents=True, exist_ok=True)
         try:
             log(f"{backend}:")
             if backend == "sqlite":
                 db = Database(f"sqlite:///{work / 'bench.db'}")
-                out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log)
+                out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log, reuse)
                 db.dispose()
             elif backend == "postgres":
                 try:
@@ -162,12 +181,14 @@ def run(settings: Settings, embedder: Embedder, dataset: Path, backends: list[st
                 try:
                     url = server.get_uri().replace("postgresql://", "postgresql+psycopg://")
                     db = Database(url)
-                    out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log)
+                    out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log,
+                                               reuse)
                     db.dispose()
                 finally:
                     server.cleanup()
             else:
                 raise InvalidInputError(f"unknown backend {backend!r}: use sqlite or postgres")
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if work_dir is None:
+                shutil.rmtree(work, ignore_errors=True)
     return out

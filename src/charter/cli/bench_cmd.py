@@ -45,6 +45,9 @@ def retrieval(
     query_limit: int | None = typer.Option(None, "--query-limit", min=1,
                                            help="Use only the first N queries."),
     as_json: bool = typer.Option(False, "--json", help='Print {"sqlite": {"bm25": M, ...}, ...}.'),
+    work_dir: Path | None = typer.Option(None, "--work-dir",
+                                         help="Keep the benchmark databases here and reuse them "
+                                              "when already ingested (then no ingest figures)."),
 ) -> None:
     """nDCG@10, recall@100, latency and ingest rate for bm25, dense and hybrid search."""
     from charter.bench import retrieval as bench
@@ -52,7 +55,8 @@ def retrieval(
     rt = STATE.runtime
     names = [b.strip() for b in backends.split(",") if b.strip()]
     log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
-    result = bench.run(rt.settings, rt.embedder(), dataset, names, corpus_limit, query_limit, log)
+    result = bench.run(rt.settings, rt.embedder(), dataset, names, corpus_limit, query_limit, log,
+                       work_dir)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -60,9 +64,10 @@ def retrieval(
                f"{'p95 ms':>8} {'docs/s':>8} {'ingest/embed':>12}")
     for backend, modes in result.items():
         for mode, m in modes.items():
+            rate = "-" if m["ingest_docs_per_s"] is None else f"{m['ingest_docs_per_s']:.1f}"
+            ratio = "-" if m["ingest_vs_embedding"] is None else f"{m['ingest_vs_embedding']:.3f}"
             typer.echo(f"{backend:<9} {mode:<7} {m['ndcg@10']:>8.4f} {m['recall@100']:>7.4f} "
-                       f"{m['p50_ms']:>8.2f} {m['p95_ms']:>8.2f} {m['ingest_docs_per_s']:>8.1f} "
-                       f"{m['ingest_vs_embedding']:>12.3f}")
+                       f"{m['p50_ms']:>8.2f} {m['p95_ms']:>8.2f} {rate:>8} {ratio:>12}")
 
 
 @app.command("answers")

@@ -101,11 +101,15 @@ def search(db: Database, generation: str, principal: Principal, vector: Sequence
             mask &= snap.updated >= after
         if before:
             mask &= snap.updated < before
-    rows = np.nonzero(mask)[0]
-    if not len(rows):
-        return []
     q = np.asarray(vector, dtype=np.float32)
-    scores = snap.matrix[rows] @ q
+    if mask.all():  # the common case for broad clearance: no copy of the matrix
+        rows = np.arange(len(snap.ids))
+        scores = snap.matrix @ q
+    else:
+        rows = np.nonzero(mask)[0]
+        if not len(rows):
+            return []
+        scores = snap.matrix[rows] @ q
     k = min(depth, len(rows))
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.lexsort((snap.ids[rows[top]], -scores[top]))]
