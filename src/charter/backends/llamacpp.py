@@ -11,6 +11,7 @@ the chat template in the GGUF metadata (or ``chat_format``), for instruction-tun
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import logging
 import os
@@ -131,8 +132,21 @@ def load_model(path: Path, n_ctx: int, n_threads: int, chat_format: str | None) 
                             chat_format=chat_format, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ModelFileError(f"llama.cpp could not load {path}: {exc}") from None
+            if not _loaded:
+                atexit.register(_close_all)
             _loaded[key] = _Loaded(llm, threading.Lock())
         return _loaded[key]
+
+
+def _close_all() -> None:
+    # Free models while the interpreter is intact; llama-cpp-python's own finaliser can run
+    # after its module globals are gone at shutdown and print a spurious error.
+    for loaded in list(_loaded.values()):
+        try:
+            loaded.llm.close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+    _loaded.clear()
 
 
 def render_transcript(messages: list[ChatMessage]) -> str:

@@ -59,9 +59,9 @@ class CharterScreen:
         version, charter, classifier, pii, injection = self._current()
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
         redacted, spans = pii.redact(question)
-        # Classify the redacted text: whose address is in a request should not change what
-        # kind of request it is (and a name in it should not look like an example's name).
-        result = classifier.classify(redacted)
+        # Classify without the personal details: whose address is in a request should not
+        # change what kind of request it is.
+        result = classifier.classify(pii.neutral(question, spans))
         if result.category is None:
             decision = Decision(action="allow", tier="minimal", evidence=f"{result.layer}: {result.evidence}",
                                 confidence=round(result.confidence, 3), policy_version=version)

@@ -54,6 +54,12 @@ def _context_spans(text: str, entities: Sequence[str]) -> list[Span]:
     return out
 
 
+NEUTRAL = {"EMAIL_ADDRESS": "an e-mail address", "PHONE_NUMBER": "a phone number",
+           "CREDIT_CARD": "a card number", "IBAN_CODE": "a bank account", "IP_ADDRESS": "an address",
+           "URL": "a link", "US_SSN": "an id number", "UK_NHS": "an id number",
+           "UK_NINO": "an id number"}
+
+
 @dataclass(frozen=True)
 class Span:
     entity: str
@@ -134,9 +140,19 @@ class PiiDetector:
                 kept.append(span)
         return sorted(kept, key=lambda s: s.start)
 
-    def redact(self, text: str) -> tuple[str, list[Span]]:
-        spans = self.find(text)
+    def redact(self, text: str, spans: list[Span] | None = None) -> tuple[str, list[Span]]:
+        spans = self.find(text) if spans is None else spans
         out = text
         for span in reversed(spans):
             out = out[:span.start] + f"<{span.entity}>" + out[span.end:]
         return out, spans
+
+    @staticmethod
+    def neutral(text: str, spans: list[Span]) -> str:
+        """The text with each span replaced by plain words ("an e-mail address"): what the
+        request is about stays readable for a classifier, without anyone's details or the
+        bracketed placeholders that would skew it."""
+        out = text
+        for span in reversed(spans):
+            out = out[:span.start] + NEUTRAL.get(span.entity, "a number") + out[span.end:]
+        return out
