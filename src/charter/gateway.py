@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from charter.audit import AuditLog
 from charter.auth import Principal
@@ -158,9 +158,7 @@ class Gateway:
             return p
 
         p.alias = self.aliases.get(route.name, kind="chat")
-        model = registry.build(p.alias, self.settings)
-        assert isinstance(model, ChatModel)
-        p.model = model
+        p.model = cast(ChatModel, registry.build(p.alias, self.settings))
         question = next(m.content for m in reversed(screened.messages) if m.role == "user")
         passages = self.retriever.retrieve(req.principal, question)
         checked = self.screen.screen_passages(passages)

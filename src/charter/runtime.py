@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 from functools import cached_property
 
 from charter.audit import AuditLog
@@ -51,9 +52,9 @@ class Runtime:
     def embedder(self) -> Embedder:
         """The embedding model named by the ``embedding_alias`` setting."""
         alias = self.aliases.get(self.settings.embedding_alias, kind="embedding")
-        model = registry.build(alias, self.settings)
-        assert isinstance(model, Embedder)
-        return model
+        # No isinstance() against the Protocol here: checking a runtime Protocol reads every
+        # property, and ``dimension`` would load the model that is otherwise loaded lazily.
+        return cast(Embedder, registry.build(alias, self.settings))
 
     @cached_property
     def retriever(self) -> KnowledgeRetriever:
@@ -64,9 +65,7 @@ class Runtime:
         name = self.settings.policy_judge_alias
         if not name:
             return None
-        model = registry.build(self.aliases.get(name, kind="chat"), self.settings)
-        assert isinstance(model, ChatModel)
-        return model
+        return cast(ChatModel, registry.build(self.aliases.get(name, kind="chat"), self.settings))
 
     @cached_property
     def screen(self) -> CharterScreen:

@@ -25,14 +25,20 @@ def load_set(path: Path) -> list[dict[str, Any]]:
 
 def run(charter: Charter, embedder: Embedder, labelled: Path,
         classifier: PolicyClassifier | None = None) -> dict[str, Any]:
+    """Times the whole input screening (PII, classification, injection), not just the
+    classifier; with ``classifier`` given, only that classifier is evaluated."""
+    from charter.policy.engine import Assessor
+
     rows = load_set(labelled)
-    clf = classifier or PolicyClassifier(charter, embedder)
-    clf.classify("warm up the embedding layer")
+    assessor = Assessor(charter, embedder)
+    if classifier is not None:
+        assessor.classifier = classifier
+    assessor.assess("warm up the embedding layer")
     predictions = []
     latencies = []
     for row in rows:
         t0 = time.perf_counter()
-        result = clf.classify(row["text"])
+        result = assessor.assess(row["text"]).classification
         latencies.append((time.perf_counter() - t0) * 1000)
         predictions.append(result)
     out: dict[str, Any] = {}

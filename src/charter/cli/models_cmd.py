@@ -105,7 +105,7 @@ def test(
     t1 = time.perf_counter()
     report: dict[str, Any] = {"alias": name, "backend": alias.backend, "kind": alias.kind,
                               "model": instance.model_id, "load_ms": round(load_ms, 1)}
-    if isinstance(instance, ChatModel):
+    if alias.kind == "chat":
         done = instance.complete(ChatRequest([ChatMessage("user", prompt)], max_tokens=32))
         report.update(latency_ms=round((time.perf_counter() - t1) * 1000, 1),
                       prompt_tokens=done.usage.prompt_tokens,

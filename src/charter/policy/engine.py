@@ -9,16 +9,47 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from charter.auth import Principal
 from charter.backends.base import ChatMessage, ChatModel, Embedder, Passage
-from charter.policy.classify import PolicyClassifier
-from charter.policy.injection import InjectionDetector
-from charter.policy.pii import PiiDetector
+from charter.policy.classify import Classification, PolicyClassifier
+from charter.policy.injection import InjectionDetector, InjectionVerdict
+from charter.policy.pii import PiiDetector, Span
 from charter.policy.schema import Charter
 from charter.policy.screen import Decision, InputScreen, OutputScreen, PassageScreen
 from charter.policy.versions import PolicyRepository
 from charter.store.db import Database
+
+
+@dataclass(frozen=True)
+class Assessment:
+    classification: Classification
+    spans: list[Span]
+    redacted: str
+    injection: InjectionVerdict
+
+
+class Assessor:
+    """Everything input screening computes for one text, with one embedding call."""
+
+    def __init__(self, charter: Charter, embedder: Embedder | None,
+                 judge: ChatModel | None = None, injection: InjectionDetector | None = None) -> None:
+        self.charter = charter
+        self.embedder = embedder
+        self.classifier = PolicyClassifier(charter, embedder, judge=judge)
+        self.pii = PiiDetector(list(charter.pii.entities))
+        self.injection = injection or InjectionDetector(embedder)
+
+    def assess(self, text: str) -> Assessment:
+        redacted, spans = self.pii.redact(text)
+        # Classify without the personal details: whose address is in a request should not
+        # change what kind of request it is.
+        neutral = self.pii.neutral(text, spans)
+        vector = self.embedder.embed([neutral])[0] if self.embedder is not None else None
+        classification = self.classifier.classify(neutral, vector)
+        verdict = self.injection.check_vector(text, vector)
+        return Assessment(classification, spans, redacted, verdict)
 
 
 class CharterScreen:
@@ -32,36 +63,34 @@ class CharterScreen:
         self._lock = threading.Lock()
         self._version = -1
         self._charter: Charter | None = None
-        self._classifier: PolicyClassifier | None = None
-        self._pii: PiiDetector | None = None
-        self._injection: InjectionDetector | None = None
+        self._assessor: Assessor | None = None
 
     def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
+        a = self.assessor()
+        return self._version, a.charter, a.classifier, a.pii, a.injection
+
+    def assessor(self) -> Assessor:
         number = self.policies.active_number()
         with self._lock:
-            if number != self._version:
+            if number != self._version or self._assessor is None:
                 _, charter = self.policies.active()
-                embedder = self._embedder_factory()
                 judge = self._judge_factory() if self._judge_factory else None
-                self._classifier = PolicyClassifier(charter, embedder, judge=judge)
-                self._pii = PiiDetector([e for e in charter.pii.entities])
-                if self._injection is None:
-                    self._injection = InjectionDetector(embedder)
-                self._charter, self._version = charter, number
-            assert self._charter and self._classifier and self._pii and self._injection
-            return self._version, self._charter, self._classifier, self._pii, self._injection
+                previous = self._assessor.injection if self._assessor else None
+                self._assessor = Assessor(charter, self._embedder_factory(), judge, previous)
+                self._version = number
+            return self._assessor
 
     @property
     def charter(self) -> Charter:
         return self._current()[1]
 
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen:
-        version, charter, classifier, pii, injection = self._current()
+        assessor = self.assessor()
+        version, charter = self._version, assessor.charter
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        redacted, spans = pii.redact(question)
-        # Classify without the personal details: whose address is in a request should not
-        # change what kind of request it is.
-        result = classifier.classify(pii.neutral(question, spans))
+        found = assessor.assess(question)
+        result, redacted, spans, verdict = (found.classification, found.redacted, found.spans,
+                                            found.injection)
         if result.category is None:
             decision = Decision(action="allow", tier="minimal", evidence=f"{result.layer}: {result.evidence}",
                                 confidence=round(result.confidence, 3), policy_version=version)
@@ -76,7 +105,6 @@ class CharterScreen:
                 safe_completion=category.safe_completion or None,
                 answer_with_model=category.answer_with_model,
             )
-        verdict = injection.check(question)
         return InputScreen(decision, messages, redacted_question=redacted,
                            pii=tuple(sorted({s.entity for s in spans})),
                            injection=verdict.evidence if verdict.flagged else None)

@@ -90,5 +90,20 @@ class InjectionDetector:
                 out.append(InjectionVerdict(False, p, ""))
         return out
 
+    def check_vector(self, text: str, vector: Sequence[float] | None,
+                     threshold: float | None = None) -> InjectionVerdict:
+        """Like ``check`` with the text's embedding already computed (saves a model call)."""
+        hits = rule_hits(text)
+        if hits:
+            return InjectionVerdict(True, 1.0, "rule " + ",".join(hits))
+        if self._w is None or vector is None:
+            return InjectionVerdict(False, 0.0, "")
+        z = float(np.asarray(vector, dtype=np.float32) @ self._w + self._b)
+        p = 1.0 / (1.0 + float(np.exp(-z)))
+        limit = self.threshold if threshold is None else threshold
+        if p >= limit:
+            return InjectionVerdict(True, p, f"classifier p={p:.2f}")
+        return InjectionVerdict(False, p, "")
+
     def check(self, text: str, threshold: float | None = None) -> InjectionVerdict:
         return self.check_many([text], threshold)[0]
