@@ -140,7 +140,8 @@ class Searcher:
                     "n AS (SELECT count(*) AS n, greatest(avg(length), 1) AS avgdl FROM chunks) "
                     "SELECT c.id, sum(ln(1 + (n.n - df.df + 0.5) / (df.df + 0.5)) * t.tf * 2.2 / "
                     "(t.tf + 1.2 * (0.25 + 0.75 * c.length / n.avgdl))) AS s "
-                    "FROM chunk_terms t JOIN df ON df.term = t.term "
+                    "FROM df CROSS JOIN LATERAL (SELECT chunk_id, tf FROM chunk_terms "
+                    "WHERE term = df.term) t "
                     "JOIN chunks c ON c.id = t.chunk_id CROSS JOIN n WHERE " + where +
                     " GROUP BY c.id ORDER BY s DESC, c.id LIMIT :depth"), params)
                 return [(r.id, float(r.s)) for r in rows]
