@@ -65,7 +65,8 @@ def run(settings: Settings, devset: Path, folders: list[Path], *, model: str = "
         for case in cases:
             result = rt.gateway.ask(AskRequest([ChatMessage("user", case.question)],
                                                principal=local_admin(), model=model))
-            abstained = result.answer in ABSTENTIONS
+            # Notes (such as a neutralised passage) may follow an abstention.
+            abstained = result.answer.startswith(ABSTENTIONS)
             cited = [c.location.split(":", 1)[0] for c in result.citations]
             rows.append((case, abstained, cited, result.answer))
         rt.close()
