@@ -140,6 +140,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kb_top_k", 5,
             "Passages retrieved per question and handed to the answering model.",
             parse=_parse_int, minimum=1, example="5"),
+    Setting("kb_min_similarity", 0.25,
+            "Passages whose cosine similarity to the question is below this are not handed "
+            "to the model (0 keeps every retrieved passage).",
+            parse=_parse_float, minimum=0.0, example="0.25"),
     Setting("kb_fusion", "convex",
             "How the keyword and vector rankings are fused: rrf (reciprocal rank) or convex.",
             choices=("rrf", "convex"), example="convex"),

@@ -31,6 +31,8 @@ def test_sync_ask_with_citations_show_search_remove(cli) -> None:
     assert "leave.md" in answer["citations"][0]["location"]
     assert answer["citations"][0]["quote"] in (HANDBOOK / "leave.md").read_text()
 
+    unrelated = json.loads(cli("ask", "--json", "Write two sentences about audit trails.").out)
+    assert unrelated["answer"].startswith("I have no sources")  # nothing close enough to hand over
     abstain = json.loads(cli("ask", "--json", "What is the hotel limit per night in Tokyo?").out)
     assert abstain["citations"] == [] and "do not answer" in abstain["answer"]
 

@@ -44,6 +44,9 @@ class KnowledgeRetriever:
         if KnowledgeStore(self.db).index_info() is None:
             return []  # nothing ingested yet: no need to load the embedding model
         hits = self.searcher().search(principal, question, k=self.settings.kb_top_k)
+        # A passage that is not about the question at all only distracts the model.
+        floor = self.settings.kb_min_similarity
+        hits = [h for h in hits if h.similarity is not None and h.similarity >= floor]
         return [
             Passage(n=i, text=h.text, document=h.title or h.uri,
                     location=f"{h.uri.rsplit('/', 1)[-1]}: {h.location}", passage_id=h.uid)

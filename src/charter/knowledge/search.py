@@ -50,6 +50,7 @@ class Hit:
     start: int
     end: int
     score: float
+    similarity: float | None = None  # cosine with the question, when the vector leg saw it
 
     @property
     def location(self) -> str:
@@ -204,9 +205,10 @@ class Searcher:
             vec = query_vector if query_vector is not None else self.embedder.embed([query])[0]
             dn = self.dense(principal, vec, depth, filters)
         ranked = kw if mode == "bm25" else dn if mode == "dense" else self.fuse(kw, dn)
-        return self._hits(ranked[:k])
+        return self._hits(ranked[:k], dict(dn))
 
-    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+    def _hits(self, ranked: list[tuple[int, float]],
+              similarity: dict[int, float] | None = None) -> list[Hit]:
         if not ranked:
             return []
         ids = [cid for cid, _ in ranked]
@@ -223,7 +225,8 @@ class Searcher:
             if r is None:  # removed between the legs and this read
                 continue
             hits.append(Hit(cid, r.uid, r.document_id, r.title, r.uri, r.text, r.heading,
-                            r.page, r.char_start, r.char_end, score))
+                            r.page, r.char_start, r.char_end, score,
+                            (similarity or {}).get(cid)))
         return hits
 
 

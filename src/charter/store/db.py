@@ -160,6 +160,10 @@ class Database:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         if "locked" in reason or "busy" in reason:
             return StorageError(f"the database is busy ({reason}); retry the request")
+        if "no such table" in reason or "no such column" in reason:
+            return SchemaVersionError(
+                f"the database at {mask_url(self.url)} does not match this Charter's schema "
+                f"({reason}); run `charter db status` and `charter db upgrade`")
         return DatabaseUnavailableError(
             f"cannot use the database at {mask_url(self.url)}: {reason}; check "
             "CHARTER_DATABASE_URL and that the database server is running and reachable"
