@@ -58,3 +58,16 @@ def test_missing_and_unreadable_files_are_reported(cli, tmp_path: Path) -> None:
     assert_error = cli("kb", "add", str(HANDBOOK / "leave.md"), "--classification", "secret")
     assert assert_error.code == 2 and "unknown classification 'secret'" in assert_error.err
     assert cli("kb", "show", "nope").code == 2
+
+
+def test_bad_input_to_kb_and_bench_commands(cli, tmp_path: Path) -> None:
+    for args, fragment in [
+        (("kb", "sync", str(tmp_path / "nowhere")), "not a folder"),
+        (("kb", "search", "leave", "--mode", "magic"), "search mode must be"),
+        (("kb", "add", str(HANDBOOK / "leave.md"), "--groups", "h r"), "invalid group name"),
+        (("bench", "retrieval", "--dataset", str(tmp_path)), "corpus.jsonl"),
+        (("bench", "answers", "--devset", str(tmp_path / "none.jsonl")), "not found"),
+    ]:
+        run = cli(*args)
+        assert run.code == 2, (args, run.err)
+        assert run.err.startswith("error: ") and fragment in run.err, (args, run.err)

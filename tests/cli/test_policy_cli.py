@@ -78,3 +78,20 @@ def test_usecase_register_and_approvals(cli) -> None:
     assert "approved" in last.out
     listing = cli("usecase", "list")
     assert "layoffs" in listing.out and "protest-watch" in listing.out
+
+
+def test_bad_input_to_policy_commands(cli, tmp_path: Path) -> None:
+    for args, fragment in [
+        (("review", "approve", "rev_nope", "--note", "x"), "no review 'rev_nope'"),
+        (("usecase", "register", "x", "--purpose", "y", "--owner", "z", "--automation", "robots"),
+         "automation must be one of"),
+        (("usecase", "approve", "ghost", "--note", "x"), "no use case 'ghost'"),
+        (("ask", "--use-case", "ghost", "Hello?"), "no use case 'ghost'"),
+        (("policy", "show", "7"), "no charter version 7"),
+        (("policy", "propose", str(tmp_path / "missing.yaml"), "--note", "n"), "not found"),
+        (("bench", "policy", "--data", str(tmp_path / "none.jsonl")), "not found"),
+    ]:
+        run = cli(*args)
+        assert run.code == 2, (args, run.err)
+        assert run.err.startswith("error: ") and fragment in run.err, (args, run.err)
+        assert "Traceback" not in run.err
