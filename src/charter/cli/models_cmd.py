@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from charter.backends import registry
-from charter.backends.base import AliasConfig, ChatMessage, ChatModel, ChatRequest
+from charter.backends.base import AliasConfig, ChatMessage, ChatRequest
 from charter.cli.state import STATE
 from charter.errors import InvalidInputError
 

@@ -200,16 +200,6 @@ class KnowledgeStore:
         with self.db.connect() as conn:
             return [_doc(r) for r in conn.execute(text(sql + " ORDER BY uri"), params)]
 
-    def hashes(self, prefix: str) -> dict[str, tuple[str, str, str, str]]:
-        """uri -> (content hash, classification, groups, tags) for documents under a path."""
-        with self.db.connect() as conn:
-            rows = conn.execute(
-                text("SELECT uri, content_hash, classification, groups, tags FROM documents "
-                     "WHERE uri LIKE :p ESCAPE '\\'"),
-                {"p": prefix.replace("%", r"\%").replace("_", r"\_") + "%"},
-            )
-            return {r.uri: (r.content_hash, r.classification, r.groups, r.tags) for r in rows}
-
     def chunks_of(self, document_id: str) -> list[dict[str, Any]]:
         with self.db.connect() as conn:
             rows = conn.execute(text(
