@@ -32,7 +32,7 @@ principal_strategy = st.tuples(st.sampled_from(CLEARANCE_LEVELS),
 def visible(principal: Principal, classification: str, groups: list[str]) -> bool:
     if CLEARANCE_LEVELS.index(classification) > CLEARANCE_LEVELS.index(principal.clearance):
         return False
-    return not groups or bool(set(groups) & principal.groups)
+    return not groups or "*" in principal.groups or bool(set(groups) & principal.groups)
 
 
 def fill(db: Database, docs: list[tuple[str, list[str]]]) -> None:
@@ -53,7 +53,8 @@ def fill(db: Database, docs: list[tuple[str, list[str]]]) -> None:
 def check(db: Database, docs, principals) -> None:  # noqa: ANN001
     fill(db, docs)
     searcher = Searcher(db, HashEmbedder())
-    for clearance, groups in principals:
+    # Always include a principal who may see everything (the search's unfiltered fast path).
+    for clearance, groups in [*principals, ("restricted", ["*"])]:
         principal = Principal("p", clearance=clearance, groups=frozenset(groups))
         allowed = {f"mem://doc{i}" for i, (c, g) in enumerate(docs) if visible(principal, c, g)}
         for mode in ("bm25", "dense", "hybrid"):

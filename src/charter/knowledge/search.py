@@ -92,6 +92,14 @@ def _where(principal: Principal, filters: SearchFilters | None) -> tuple[str, di
     return " AND ".join(clauses), params
 
 
+def _sees_everything(principal: Principal, filters: SearchFilters | None) -> bool:
+    """True when the access filter and the metadata filters admit every chunk."""
+    no_filters = filters is None or not (filters.sources or filters.tags or filters.updated_after
+                                         or filters.updated_before)
+    return (no_filters and ALL_GROUPS in principal.groups
+            and principal.clearance == CLEARANCE_LEVELS[-1])
+
+
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -147,6 +155,13 @@ class Searcher:
                     " GROUP BY c.id ORDER BY s DESC, c.id LIMIT :depth"), params)
                 return [(r.id, float(r.s)) for r in rows]
             params["q"] = " OR ".join(f'"{t}"' for t in terms)
+            if _sees_everything(principal, filters):
+                # Nothing to filter: FTS5's own top-k path, without the join (about 3 ms less
+                # on SciFact). Every other principal takes the filtered query below.
+                rows = conn.execute(text(
+                    "SELECT rowid AS id, rank AS s FROM chunks_fts WHERE chunks_fts MATCH :q "
+                    "ORDER BY rank LIMIT :depth"), {"q": params["q"], "depth": depth})
+                return [(r.id, -float(r.s)) for r in rows]
             rows = conn.execute(text(
                 "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON "
                 "c.id = chunks_fts.rowid WHERE chunks_fts MATCH :q AND " + where +
