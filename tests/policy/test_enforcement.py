@@ -138,7 +138,7 @@ def test_injected_passages_are_neutralised_and_the_answer_says_so(rt: Runtime) -
 
 def test_requests_for_unapproved_use_cases_are_refused(rt: Runtime) -> None:
     version, charter = rt.policies.active()
-    classifier = rt.screen._current()[2]
+    classifier = rt.screen.assessor().classifier
     case = rt.use_cases.register(
         name="cv-screening", purpose="Rank job applicants from their CVs and reject weak ones",
         owner="hr-lead", data_categories=["CVs"], affected_people="job applicants",
@@ -165,7 +165,7 @@ def test_red_line_use_cases_are_rejected_on_registration(rt: Runtime) -> None:
         name="protest-watch", purpose="Identify every person attending protests from CCTV "
         "using face recognition", owner="security", data_categories=["CCTV footage"],
         affected_people="protesters", automation="fully_automated", charter=charter,
-        version=version, classifier=rt.screen._current()[2])
+        version=version, classifier=rt.screen.assessor().classifier)
     assert (case.state, case.tier) == ("rejected", "red_line")
     assert case.decided_at and case.reason
 

@@ -27,7 +27,7 @@ def register(
     """Register a use case; the charter classifies it and decides what approval it needs."""
     rt = STATE.runtime
     version, charter = rt.policies.active()
-    classifier = rt.screen._current()[2]
+    classifier = rt.screen.assessor().classifier
     case = rt.use_cases.register(
         name=name, purpose=purpose, owner=owner,
         data_categories=[d.strip() for d in data.split(",") if d.strip()],

@@ -76,7 +76,7 @@ class PolicyClassifier:
             self._matrix = np.asarray(self.embedder.embed(self._texts), dtype=np.float32)
         return self._matrix
 
-    def _result(self, category_id: str | None, confidence: float, layer: str,
+    def result_for(self, category_id: str | None, confidence: float, layer: str,
                 evidence: str) -> Classification:
         if category_id is None or category_id == ALLOWED:
             return Classification(None, "minimal", confidence, layer, evidence)
@@ -86,12 +86,12 @@ class PolicyClassifier:
     def classify(self, text: str, vector: Sequence[float] | None = None) -> Classification:
         for category_id, index, pattern in self._patterns:
             if pattern.search(text):
-                return self._result(category_id, 0.95, "pattern", f"rule {category_id}#{index}")
+                return self.result_for(category_id, 0.95, "pattern", f"rule {category_id}#{index}")
         for index, pattern in enumerate(self._allow):
             if pattern.search(text):
-                return self._result(None, 0.9, "allow-pattern", f"allow rule #{index}")
+                return self.result_for(None, 0.9, "allow-pattern", f"allow rule #{index}")
         if self.embedder is None:
-            return self._result(None, 0.5, "none", "no embedding layer configured")
+            return self.result_for(None, 0.5, "none", "no embedding layer configured")
         q = np.asarray(vector if vector is not None else self.embedder.embed([text])[0],
                        dtype=np.float32)
         sims = self._examples() @ q
@@ -105,7 +105,7 @@ class PolicyClassifier:
                 best_harm, harm_i = float(s), i
         nearest = f'nearest example "{self._texts[harm_i]}" (similarity {best_harm:.2f})'
         if best_harm >= self.threshold and best_harm - best_benign >= self.margin:
-            return self._result(self._labels[harm_i], best_harm, "embedding", nearest)
+            return self.result_for(self._labels[harm_i], best_harm, "embedding", nearest)
         if self.judge is not None and best_harm >= self.threshold - self.judge_band:
             verdict = self._ask_judge(text)
             if verdict is not None:
@@ -113,7 +113,7 @@ class PolicyClassifier:
         evidence = (f'nearest benign example "{self._texts[benign_i]}" ({best_benign:.2f})'
                     if best_benign >= best_harm and benign_i >= 0 else
                     f"no example within the threshold; {nearest}")
-        return self._result(None, 1.0 - max(best_harm, 0.0), "embedding", evidence)
+        return self.result_for(None, 1.0 - max(best_harm, 0.0), "embedding", evidence)
 
     def _ask_judge(self, text: str) -> Classification | None:
         assert self.judge is not None
@@ -132,7 +132,7 @@ class PolicyClassifier:
         known = {c.id for c in self.charter.categories}
         for word in token:
             if word in known:
-                return self._result(word, 0.7, "judge", f"judge model chose {word}")
+                return self.result_for(word, 0.7, "judge", f"judge model chose {word}")
             if word == ALLOWED:
-                return self._result(None, 0.7, "judge", "judge model chose none")
+                return self.result_for(None, 0.7, "judge", "judge model chose none")
         return None

@@ -62,7 +62,7 @@ class UseCaseRegister:
         result = classifier.classify(purpose)
         if result.category is None and automation == "fully_automated" and data_categories:
             # Fully automated processing of personal data is an automated decision about people.
-            result = classifier._result("automated_decisions", 0.6, "rule",
+            result = classifier.result_for("automated_decisions", 0.6, "rule",
                                         "fully automated use of personal data")
         tier = result.tier or "minimal"
         category = charter.category(result.category) if result.category else None
