@@ -93,6 +93,11 @@ def walk(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     return files, missing
 
 
+# A large ingest refreshes the planner statistics (and PostgreSQL's visibility map, which
+# index-only scans of the keyword postings need) instead of waiting for autovacuum.
+STATISTICS_AFTER_CHUNKS = 1000
+
+
 class Ingestor:
     """Adds, updates and removes documents; one instance per command or job."""
 
@@ -167,6 +172,8 @@ class Ingestor:
                 self.progress(done, len(files), str(path))
         if pending:
             self._flush(pending, report)
+        if report.chunks >= STATISTICS_AFTER_CHUNKS:
+            self.store.refresh_statistics()
         report.seconds = time.perf_counter() - started
 
     def _prepare(self, path: Path, options: IngestOptions, report: IngestReport) -> list[DocumentWrite]:

@@ -279,12 +279,17 @@ class KnowledgeStore:
                 chunk_id = conn.execute(text(
                     f"INSERT INTO chunks ({columns}) VALUES ({values}) RETURNING id"),
                     params).scalar_one()
+                # Postings carry the chunk's length and access fields, so the keyword leg
+                # reads only the covering index (migration 0004).
                 conn.execute(text(
-                    "INSERT INTO chunk_terms (chunk_id, term, tf) SELECT :id, lexeme, "
-                    "coalesce(array_length(positions, 1), 1) FROM "
-                    "unnest(to_tsvector('english', :body))"), {"id": chunk_id, "body": params["body"]})
-                conn.execute(text("UPDATE chunks SET length = (SELECT coalesce(sum(tf), 0) FROM "
-                                  "chunk_terms WHERE chunk_id = :id) WHERE id = :id"), {"id": chunk_id})
+                    "WITH terms AS (SELECT lexeme, coalesce(array_length(positions, 1), 1) AS tf "
+                    "FROM unnest(to_tsvector('english', :body))), "
+                    "ins AS (INSERT INTO chunk_terms (chunk_id, term, tf, length, clearance_level, "
+                    "groups) SELECT :id, lexeme, tf, (SELECT coalesce(sum(tf), 0) FROM terms), "
+                    ":l, :g FROM terms RETURNING length) "
+                    "UPDATE chunks SET length = coalesce((SELECT max(length) FROM ins), 0) "
+                    "WHERE id = :id"),
+                    {"id": chunk_id, "body": params["body"], "l": level, "g": groups})
                 conn.execute(text("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES "
                                   "(:id, CAST(:v AS vector))"),
                              {"id": chunk_id, "v": vector_literal(vector)})
@@ -306,6 +311,15 @@ class KnowledgeStore:
                           "(SELECT id FROM chunks WHERE document_id = :d)"), {"d": doc_id})
         conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": doc_id})
 
+    def refresh_statistics(self) -> None:
+        """Refresh planner statistics after a large write (VACUUM ANALYZE / PRAGMA optimize)."""
+        if self.pg:
+            with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM (ANALYZE) chunk_terms, chunks, chunk_vectors"))
+        else:
+            with self.db.connect() as conn:
+                conn.execute(text("PRAGMA optimize"))
+
     def update_access(self, doc_id: str, classification: str, groups: Sequence[str],
                       tags: Sequence[str]) -> None:
         """Change a document's classification, groups and tags without re-embedding it."""
@@ -319,6 +333,10 @@ class KnowledgeStore:
             conn.execute(text("UPDATE chunks SET clearance_level = :l, groups = :g, tags = :t, "
                               "updated_at = :now WHERE document_id = :id"),
                          {"l": level, "g": g, "t": t, "now": now, "id": doc_id})
+            if self.pg:
+                conn.execute(text("UPDATE chunk_terms SET clearance_level = :l, groups = :g "
+                                  "WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = :id)"),
+                             {"l": level, "g": g, "id": doc_id})
             self._bump(conn)
 
     def remove(self, doc_ids: Sequence[str]) -> int:
