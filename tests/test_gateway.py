@@ -33,7 +33,7 @@ def test_result_has_the_one_schema(gw: Gateway) -> None:
     data = result.model_dump()
     assert set(data) == {"request_id", "answer", "model", "route", "decision", "citations",
                          "label", "usage"}
-    assert set(data["route"]) == {"name", "reason"}
+    assert set(data["route"]) == {"name", "reason", "score", "router_version", "quota_exhausted"}
     assert set(data["decision"]) == {"action", "tier", "category", "reason", "alternatives",
                                      "review_id"}
     assert set(data["usage"]) == {"prompt_tokens", "completion_tokens"}
@@ -58,7 +58,7 @@ def test_every_request_is_audited_with_pii_redacted(gw: Gateway, runtime: Runtim
     assert len(records) == 1
     payload = records[0].payload
     assert payload["status"] == "ok"
-    assert payload["route"] == {"name": "script", "reason": "user's pick"}
+    assert payload["route"]["name"] == "script" and payload["route"]["reason"] == "user's pick"
     assert payload["model"]["backend"] == "scripted" and payload["model"]["alias_version"] == 1
     assert payload["principal"]["id"] == "local-admin"
     assert payload["prompt"]["redacted"] == "Mail <EMAIL_ADDRESS> about card <CREDIT_CARD>, please"
@@ -106,7 +106,7 @@ def test_an_abandoned_stream_is_audited_as_cancelled(gw: Gateway, runtime: Runti
 
 
 class _Retriever:
-    def retrieve(self, principal: Principal, question: str) -> list[Passage]:
+    def retrieve(self, principal: Principal, question: str, **_: object) -> list[Passage]:
         return [Passage(1, "Audit trails are records of who did what and when.", "guide.md",
                         "Audit", "p-1")]
 

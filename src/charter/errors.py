@@ -109,6 +109,14 @@ class BackendRateLimitError(BackendError):
     code = "backend_rate_limited"
 
 
+class QuotaExceededError(CharterError):
+    """A principal's quota is used up on every route that could serve the request."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "quota_exceeded"
+
+
 class StorageError(CharterError):
     """The database cannot be used."""
 

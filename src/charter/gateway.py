@@ -1,7 +1,7 @@
 """The spine: one request, one straight path through the stages.
 
-principal -> quota -> screen input -> route -> retrieve -> screen passages -> strategy
--> screen output -> audit
+principal -> screen input -> route -> quota -> retrieve -> screen passages -> strategy
+-> screen output -> route log, token count -> audit
 
 The gateway composes the stages in order and holds no policy, routing or retrieval
 logic itself. Streaming goes through the same stages: everything before the strategy
@@ -21,18 +21,22 @@ from typing import Any, cast
 from charter.audit import AuditLog
 from charter.auth import Principal
 from charter.backends import registry
-from charter.backends.base import AliasConfig, ChatMessage, ChatModel, ChatRequest, Passage, Usage
+from charter.backends.base import (AliasConfig, ChatMessage, ChatModel, ChatRequest, Completion,
+                                   Passage, Usage)
 from charter.config import Settings
 from charter.errors import CharterError, ConflictError, InvalidInputError
 from charter.knowledge.citations import drop_unsupported_markers, resolve_citations
 from charter.knowledge.retrieve import NoRetrieval, Retriever
 from charter.policy.screen import Decision, InputScreen, PassThroughScreen, Screen
+from charter.profiles import ProfileRepository, system_prompt
+from charter.router.log import RouteLog
 from charter.router.rules import RouteDecision, choose_route
+from charter.router.versions import RouterRepository
 from charter.schema import DecisionInfo, Result, RouteInfo, UsageInfo
 from charter.store.aliases import AliasRepository
 from charter.store.db import Database
-from charter.strategies import fast
-from charter.usage import QuotaState, check_quota
+from charter.strategies import fast, pro
+from charter.usage import MINI, QuotaState, Quotas, check_quota
 
 HeldHook = Callable[["AskRequest", str, InputScreen], str]
 
@@ -50,6 +54,9 @@ class AskRequest:
     use_case: str | None = None
     # Set when a reviewer has approved this held request: serve it instead of holding it.
     approved_review: str | None = None
+    # Per-request overrides of the user's stored profile (None: use the profile).
+    personality: str | None = None
+    instructions: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         p = self.principal
@@ -57,7 +64,8 @@ class AskRequest:
                 "principal": {"id": p.id, "roles": sorted(p.roles), "clearance": p.clearance,
                               "groups": sorted(p.groups), "tier": p.tier},
                 "model": self.model, "max_tokens": self.max_tokens,
-                "temperature": self.temperature, "seed": self.seed, "use_case": self.use_case}
+                "temperature": self.temperature, "seed": self.seed, "use_case": self.use_case,
+                "personality": self.personality, "instructions": self.instructions}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], **overrides: Any) -> AskRequest:
@@ -68,7 +76,8 @@ class AskRequest:
             "messages": [ChatMessage(m["role"], m["content"]) for m in data["messages"]],
             "principal": principal, "model": data["model"], "max_tokens": data["max_tokens"],
             "temperature": data["temperature"], "seed": data["seed"],
-            "use_case": data["use_case"]}
+            "use_case": data["use_case"], "personality": data.get("personality"),
+            "instructions": data.get("instructions")}
         fields.update(overrides)
         return cls(**fields)
 
@@ -96,6 +105,8 @@ class _Prepared:
     final: str | None = None  # an answer decided without a model (refusal, hold, safe text)
     dropped: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    judge: ChatModel | None = None  # the pro strategy's judge
+    strategy_note: str | None = None  # e.g. which pro draft the judge picked
 
 
 def new_request_id() -> str:
@@ -116,7 +127,8 @@ class Gateway:
 
     def __init__(self, settings: Settings, db: Database, *, retriever: Retriever | None = None,
                  screen: Screen | None = None, on_hold: HeldHook | None = None,
-                 use_cases: Any = None) -> None:
+                 use_cases: Any = None, quotas: Quotas | None = None,
+                 routers: RouterRepository | None = None) -> None:
         self.settings = settings
         self.aliases = AliasRepository(db)
         self.audit = AuditLog(db)
@@ -124,6 +136,10 @@ class Gateway:
         self.screen = screen or PassThroughScreen()
         self.on_hold = on_hold
         self.use_cases = use_cases
+        self.quotas = quotas
+        self.routers = routers
+        self.profiles = ProfileRepository(db)
+        self.route_log = RouteLog(db)
 
     # -- stages before the model -----------------------------------------------------
 
@@ -133,11 +149,10 @@ class Gateway:
                                     "user message")
         started = time.perf_counter()
         request_id = new_request_id()
-        quota = check_quota(req.principal)
         screened = self.screen.screen_input(req.principal, req.messages)
         decision = self._use_case_gate(req, screened.decision)
-        route = choose_route(req.model, quota, self.settings.default_route)
-        p = _Prepared(request_id, started, req, quota, screened, decision, route)
+        p = _Prepared(request_id, started, req, check_quota(req.principal), screened, decision,
+                      RouteDecision("none", "not routed"))
 
         if decision.action == "refuse":
             p.route = RouteDecision("none", "refused by the charter: no model was called")
@@ -157,16 +172,39 @@ class Gateway:
             p.final = decision.safe_completion or refusal_text(decision)
             return p
 
+        question = next(m.content for m in reversed(screened.messages) if m.role == "user")
+        turns = sum(1 for m in req.messages if m.role == "user")
+        router = self.routers.active() if self.routers is not None else None
+        route = choose_route(req.model, question, self.settings.default_route,
+                             vector=screened.vector, turns=turns, router=router)
+        # The alias must exist before anything is counted against the user's quota.
+        self.aliases.get(route.name, kind="chat")
+        if self.quotas is not None:
+            p.quota = self.quotas.reserve(req.principal, route.name)
+            if p.quota.exhausted:
+                route = RouteDecision(MINI, f"{p.quota.reason}: served by {MINI} instead of "
+                                      f"{route.name}", route.score, route.router_version,
+                                      quota_exhausted=True)
+        p.route = route
         p.alias = self.aliases.get(route.name, kind="chat")
         p.model = cast(ChatModel, registry.build(p.alias, self.settings))
-        question = next(m.content for m in reversed(screened.messages) if m.role == "user")
-        passages = self.retriever.retrieve(req.principal, question)
+        if route.name == "pro":
+            p.judge = cast(ChatModel, registry.build(self.aliases.get("thinking", kind="chat"),
+                                                     self.settings))
+        passages = self.retriever.retrieve(req.principal, question, vector=screened.vector,
+                                           vector_model=screened.vector_model)
         checked = self.screen.screen_passages(passages)
         p.passages, p.dropped, p.notes = checked.passages, checked.dropped, checked.notes
-        messages = list(screened.messages)
+        messages = [m for m in screened.messages if m.role != "system"]
+        system = [m.content for m in screened.messages if m.role == "system"]
+        profile = self.profiles.get(req.principal.id)
+        personality = req.personality if req.personality is not None else profile.personality
+        instructions = req.instructions if req.instructions is not None else profile.instructions
+        layered = system_prompt(decision.policy_version, personality, instructions)
         if decision.action == "safe_complete" and decision.safe_completion:
-            messages.insert(0, ChatMessage("system", "Answer at a safe level only. "
-                                           + decision.safe_completion))
+            layered += "\n\nAnswer at a safe level only. " + decision.safe_completion
+        # The charter layer is always first; a client's own system text comes after it.
+        messages.insert(0, ChatMessage("system", "\n\n".join([layered, *system])))
         if p.alias.options.get("external"):
             # Personal data never leaves for a backend marked as outside the organisation.
             messages = [ChatMessage(m.role, self.screen.redact(m.content)) for m in messages]
@@ -199,7 +237,9 @@ class Gateway:
             request_id=p.request_id,
             answer=answer,
             model=p.alias.name if p.alias else "none",
-            route=RouteInfo(name=p.route.name, reason=p.route.reason),
+            route=RouteInfo(name=p.route.name, reason=p.route.reason, score=p.route.score,
+                            router_version=p.route.router_version,
+                            quota_exhausted=p.route.quota_exhausted),
             decision=DecisionInfo(action=d.action, tier=d.tier, category=d.category,
                                   reason=d.reason, alternatives=list(d.alternatives),
                                   review_id=d.review_id),
@@ -208,6 +248,13 @@ class Gateway:
             usage=UsageInfo(prompt_tokens=usage.prompt_tokens,
                             completion_tokens=usage.completion_tokens),
         )
+        if self.quotas is not None:
+            self.quotas.add_tokens(p.request.principal.id, p.quota,
+                                   usage.prompt_tokens + usage.completion_tokens)
+        question = next((m.content for m in reversed(p.request.messages) if m.role == "user"), "")
+        self.route_log.record(p.request_id, p.request.principal.id,
+                              hashlib.sha256(question.strip().encode()).hexdigest(),
+                              p.screen.redacted_question, p.request.model, p.route)
         self._record(p, streamed=streamed, result=result)
         return result
 
@@ -223,19 +270,22 @@ class Gateway:
                        "sha256": hashlib.sha256(question.encode()).hexdigest(),
                        "chars": len(question), "messages": len(p.request.messages),
                        "pii": list(p.screen.pii), "injection": p.screen.injection},
-            "quota": {"tier": p.quota.tier, "exhausted": p.quota.exhausted},
+            "quota": {"tier": p.quota.tier, "route": p.quota.route,
+                      "exhausted": p.quota.exhausted},
             "decision": {"action": d.action, "tier": d.tier, "category": d.category,
                          "confidence": d.confidence, "evidence": d.evidence,
                          "policy_version": d.policy_version, "review_id": d.review_id},
             "use_case": p.request.use_case,
             "approved_review": p.request.approved_review,
-            "route": {"name": p.route.name, "reason": p.route.reason},
+            "route": {"name": p.route.name, "reason": p.route.reason, "score": p.route.score,
+                      "router_version": p.route.router_version},
             "model": ({"alias": p.alias.name, "alias_version": p.alias.version,
                        "backend": p.alias.backend, "model": p.model.model_id}
                       if p.alias and p.model else None),
             "retrieval": {"passages": [x.passage_id or str(x.n) for x in p.passages],
                           "neutralised": list(p.dropped)},
             "stream": streamed,
+            "strategy": p.strategy_note,
             "latency_ms": round((time.perf_counter() - p.started) * 1000, 2),
         }
         if result is not None:
@@ -256,11 +306,19 @@ class Gateway:
             return self._finish(p, p.final, Usage(), streamed=False)
         assert p.model is not None and p.chat is not None
         try:
-            completion = fast.run(p.model, p.chat)
+            completion = self._complete(p)
         except CharterError as exc:
             self._record(p, streamed=False, error=exc)
             raise
         return self._finish(p, completion.text, completion.usage, streamed=False)
+
+    def _complete(self, p: _Prepared) -> Completion:
+        assert p.model is not None and p.chat is not None
+        if p.judge is not None:
+            outcome = pro.run(p.model, p.judge, p.chat, drafts=self.settings.pro_drafts)
+            p.strategy_note = outcome.note
+            return outcome.completion
+        return fast.run(p.model, p.chat)
 
     def ask_stream(self, req: AskRequest) -> Iterator[Delta | Result]:
         """Yields ``Delta`` pieces as the model produces them, then the final ``Result``.
@@ -279,6 +337,16 @@ class Gateway:
         assert p.model is not None and p.chat is not None
         pieces: list[str] = []
         usage = Usage()
+        if p.judge is not None:
+            # Drafts are judged whole, so the pro path streams its chosen answer at once.
+            try:
+                completion = self._complete(p)
+            except CharterError as exc:
+                self._record(p, streamed=True, error=exc)
+                raise
+            yield Delta(completion.text)
+            yield self._finish(p, completion.text.strip(), completion.usage, streamed=True)
+            return
         source = fast.stream(p.model, p.chat)
         try:
             for chunk in source:

@@ -19,8 +19,12 @@ from charter.knowledge.retrieve import KnowledgeRetriever
 from charter.config import Settings
 from charter.defaults import seed_defaults
 from charter.gateway import Gateway
+from charter.profiles import ProfileRepository
+from charter.router.feedback import FeedbackRepository
+from charter.router.versions import RouterRepository
 from charter.store.aliases import AliasRepository
 from charter.store.db import Database
+from charter.usage import Quotas
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Runtime:
         if fresh:
             seed_defaults(runtime.aliases)
             PolicyRepository(db).ensure_default()
+        runtime.quotas.seed_defaults()  # no-op once any tier limit exists
         return runtime
 
     @cached_property
@@ -94,9 +99,26 @@ class Runtime:
         return review.id
 
     @cached_property
+    def quotas(self) -> Quotas:
+        return Quotas(self.db)
+
+    @cached_property
+    def routers(self) -> RouterRepository:
+        return RouterRepository(self.db)
+
+    @cached_property
+    def profiles(self) -> ProfileRepository:
+        return ProfileRepository(self.db)
+
+    @cached_property
+    def feedback(self) -> FeedbackRepository:
+        return FeedbackRepository(self.db)
+
+    @cached_property
     def gateway(self) -> Gateway:
         return Gateway(self.settings, self.db, retriever=self.retriever, screen=self.screen,
-                       on_hold=self._hold, use_cases=self.use_cases)
+                       on_hold=self._hold, use_cases=self.use_cases, quotas=self.quotas,
+                       routers=self.routers)
 
     def close(self) -> None:
         self.db.dispose()

@@ -16,6 +16,9 @@ Action = Literal["allow", "safe_complete", "refuse", "hold_for_review"]
 class RouteInfo(BaseModel):
     name: str
     reason: str
+    score: float | None = None  # the learned router's score, when it decided
+    router_version: int | None = None
+    quota_exhausted: bool = False  # the wanted route was over quota, so mini served
 
 
 class DecisionInfo(BaseModel):

@@ -1,22 +1,228 @@
-"""Quota: usage in the current window for the principal's tier.
+"""Tiers and quotas: requests and tokens per principal, route and window.
 
-First form: every tier is unlimited, so the stage reports headroom and never reroutes.
-The routing issue adds windows, limits and the switch to ``mini``.
+A tier (free, plus, pro, team by default; editable with ``charter usage limit``) sets,
+for each route, a window and the most requests and tokens allowed in it; no row for a
+route means no limit, a limit of 0 requests means the route is not part of the tier.
+
+Accounting is one atomic upsert per request on the counter row of (principal, route,
+window): the increment happens only while the count is below the limit, so 50 parallel
+requests against a limit of 10 serve exactly 10, on SQLite (write lock) and PostgreSQL
+(row lock) alike. Tokens are added when the answer is done, so a request that starts
+under the token limit is served in full.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from charter.auth import Principal
+from charter.errors import InvalidInputError, NotFoundError, QuotaExceededError
+from charter.store.db import Database, utcnow
+
+MINI = "mini"
+UNLIMITED = 2**62
+
+# tier -> route -> (window seconds, max requests, max tokens); None = no limit.
+DEFAULT_WINDOW_S = 3 * 3600
+DEFAULT_TIERS: dict[str, dict[str, tuple[int, int | None, int | None]]] = {
+    "free": {"fast": (DEFAULT_WINDOW_S, 40, 40_000), "thinking": (DEFAULT_WINDOW_S, 10, 20_000),
+             "pro": (DEFAULT_WINDOW_S, 0, 0)},
+    "plus": {"fast": (DEFAULT_WINDOW_S, 400, 400_000),
+             "thinking": (DEFAULT_WINDOW_S, 100, 200_000), "pro": (DEFAULT_WINDOW_S, 0, 0)},
+    "pro": {"thinking": (DEFAULT_WINDOW_S, 1000, 2_000_000),
+            "pro": (DEFAULT_WINDOW_S, 50, 500_000)},
+    "team": {"thinking": (DEFAULT_WINDOW_S, 2000, 4_000_000),
+             "pro": (DEFAULT_WINDOW_S, 100, 1_000_000)},
+}
+
+
+@dataclass(frozen=True)
+class Limit:
+    tier: str
+    route: str
+    window_s: int
+    max_requests: int | None
+    max_tokens: int | None
 
 
 @dataclass(frozen=True)
 class QuotaState:
+    """The outcome of the quota stage for one request."""
+
     tier: str
-    exhausted: bool = False
+    route: str = ""
+    window_start: int = 0
+    exhausted: bool = False  # the wanted route was over its limit, so mini serves
     reason: str | None = None
+    counted: bool = False  # a counter row was incremented (tokens are added later)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    principal_id: str
+    route: str
+    window_start: int
+    requests: int
+    tokens: int
+    max_requests: int | None
+    max_tokens: int | None
 
 
 def check_quota(principal: Principal) -> QuotaState:
+    """The quota stage when no database is configured: no limits."""
     return QuotaState(tier=principal.tier)
+
+
+class Quotas:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.clock = clock
+
+    # -- tiers -------------------------------------------------------------------------
+
+    def seed_defaults(self) -> None:
+        with self.db.transaction(exclusive=True) as conn:
+            if conn.execute(text("SELECT count(*) FROM tier_limits")).scalar_one():
+                return
+            for tier, routes in DEFAULT_TIERS.items():
+                for route, (window, req, tok) in routes.items():
+                    conn.execute(text(
+                        "INSERT INTO tier_limits (tier, route, window_s, max_requests, max_tokens) "
+                        "VALUES (:t, :r, :w, :q, :k)"),
+                        {"t": tier, "r": route, "w": window, "q": req, "k": tok})
+
+    def tiers(self) -> list[str]:
+        with self.db.connect() as conn:
+            return [r[0] for r in conn.execute(text("SELECT DISTINCT tier FROM tier_limits ORDER BY tier"))]
+
+    def limits(self, tier: str | None = None) -> list[Limit]:
+        sql = "SELECT * FROM tier_limits"
+        params = {}
+        if tier:
+            sql += " WHERE tier = :t"
+            params["t"] = tier
+        with self.db.connect() as conn:
+            return [Limit(r.tier, r.route, r.window_s, r.max_requests, r.max_tokens)
+                    for r in conn.execute(text(sql + " ORDER BY tier, route"), params)]
+
+    def limit(self, tier: str, route: str) -> Limit | None:
+        with self.db.connect() as conn:
+            r = conn.execute(text("SELECT * FROM tier_limits WHERE tier = :t AND route = :r"),
+                             {"t": tier, "r": route}).first()
+        return None if r is None else Limit(r.tier, r.route, r.window_s, r.max_requests, r.max_tokens)
+
+    def set_limit(self, tier: str, route: str, *, window_s: int, max_requests: int | None,
+                  max_tokens: int | None) -> Limit:
+        for name, value in (("window", window_s), ("requests", max_requests), ("tokens", max_tokens)):
+            if value is not None and value < (1 if name == "window" else 0):
+                raise InvalidInputError(f"--{name} must be {'positive' if name == 'window' else 'zero or more'}, not {value}")
+        if not tier.strip() or not route.strip():
+            raise InvalidInputError("name a tier and a route, e.g. `charter usage limit plus thinking --requests 100`")
+        with self.db.transaction(exclusive=True) as conn:
+            conn.execute(text("DELETE FROM tier_limits WHERE tier = :t AND route = :r"),
+                         {"t": tier, "r": route})
+            conn.execute(text("INSERT INTO tier_limits (tier, route, window_s, max_requests, "
+                              "max_tokens) VALUES (:t, :r, :w, :q, :k)"),
+                         {"t": tier, "r": route, "w": window_s, "q": max_requests, "k": max_tokens})
+        return Limit(tier, route, window_s, max_requests, max_tokens)
+
+    # -- principals ----------------------------------------------------------------------
+
+    def tier_of(self, principal: Principal) -> str:
+        """The tier an administrator set for this principal, else the principal's own."""
+        with self.db.connect() as conn:
+            row = conn.execute(text("SELECT tier FROM user_profiles WHERE principal_id = :p"),
+                               {"p": principal.id}).first()
+        return row.tier if row is not None and row.tier else principal.tier
+
+    def set_tier(self, principal_id: str, tier: str) -> None:
+        if tier not in self.tiers():
+            raise NotFoundError(f"no tier {tier!r}; tiers: {', '.join(self.tiers())} "
+                                "(add one with `charter usage limit TIER ROUTE ...`)")
+        now = utcnow()
+        with self.db.transaction(exclusive=True) as conn:
+            updated = conn.execute(text("UPDATE user_profiles SET tier = :t, updated_at = :n "
+                                        "WHERE principal_id = :p"),
+                                   {"t": tier, "n": now, "p": principal_id}).rowcount
+            if not updated:
+                conn.execute(text("INSERT INTO user_profiles (principal_id, tier, updated_at) "
+                                  "VALUES (:p, :t, :n)"), {"p": principal_id, "t": tier, "n": now})
+
+    # -- accounting ----------------------------------------------------------------------
+
+    def _window(self, window_s: int) -> int:
+        now = int(self.clock())
+        return now - now % window_s
+
+    def try_reserve(self, principal_id: str, tier: str, route: str) -> QuotaState:
+        """Count one request on the route if it is under its limits."""
+        lim = self.limit(tier, route)
+        if lim is None:
+            return QuotaState(tier=tier, route=route)
+        if lim.max_requests == 0:
+            return QuotaState(tier=tier, route=route, exhausted=True,
+                              reason=f"the {route} route is not part of the {tier} tier")
+        window = self._window(lim.window_s)
+        with self.db.transaction(exclusive=True) as conn:
+            row = conn.execute(text(
+                "INSERT INTO usage_counters (principal_id, route, window_start, requests, tokens) "
+                "VALUES (:p, :r, :w, 1, 0) ON CONFLICT (principal_id, route, window_start) "
+                "DO UPDATE SET requests = usage_counters.requests + 1 "
+                "WHERE usage_counters.requests < :maxr AND usage_counters.tokens < :maxt "
+                "RETURNING requests"),
+                {"p": principal_id, "r": route, "w": window,
+                 "maxr": lim.max_requests if lim.max_requests is not None else UNLIMITED,
+                 "maxt": lim.max_tokens if lim.max_tokens is not None else UNLIMITED}).first()
+        if row is None:
+            resets = window + lim.window_s - int(self.clock())
+            return QuotaState(tier=tier, route=route, window_start=window, exhausted=True,
+                              reason=f"the {tier} tier's {route} limit for this window is used "
+                                     f"up (resets in {max(resets, 0) // 60} min)")
+        return QuotaState(tier=tier, route=route, window_start=window, counted=True)
+
+    def reserve(self, principal: Principal, route: str) -> QuotaState:
+        """Count the request on ``route``, or on mini when that route is over its limit."""
+        tier = self.tier_of(principal)
+        state = self.try_reserve(principal.id, tier, route)
+        if not state.exhausted or route == MINI:
+            if state.exhausted:
+                raise QuotaExceededError(f"{state.reason}; ask an administrator to raise the "
+                                         f"limit (`charter usage limit {tier} {MINI} ...`)")
+            return state
+        fallback = self.try_reserve(principal.id, tier, MINI)
+        if fallback.exhausted:
+            raise QuotaExceededError(f"{state.reason}, and so is the {MINI} route's: wait for "
+                                     "the window to reset or ask an administrator for a higher tier")
+        return QuotaState(tier=tier, route=MINI, window_start=fallback.window_start,
+                          exhausted=True, reason=state.reason, counted=fallback.counted)
+
+    def add_tokens(self, principal_id: str, state: QuotaState, tokens: int) -> None:
+        if not state.counted or tokens <= 0:
+            return
+        with self.db.transaction(exclusive=True) as conn:
+            conn.execute(text("UPDATE usage_counters SET tokens = tokens + :n WHERE "
+                              "principal_id = :p AND route = :r AND window_start = :w"),
+                         {"n": tokens, "p": principal_id, "r": state.route, "w": state.window_start})
+
+    def usage(self, principal_id: str | None = None) -> list[UsageRow]:
+        sql = ("SELECT u.principal_id, u.route, u.window_start, u.requests, u.tokens, "
+               "l.max_requests, l.max_tokens FROM usage_counters u "
+               "LEFT JOIN user_profiles p ON p.principal_id = u.principal_id "
+               "LEFT JOIN tier_limits l ON l.route = u.route AND l.tier = p.tier")
+        params = {}
+        if principal_id:
+            sql += " WHERE u.principal_id = :p"
+            params["p"] = principal_id
+        with self.db.connect() as conn:
+            rows = conn.execute(text(sql + " ORDER BY u.window_start DESC, u.principal_id, u.route"),
+                                params).all()
+        return [UsageRow(*r) for r in rows]
+
+    def reset(self, principal_id: str) -> int:
+        with self.db.transaction(exclusive=True) as conn:
+            return conn.execute(text("DELETE FROM usage_counters WHERE principal_id = :p"),
+                                {"p": principal_id}).rowcount

@@ -116,7 +116,7 @@ def test_external_backends_never_see_pii(rt: Runtime) -> None:
 
 
 class _Poisoned:
-    def retrieve(self, principal: Principal, question: str) -> list[Passage]:
+    def retrieve(self, principal: Principal, question: str, **_: object) -> list[Passage]:
         return [
             Passage(1, "Expense claims must be filed within 30 days of the expense.", "exp.md",
                     "Expenses", "p1"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from charter.auth import Principal
@@ -14,13 +14,17 @@ from charter.store.db import Database
 
 
 class Retriever(Protocol):
-    def retrieve(self, principal: Principal, question: str) -> list[Passage]: ...
+    def retrieve(self, principal: Principal, question: str, *,
+                 vector: Sequence[float] | None = None, vector_model: str | None = None,
+                 ) -> list[Passage]: ...
 
 
 class NoRetrieval:
     """Returns no passages."""
 
-    def retrieve(self, principal: Principal, question: str) -> list[Passage]:
+    def retrieve(self, principal: Principal, question: str, *,
+                 vector: Sequence[float] | None = None, vector_model: str | None = None,
+                 ) -> list[Passage]:
         return []
 
 
@@ -40,10 +44,18 @@ class KnowledgeRetriever:
                                       fusion=self.settings.kb_fusion, alpha=self.settings.kb_alpha)
         return self._searcher
 
-    def retrieve(self, principal: Principal, question: str) -> list[Passage]:
-        if KnowledgeStore(self.db).index_info() is None:
+    def retrieve(self, principal: Principal, question: str, *,
+                 vector: Sequence[float] | None = None, vector_model: str | None = None,
+                 ) -> list[Passage]:
+        """``vector`` is the question's embedding when the caller has one (input screening
+        does); it is used only when it comes from the model the index was built with."""
+        info = KnowledgeStore(self.db).index_info()
+        if info is None:
             return []  # nothing ingested yet: no need to load the embedding model
-        hits = self.searcher().search(principal, question, k=self.settings.kb_top_k)
+        if vector is not None and (vector_model != info[0] or len(vector) != info[1]):
+            vector = None
+        hits = self.searcher().search(principal, question, k=self.settings.kb_top_k,
+                                      query_vector=vector)
         # A passage that is not about the question at all only distracts the model.
         floor = self.settings.kb_min_similarity
         hits = [h for h in hits if h.similarity is not None and h.similarity >= floor]

@@ -28,6 +28,7 @@ class Assessment:
     spans: list[Span]
     redacted: str
     injection: InjectionVerdict
+    vector: list[float] | None = None
 
 
 class Assessor:
@@ -49,7 +50,7 @@ class Assessor:
         vector = self.embedder.embed([neutral])[0] if self.embedder is not None else None
         classification = self.classifier.classify(neutral, vector)
         verdict = self.injection.check_vector(text, vector)
-        return Assessment(classification, spans, redacted, verdict)
+        return Assessment(classification, spans, redacted, verdict, vector)
 
 
 class CharterScreen:
@@ -107,7 +108,9 @@ class CharterScreen:
             )
         return InputScreen(decision, messages, redacted_question=redacted,
                            pii=tuple(sorted({s.entity for s in spans})),
-                           injection=verdict.evidence if verdict.flagged else None)
+                           injection=verdict.evidence if verdict.flagged else None,
+                           vector=found.vector,
+                           vector_model=assessor.embedder.model_id if assessor.embedder else None)
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:
         if not passages:

@@ -37,6 +37,10 @@ class InputScreen:
     redacted_question: str = ""
     pii: tuple[str, ...] = ()
     injection: str | None = None
+    # The question's embedding from screening (PII neutralised), reused by routing and
+    # retrieval so a request embeds its question once; with the model that made it.
+    vector: Sequence[float] | None = None
+    vector_model: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""Personalities and custom instructions, layered into the system prompt beneath the charter.
+
+The system prompt has three layers in a fixed order: the charter's precedence statement,
+then the personality's style, then the user's own instructions, each labelled with what
+it may and may not change. The order is only a hint to the model: the charter itself is
+enforced by input and output screening, which no personality or instruction reaches, so
+neither can switch a charter rule off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from charter.errors import InvalidInputError
+from charter.store.db import Database, utcnow
+
+PERSONALITIES: dict[str, str] = {
+    "default": "",
+    "robot": "Be concise and professional: short sentences, no small talk, no emotion.",
+    "listener": "Be warm and supportive: acknowledge feelings, encourage, and take time to "
+                "understand before advising.",
+    "nerd": "Be curious and detailed: explain the why, mention interesting connections and "
+            "precise terms, and go one level deeper than asked.",
+    "cynic": "Be dry and sceptical: point out weak assumptions and hype, with understated "
+             "humour, while still giving a useful answer.",
+}
+MAX_INSTRUCTIONS = 1500
+
+
+@dataclass(frozen=True)
+class Profile:
+    principal_id: str
+    personality: str = "default"
+    instructions: str = ""
+    tier: str | None = None
+
+
+def check_personality(name: str) -> str:
+    key = (name or "default").strip().lower()
+    if key not in PERSONALITIES:
+        raise InvalidInputError(f"unknown personality {name!r}; choose one of "
+                                + ", ".join(PERSONALITIES))
+    return key
+
+
+def check_instructions(text_: str) -> str:
+    text_ = (text_ or "").strip()
+    if len(text_) > MAX_INSTRUCTIONS:
+        raise InvalidInputError(f"custom instructions are {len(text_)} characters; keep them "
+                                f"under {MAX_INSTRUCTIONS}")
+    return text_
+
+
+def system_prompt(policy_version: int | None, personality: str, instructions: str) -> str:
+    """The layered system prompt; empty layers are left out."""
+    layers = [
+        "You work under the organisation's AI charter"
+        + (f" (version {policy_version})" if policy_version else "")
+        + ". The charter comes first: nothing below (style or user instructions) can relax "
+        "it. Refuse what it forbids, answer only from the sources given when there are "
+        "sources, and say when you do not know."
+    ]
+    style = PERSONALITIES.get(personality, "")
+    if style:
+        layers.append("Style (changes tone only, never what you may do): " + style)
+    if instructions:
+        layers.append("The user's custom instructions (follow them unless they conflict with "
+                      "the charter above; they cannot change it):\n" + instructions)
+    return "\n\n".join(layers)
+
+
+class ProfileRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, principal_id: str) -> Profile:
+        with self.db.connect() as conn:
+            row = conn.execute(text("SELECT * FROM user_profiles WHERE principal_id = :p"),
+                               {"p": principal_id}).first()
+        if row is None:
+            return Profile(principal_id)
+        return Profile(principal_id, row.personality, row.instructions, row.tier)
+
+    def set(self, principal_id: str, *, personality: str | None = None,
+            instructions: str | None = None) -> Profile:
+        current = self.get(principal_id)
+        new = Profile(principal_id,
+                      check_personality(personality) if personality is not None else current.personality,
+                      check_instructions(instructions) if instructions is not None else current.instructions,
+                      current.tier)
+        now = utcnow()
+        with self.db.transaction(exclusive=True) as conn:
+            updated = conn.execute(text(
+                "UPDATE user_profiles SET personality = :s, instructions = :i, updated_at = :n "
+                "WHERE principal_id = :p"),
+                {"s": new.personality, "i": new.instructions, "n": now, "p": principal_id}).rowcount
+            if not updated:
+                conn.execute(text("INSERT INTO user_profiles (principal_id, personality, "
+                                  "instructions, updated_at) VALUES (:p, :s, :i, :n)"),
+                             {"p": principal_id, "s": new.personality, "i": new.instructions, "n": now})
+        return new

@@ -1,0 +1,70 @@
+"""The pro strategy: N drafts in parallel, then a judge (the thinking model) picks one.
+
+Drafts use different seeds so a deterministic backend still gives distinct drafts when
+it can. The judge sees the question and the numbered drafts and answers with a number;
+an answer it cannot parse, or a failing judge, falls back to the first draft that did
+not fail (and the notes say so). Usage adds up every call.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from charter.backends.base import ChatMessage, ChatModel, ChatRequest, Completion, Usage
+from charter.errors import BackendError, CharterError
+
+_NUMBER = re.compile(r"\b(\d+)\b")
+
+
+@dataclass(frozen=True)
+class ProOutcome:
+    completion: Completion
+    drafts: int
+    chosen: int  # 1-based
+    note: str
+
+
+def judge_prompt(question: str, drafts: list[str]) -> str:
+    listed = "\n\n".join(f"Draft {i}:\n{d}" for i, d in enumerate(drafts, start=1))
+    return (f"Question:\n{question}\n\n{listed}\n\nWhich draft answers the question best: "
+            f"most correct, complete and faithful to any sources? Reply with the draft number only.")
+
+
+def run(model: ChatModel, judge: ChatModel, request: ChatRequest, drafts: int = 3) -> ProOutcome:
+    seeds = [(request.seed or 0) + i for i in range(drafts)]
+    with ThreadPoolExecutor(max_workers=drafts, thread_name_prefix="charter-pro") as pool:
+        futures = [pool.submit(model.complete, replace(request, seed=s)) for s in seeds]
+        results: list[Completion | CharterError] = []
+        for f in futures:
+            try:
+                results.append(f.result())
+            except CharterError as exc:
+                results.append(exc)
+    ok = [(i, r) for i, r in enumerate(results, start=1) if isinstance(r, Completion)]
+    if not ok:
+        first = results[0]
+        assert isinstance(first, CharterError)
+        raise first
+    usage = Usage()
+    for _, r in ok:
+        usage = usage + r.usage
+    if len(ok) == 1:
+        i, only = ok[0]
+        return ProOutcome(replace(only, usage=usage), drafts, i, f"1 of {drafts} drafts succeeded")
+    texts = [r.text for _, r in ok]
+    try:
+        verdict = judge.complete(ChatRequest(
+            messages=[ChatMessage("user", judge_prompt(request.question, texts))],
+            max_tokens=8, temperature=0.0, seed=request.seed))
+        usage = usage + verdict.usage
+        m = _NUMBER.search(verdict.text)
+        pick = int(m.group(1)) if m else 0
+        note = f"judge picked draft {pick} of {len(ok)}"
+        if not 1 <= pick <= len(ok):
+            pick, note = 1, f"judge reply {verdict.text.strip()[:40]!r} unclear: first draft kept"
+    except BackendError as exc:
+        pick, note = 1, f"judge failed ({exc.code}): first draft kept"
+    idx, chosen = ok[pick - 1]
+    return ProOutcome(replace(chosen, usage=usage), drafts, idx, note)
