@@ -30,6 +30,7 @@ from charter.errors import BackendError, BackendRateLimitError, BackendUnavailab
 class ScriptedOptions(BackendOptions):
     replies: list[str] = ["This is a scripted reply."]
     echo: bool = False
+    echo_system: bool = False  # answer with the system prompt the model was given
     delay: float = 0.0
     fail: Literal["unavailable", "rate_limited", "error"] | None = None
 
@@ -66,6 +67,8 @@ class ScriptedChat:
             raise _FAILURES[self.options.fail](f"scripted backend told to fail ({self.options.fail})")
         if self.options.delay:
             time.sleep(self.options.delay)
+        if self.options.echo_system:
+            return "\n".join(m.content for m in request.messages if m.role == "system")
         if self.options.echo:
             return request.question
         with self._lock:

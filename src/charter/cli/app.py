@@ -15,11 +15,15 @@ from charter.cli import (
     bench_cmd,
     config_cmd,
     db_cmd,
+    feedback_cmd,
     init_cmd,
     kb_cmd,
     models_cmd,
     policy_cmd,
+    profile_cmd,
     review_cmd,
+    router_cmd,
+    usage_cmd,
     usecase_cmd,
 )
 from charter.cli.state import STATE
@@ -63,6 +67,10 @@ app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(usecase_cmd.app, name="usecase")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(router_cmd.app, name="router")
+app.add_typer(usage_cmd.app, name="usage")
+app.add_typer(feedback_cmd.app, name="feedback")
+app.add_typer(profile_cmd.app, name="profile")
 app.add_typer(bench_cmd.app, name="bench")
 
 

@@ -11,6 +11,7 @@ from charter.backends.base import ChatMessage
 from charter.cli.state import STATE
 from charter.errors import InvalidInputError
 from charter.gateway import AskRequest, Delta
+from charter.profiles import check_instructions, check_personality
 from charter.schema import Result
 
 
@@ -24,6 +25,8 @@ def _footer(result: Result) -> None:
             typer.echo(f"  instead: {alt}")
     if result.label:
         typer.echo(result.label)
+    if result.route.quota_exhausted:
+        typer.echo(f"quota: {result.route.reason}")
     typer.secho(
         f"route {result.route.name} ({result.route.reason}) · model {result.model} · "
         f"{result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens · "
@@ -46,6 +49,12 @@ def ask(
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed, for repeatable output."),
     use_case: str | None = typer.Option(None, "--use-case",
                                         help="Registered use case this request belongs to."),
+    personality: str | None = typer.Option(
+        None, "--personality", help="Style for this request: default, robot, listener, nerd, "
+                                    "cynic (default: your profile's)."),
+    instructions: str | None = typer.Option(
+        None, "--instructions", help="Custom instructions for this request (default: your "
+                                     "profile's). They sit beneath the charter."),
 ) -> None:
     if question == "-":
         question = sys.stdin.read()
@@ -54,7 +63,9 @@ def ask(
     rt = STATE.runtime
     req = AskRequest(messages=[ChatMessage("user", question)], principal=STATE.principal,
                      model=model, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                     use_case=use_case)
+                     use_case=use_case,
+                     personality=check_personality(personality) if personality else None,
+                     instructions=check_instructions(instructions) if instructions is not None else None)
     if not stream:
         result = rt.gateway.ask(req)
         if as_json:

@@ -64,7 +64,8 @@ def curve(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> Curve:
     shares = np.linspace(0.0, 1.0, STEPS + 1)
     k = np.rint(shares * n).astype(int)
     accuracy = (weak.sum() + cum[k]) / n
-    return Curve(shares, accuracy, float(weak.mean()), float(strong.mean()))
+    # The share actually sent to the strong model at each step (exact for small sets).
+    return Curve(k / n, accuracy, float(weak.mean()), float(strong.mean()))
 
 
 def random_curve(weak: np.ndarray, strong: np.ndarray) -> Curve:

@@ -1,7 +1,7 @@
 """The learned router: the probability that a request needs the deeper path.
 
-A logistic regression (scikit-learn) over the request's embedding and its scaled text
-signals. Training labels say whether the deeper path was needed: from outcome data (the
+A logistic regression (scikit-learn) over the request's embedding and its text signals,
+all standardised. Training labels say whether the deeper path was needed: from outcome data (the
 weak model got it wrong and the strong one right) and from feedback recorded by Charter
 (see ``charter.router.feedback``). Scoring is a dot product, a few microseconds, because
 the embedding comes from input screening.
@@ -32,7 +32,7 @@ class Sample:
 class RouterModel:
     coef: np.ndarray
     intercept: float
-    mean: np.ndarray  # scaling of the text signals
+    mean: np.ndarray  # standardisation of every feature (embedding and text signals)
     scale: np.ndarray
     threshold: float
     embedder: str
@@ -53,9 +53,7 @@ class RouterModel:
                 f"this router was trained on {self.dimension}-dimensional embeddings from "
                 f"{self.embedder}; the request's embedding has {x.shape[1] - len(NAMES)} "
                 "dimensions: retrain it with `charter router train`")
-        x = x.copy()
-        x[:, self.dimension:] = (x[:, self.dimension:] - self.mean) / self.scale
-        return x
+        return (x - self.mean) / self.scale
 
     # -- storage -----------------------------------------------------------------------
 
@@ -80,7 +78,7 @@ class RouterModel:
 
 
 def fit(vectors: np.ndarray, samples: list[Sample], *, embedder: str,
-        regularisation: float = 0.5) -> RouterModel:
+        regularisation: float = 0.01) -> RouterModel:
     """Fit the classifier; the threshold is set afterwards by ``calibrate``."""
     from sklearn.linear_model import LogisticRegression
 
@@ -91,9 +89,11 @@ def fit(vectors: np.ndarray, samples: list[Sample], *, embedder: str,
             "path: the router needs at least 20 samples with both outcomes")
     x = feature_matrix(vectors, [s.text for s in samples])
     dim = vectors.shape[1]
-    mean = x[:, dim:].mean(axis=0)
-    scale = x[:, dim:].std(axis=0) + 1e-6
-    x[:, dim:] = (x[:, dim:] - mean) / scale
+    # Every feature standardised, so the penalty treats embedding dimensions and text
+    # signals alike (chosen on the validation slice: see charter.router.train).
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    x = (x - mean) / scale
     clf = LogisticRegression(C=regularisation, max_iter=2000)
     clf.fit(x, labels, sample_weight=np.array([s.weight for s in samples]))
     counts = {"samples": len(samples), "deep": int(labels.sum()),
