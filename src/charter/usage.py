@@ -160,9 +160,8 @@ class Quotas:
 
     def try_reserve(self, principal_id: str, tier: str, route: str) -> QuotaState:
         """Count one request on the route if it is under its limits."""
-        lim = self.limit(tier, route)
-        if lim is None:
-            return QuotaState(tier=tier, route=route)
+        # A route without a limit is still counted, so usage shows every route.
+        lim = self.limit(tier, route) or Limit(tier, route, DEFAULT_WINDOW_S, None, None)
         if lim.max_requests == 0:
             return QuotaState(tier=tier, route=route, exhausted=True,
                               reason=f"the {route} route is not part of the {tier} tier")

@@ -62,7 +62,7 @@ class FeedbackRepository:
     def record(self, request_id: str, principal_id: str, kind: str, value: str,
                note: str = "") -> FeedbackItem:
         value = _check(kind, value)
-        with self.db.transaction() as conn:
+        with self.db.transaction(exclusive=True) as conn:
             known = conn.execute(text("SELECT 1 FROM route_log WHERE request_id = :r"),
                                  {"r": request_id}).first()
             if known is None:

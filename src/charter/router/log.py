@@ -19,7 +19,7 @@ class RouteLog:
         picked, also record a ``switch`` on the earlier request. Returns that request id."""
         now = utcnow()
         switched = None
-        with self.db.transaction() as conn:
+        with self.db.transaction(exclusive=True) as conn:
             if requested and requested != AUTO:
                 earlier = conn.execute(text(
                     "SELECT request_id, route, created_at FROM route_log WHERE principal_id = :p "
