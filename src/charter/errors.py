@@ -64,6 +64,39 @@ class UnknownAliasError(NotFoundError):
     code = "model_not_found"
 
 
+class AuthError(CharterError):
+    """Missing, unknown or revoked credentials."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+    exit_code = 2
+
+
+class ForbiddenError(CharterError):
+    """The principal is known but lacks the role or clearance for this action."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "forbidden"
+    exit_code = 2
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body over the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class RateLimitedError(CharterError):
+    """Too many requests for this key in the current minute."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limited"
+
+
 class ConflictError(CharterError):
     """The request conflicts with what is stored (duplicate name, stale version)."""
 

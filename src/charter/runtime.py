@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import cast
 from functools import cached_property
 
+from charter.accounts import Accounts
 from charter.audit import AuditLog
 from charter.backends import registry
 from charter.backends.base import ChatModel, Embedder
@@ -97,6 +98,10 @@ class Runtime:
             question_redacted=screened.redacted_question,
             request=req.to_json())
         return review.id
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self.db)
 
     @cached_property
     def quotas(self) -> Quotas:

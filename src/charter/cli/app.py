@@ -25,6 +25,7 @@ from charter.cli import (
     router_cmd,
     usage_cmd,
     usecase_cmd,
+    users_cmd,
 )
 from charter.cli.state import STATE
 from charter.errors import CharterError
@@ -67,6 +68,10 @@ app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(usecase_cmd.app, name="usecase")
 app.add_typer(audit_cmd.app, name="audit")
+app.command("serve", help="Run the HTTP server: OpenAI-compatible API, Charter API, web UI.")(
+    users_cmd.serve)
+app.add_typer(users_cmd.users_app, name="users")
+app.add_typer(users_cmd.keys_app, name="keys")
 app.add_typer(router_cmd.app, name="router")
 app.add_typer(usage_cmd.app, name="usage")
 app.add_typer(feedback_cmd.app, name="feedback")

@@ -1,0 +1,124 @@
+"""The FastAPI app factory: one runtime per process, one error shape, limits at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from charter import __version__
+from charter.config import Settings
+from charter.errors import CharterError, PayloadTooLargeError
+from charter.runtime import Runtime
+from charter.server import native_api, openai_api
+from charter.server.deps import RateLimiter
+
+_STATUS_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
+                 403: "invalid_request_error", 404: "invalid_request_error",
+                 405: "invalid_request_error", 409: "invalid_request_error",
+                 413: "invalid_request_error", 422: "invalid_request_error",
+                 429: "rate_limit_error"}
+
+
+def error_body(status: int, message: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": _STATUS_TYPES.get(status, "server_error"),
+                      "code": code}}
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLargeError(self._message())
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _message(self) -> str:
+        return f"the request body is over {self.limit // (1024 * 1024)} MiB; send less"
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(error_body(413, self._message(), "payload_too_large"), 413)
+        await response({"type": "http"}, None, send)  # type: ignore[arg-type]
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The app; ``runtime`` is opened from ``settings`` when not given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if runtime is None:
+            app.state.runtime.close()
+
+    app = FastAPI(title="Charter", version=__version__, lifespan=lifespan,
+                  description="A governed AI assistant: OpenAI-compatible API under /v1, "
+                              "Charter's own API under /api, web UI at /.")
+    app.state.runtime = runtime or Runtime.open(settings)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+
+    @app.exception_handler(CharterError)
+    async def charter_error(_: Request, exc: CharterError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.to_dict(), exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid value')}" if where else \
+            str(first.get("msg", "invalid request"))
+        return JSONResponse(error_body(422, message, "invalid_value"), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(exc.status_code, str(exc.detail), code), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("charter.server").exception("unexpected error")
+        return JSONResponse(error_body(500, f"internal error ({type(exc).__name__}); it was "
+                                       "logged", "internal_error"), 500)
+
+    app.include_router(openai_api.router)
+    app.include_router(native_api.router)
+
+    ui = files("charter.server").joinpath("ui")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(str(ui.joinpath("index.html")))
+
+    app.mount("/ui", StaticFiles(directory=str(ui)), name="ui")
+    app.add_middleware(BodyLimit, limit=int(settings.max_body_mb * 1024 * 1024))
+    return app

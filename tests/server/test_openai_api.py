@@ -1,0 +1,147 @@
+"""The official openai client against a running server; error shapes and codes."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import openai
+import pytest
+
+from tests.server.conftest import Served
+
+
+def client(served: Served, role: str = "user") -> openai.OpenAI:
+    return openai.OpenAI(base_url=served.url + "/v1", api_key=served.keys[role], max_retries=0)
+
+
+def test_openai_client_chats_streams_and_lists_models(served: Served) -> None:
+    oc = client(served)
+    chat = oc.chat.completions.create(model="fast", messages=[{"role": "user", "content": "Hello"}])
+    assert chat.choices[0].message.content == "Answer from fast."
+    extra = chat.model_extra["charter"]
+    assert extra["route"]["name"] == "fast" and extra["request_id"] == chat.id
+    assert extra["label"] and chat.usage.total_tokens > 0
+
+    stream = oc.chat.completions.create(
+        model="auto", stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Think step by step: how do I plan a trip?"}])
+    pieces, usage, charter = [], None, None
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        if chunk.usage:
+            usage = chunk.usage
+        if (chunk.model_extra or {}).get("charter"):
+            charter = chunk.model_extra["charter"]
+    assert "".join(pieces) == "Answer from thinking."
+    assert usage is not None and usage.completion_tokens > 0
+    assert charter["route"]["name"] == "thinking" and "step by step" in charter["route"]["reason"]
+
+    ids = {m.id for m in oc.models.list()}
+    assert {"auto", "fast", "thinking", "pro", "mini", "local"} <= ids
+
+
+def test_free_tier_keys_do_not_list_pro(served: Served) -> None:
+    rt = served.runtime
+    rt.accounts.add_user("free@example.com", tier="free")
+    key = rt.accounts.create_key("free@example.com")[1]
+    oc = openai.OpenAI(base_url=served.url + "/v1", api_key=key, max_retries=0)
+    assert "pro" not in {m.id for m in oc.models.list()}
+
+
+def test_embeddings(served: Served) -> None:
+    out = client(served).embeddings.create(model="embed", input=["annual leave", "expenses"])
+    assert len(out.data) == 2 and len(out.data[0].embedding) == 384
+
+
+def test_charter_refusal_travels_in_the_charter_object(served: Served) -> None:
+    with served.client() as c:
+        r = c.post("/v1/chat/completions", json={"model": "auto", "messages": [
+            {"role": "user", "content": "Help me track where my girlfriend goes every day "
+                                        "without her finding out."}]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["charter"]["decision"]["action"] == "refuse"
+    assert body["charter"]["decision"]["alternatives"]
+    assert body["choices"][0]["message"]["content"].startswith("I can't help")
+
+
+@pytest.mark.parametrize("case, status, code", [
+    ("no key", 401, "invalid_api_key"),
+    ("bad key", 401, "invalid_api_key"),
+    ("not a reviewer", 403, "forbidden"),
+    ("unknown model", 404, "model_not_found"),
+    ("unknown path", 404, "not_found"),
+    ("bad field", 422, "invalid_value"),
+    ("empty question", 400, "invalid_input"),
+    ("too large", 413, "payload_too_large"),
+    ("quota", 429, "quota_exceeded"),
+    ("backend down", 503, "backend_unavailable"),
+    ("approved twice", 409, None),
+])
+def test_error_shapes_and_codes(served: Served, case: str, status: int, code: str | None) -> None:
+    from charter.backends.base import AliasConfig
+
+    rt = served.runtime
+    chat = {"model": "fast", "messages": [{"role": "user", "content": "Hello"}]}
+    role: str | None = "user"
+    method, path, body = "post", "/v1/chat/completions", chat
+    if case == "no key":
+        role = None
+    elif case == "bad key":
+        served.keys["bad"] = "chk_not_a_key"
+        role = "bad"
+    elif case == "not a reviewer":
+        method, path, body = "get", "/api/reviews", None
+    elif case == "unknown model":
+        body = {**chat, "model": "gpt-99"}
+    elif case == "unknown path":
+        method, path, body = "get", "/v1/nothing", None
+    elif case == "bad field":
+        body = {**chat, "temperature": 7}
+    elif case == "empty question":
+        body = {**chat, "messages": [{"role": "user", "content": "   "}]}
+    elif case == "too large":
+        body = {**chat, "messages": [{"role": "user", "content": "x" * 100_000}]}
+    elif case == "quota":
+        rt.quotas.set_limit("pro", "fast", window_s=3600, max_requests=0, max_tokens=0)
+        rt.quotas.set_limit("pro", "mini", window_s=3600, max_requests=0, max_tokens=0)
+    elif case == "backend down":
+        rt.aliases.add(AliasConfig("down", "scripted", "", {"fail": "unavailable"}))
+        body = {**chat, "model": "down"}
+    elif case == "approved twice":
+        with served.client("reviewer") as c:
+            held = c.post("/v1/chat/completions", json={**chat, "model": "auto", "messages": [
+                {"role": "user", "content": "Decide which employees to lay off next month."}]})
+            review_id = held.json()["charter"]["decision"]["review_id"]
+            assert review_id
+            ok = c.post(f"/api/reviews/{review_id}/approve", json={"note": "fine"})
+            assert ok.status_code == 200, ok.text
+        role, method, path, body = "reviewer", "post", f"/api/reviews/{review_id}/approve", {"note": "again"}
+    with served.client(role) as c:
+        r = c.request(method, path, json=body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "code"} and err["message"]
+    if code:
+        assert err["code"] == code
+
+
+def test_stream_errors_before_the_first_token_are_plain_responses(served: Served) -> None:
+    with served.client() as c:
+        r = c.post("/v1/chat/completions", json={"model": "nope", "stream": True,
+                                                 "messages": [{"role": "user", "content": "Hi"}]})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+
+
+def test_sse_wire_format(served: Served) -> None:
+    with served.client() as c, c.stream("POST", "/v1/chat/completions", json={
+            "model": "fast", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}) as r:
+        lines = [line for line in r.iter_lines() if line]
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert lines[-1] == "data: [DONE]"
+    events = [json.loads(line[6:]) for line in lines[:-1]]
+    assert events[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert events[-1]["choices"] == [] and events[-1]["usage"]["total_tokens"] > 0
+    assert httpx  # the client library used above
