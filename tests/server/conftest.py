@@ -35,18 +35,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(settings: Settings) -> Iterator[Served]:
+def _start(settings: Settings, *, scripted: bool) -> Iterator[Served]:
     settings = settings.with_overrides(max_body_mb=0.05, rate_limit_per_minute=1000)
     rt = Runtime.open(settings)
-    for name in ("fast", "thinking", "mini"):
-        rt.aliases.remove(name)
-        rt.aliases.add(AliasConfig(name, "scripted", "", {"replies": [f"Answer from {name}."]}))
+    if scripted:
+        for name in ("fast", "thinking", "mini"):
+            rt.aliases.remove(name)
+            rt.aliases.add(AliasConfig(name, "scripted", "", {"replies": [f"Answer from {name}."]}))
     keys = {}
     for role, roles in (("user", ["user"]), ("reviewer", ["user", "reviewer"]),
                         ("admin", ["admin"])):
         rt.accounts.add_user(f"{role}@example.com", roles=roles, tier="pro",
-                             clearance="confidential" if role != "user" else "internal")
+                             clearance="confidential" if role != "user" else "internal",
+                             display_name=role.title())
         keys[role] = rt.accounts.create_key(f"{role}@example.com")[1]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, rt), host="127.0.0.1", port=port,
@@ -63,3 +64,23 @@ def served(settings: Settings) -> Iterator[Served]:
         server.should_exit = True
         thread.join(timeout=10)
         rt.close()
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[Served]:
+    """Scripted chat aliases: fast, deterministic answers."""
+    yield from _start(settings, scripted=True)
+
+
+@pytest.fixture
+def served_handbook(settings: Settings) -> Iterator[Served]:
+    """The offline defaults (extractive answers with citations) over the demo handbook."""
+    from pathlib import Path
+
+    from charter.knowledge.ingest import IngestOptions, Ingestor
+
+    for served in _start(settings, scripted=False):
+        handbook = Path(__file__).resolve().parents[2] / "examples" / "handbook"
+        Ingestor(served.runtime.db, served.runtime.embedder()).add(
+            [handbook], IngestOptions(classification="internal"))
+        yield served

@@ -1,0 +1,100 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright (never downloaded).
+
+Signs in, asks a question, opens a citation, sees a request held, and as a reviewer
+approves it; screenshots go to test-artifacts/ui/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.server.conftest import Served
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+
+def _browser():  # type: ignore[no-untyped-def]
+    required = os.environ.get("CHARTER_REQUIRE_BROWSER") == "1"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    if not Path(CHROMIUM).exists():
+        if required:
+            raise AssertionError(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip("no chromium: apt-get install chromium")
+    return sync_playwright
+
+
+@pytest.mark.integration
+def test_sign_in_ask_open_citation_and_approve_a_held_request(served_handbook: Served) -> None:
+    sync_playwright = _browser()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    served = served_handbook
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(served.url)
+            page.get_by_label("API key").fill(served.keys["user"])
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_label("Your question").wait_for()
+            assert "User" in page.locator("#who").inner_text()
+
+            page.get_by_label("Your question").fill(
+                "How many days of paid annual leave do full-time employees get?")
+            page.keyboard.press("Enter")
+            first_source = page.locator(".msg.assistant .sources button").first
+            first_source.wait_for(timeout=60_000)
+            badge = page.locator(".msg.assistant .badge").first.inner_text()
+            assert badge.startswith("route: ")
+            page.screenshot(path=str(SHOTS / "1-answer-with-citations.png"), full_page=True)
+            first_source.click()
+            dialog = page.locator("dialog#citation")
+            dialog.wait_for(state="visible")
+            assert "leave" in dialog.locator("blockquote").inner_text().lower()
+            page.screenshot(path=str(SHOTS / "2-citation-open.png"))
+            dialog.get_by_role("button", name="Close").click()
+
+            page.get_by_label("Your question").fill("Decide which employees to lay off next month.")
+            page.get_by_role("button", name="Send").click()
+            notice = page.locator(".msg.assistant .notice").last
+            notice.wait_for(timeout=60_000)
+            assert "Pending review" in notice.inner_text()
+            page.screenshot(path=str(SHOTS / "3-held-for-review.png"), full_page=True)
+
+            reviewer = browser.new_page(viewport={"width": 1280, "height": 860})
+            reviewer.goto(served.url)
+            reviewer.get_by_label("API key").fill(served.keys["reviewer"])
+            reviewer.get_by_role("button", name="Sign in").click()
+            reviewer.get_by_role("button", name="Reviews").click()
+            card = reviewer.locator("#review-list li[data-review]").first
+            card.wait_for()
+            assert "lay off" in card.inner_text()
+            card.get_by_label("Decision note").fill("Planning question only; no decision is made.")
+            reviewer.screenshot(path=str(SHOTS / "4-review-queue.png"), full_page=True)
+            card.get_by_role("button", name="Approve").click()
+            reviewer.get_by_role("status").wait_for(timeout=60_000)
+            assert "Approved" in reviewer.get_by_role("status").inner_text()
+            reviewer.get_by_role("button", name="Dashboard").click()
+            reviewer.locator("#charts figure").first.wait_for()
+            reviewer.screenshot(path=str(SHOTS / "5-dashboard.png"), full_page=True)
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(served.url)
+            phone.get_by_label("API key").fill(served.keys["user"])
+            phone.get_by_role("button", name="Sign in").click()
+            phone.get_by_label("Your question").wait_for()
+            phone.screenshot(path=str(SHOTS / "6-phone.png"), full_page=True)
+        finally:
+            browser.close()
+    review = served.runtime.reviews.list("approved")
+    assert len(review) == 1 and review[0].answer is not None
