@@ -34,6 +34,23 @@ def generate(
     typer.echo(f"Charter overhead: {(1 - result.ratio) * 100:+.1f}% of throughput")
 
 
+@app.command("gateway")
+def gateway(
+    requests_c1: int = typer.Option(200, "--requests-c1", min=10, help="Requests at 1 client."),
+    requests_c50: int = typer.Option(1000, "--requests-c50", min=50,
+                                     help="Requests at 50 concurrent clients."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S}.'),
+) -> None:
+    """Gateway overhead over the backend call (scripted backend, full spine), via HTTP."""
+    from charter.bench import gateway as bench
+
+    log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
+    result = bench.run(requests_c1, requests_c50, log)
+    if as_json:
+        typer.echo(json.dumps({k: {x: v[x] for x in ("overhead_p50_ms", "overhead_p99_ms", "rps")}
+                               for k, v in result.items()}))
+
+
 @app.command("retrieval")
 def retrieval(
     dataset: Path = typer.Option(..., "--dataset", help="BEIR folder (corpus.jsonl, "

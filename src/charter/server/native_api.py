@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +21,7 @@ from charter.errors import ForbiddenError, InvalidInputError, NotFoundError
 from charter.server.deps import caller, require, runtime
 
 router = APIRouter(prefix="/api", tags=["charter"])
+MAX_INT = 2**31 - 1  # what an INTEGER column holds on every database
 
 
 def _plain(obj: Any) -> Any:
@@ -239,7 +240,8 @@ def policy_versions(request: Request, p: Principal = Depends(caller)) -> list[di
 
 
 @router.get("/policy/versions/{number}", summary="One charter version with its YAML")
-def policy_version(number: int, request: Request, p: Principal = Depends(caller)) -> dict[str, Any]:
+def policy_version(request: Request, number: int = PathParam(ge=1, le=MAX_INT),
+                   p: Principal = Depends(caller)) -> dict[str, Any]:
     return _plain(runtime(request).policies.get(number))
 
 
@@ -298,9 +300,9 @@ def usage_limits(request: Request, p: Principal = Depends(caller)) -> list[dict[
 
 
 class LimitIn(Strict):
-    window_s: int = Field(3 * 3600, ge=1)
-    max_requests: int | None = Field(None, ge=0)
-    max_tokens: int | None = Field(None, ge=0)
+    window_s: int = Field(3 * 3600, ge=1, le=MAX_INT)
+    max_requests: int | None = Field(None, ge=0, le=MAX_INT)
+    max_tokens: int | None = Field(None, ge=0, le=MAX_INT)
 
 
 @router.put("/usage/limits/{tier}/{route}", summary="Set a tier's limit for a route (admin)")
