@@ -87,6 +87,7 @@ class Delta:
     """A piece of streamed answer text."""
 
     text: str
+    request_id: str = ""  # the same id the final Result carries
 
 
 @dataclass
@@ -331,7 +332,7 @@ class Gateway:
 
     def _stream(self, p: _Prepared) -> Iterator[Delta | Result]:
         if p.final is not None:
-            yield Delta(p.final)
+            yield Delta(p.final, p.request_id)
             yield self._finish(p, p.final, Usage(), streamed=True)
             return
         assert p.model is not None and p.chat is not None
@@ -344,7 +345,7 @@ class Gateway:
             except CharterError as exc:
                 self._record(p, streamed=True, error=exc)
                 raise
-            yield Delta(completion.text)
+            yield Delta(completion.text, p.request_id)
             yield self._finish(p, completion.text.strip(), completion.usage, streamed=True)
             return
         source = fast.stream(p.model, p.chat)
@@ -352,7 +353,7 @@ class Gateway:
             for chunk in source:
                 if chunk.text:
                     pieces.append(chunk.text)
-                    yield Delta(chunk.text)
+                    yield Delta(chunk.text, p.request_id)
                 if chunk.usage is not None:
                     usage = chunk.usage
         except CharterError as exc:

@@ -145,3 +145,36 @@ def test_sse_wire_format(served: Served) -> None:
     assert events[0]["choices"][0]["delta"]["role"] == "assistant"
     assert events[-1]["choices"] == [] and events[-1]["usage"]["total_tokens"] > 0
     assert httpx  # the client library used above
+
+
+def test_client_disconnect_cancels_the_backend_stream(served: Served) -> None:
+    """The client reads two chunks of a slow stream and hangs up: the backend stops long
+    before its 100 pieces are done, and the audit records the request as cancelled."""
+    import time
+
+    from charter.backends.base import AliasConfig
+
+    rt = served.runtime
+    rt.aliases.add(AliasConfig("slow", "scripted", "", {
+        "replies": [" ".join(f"word{i}" for i in range(100))], "token_delay": 0.05}))
+    started = time.monotonic()
+    with served.client() as c, c.stream("POST", "/v1/chat/completions", json={
+            "model": "slow", "stream": True,
+            "messages": [{"role": "user", "content": "Tell me a long story"}]}) as r:
+        seen = []
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                seen.append(json.loads(line[6:]))
+            if len(seen) >= 2:
+                break
+    request_id = seen[0]["id"]
+    assert request_id.startswith("req_") and seen[1]["id"] == request_id
+    deadline = time.monotonic() + 4
+    records = []
+    while time.monotonic() < deadline and not records:
+        records = rt.audit.records(request_id=request_id)
+        time.sleep(0.1)
+    assert records, "no audit record for the cancelled stream"
+    payload = records[0].payload
+    assert payload["status"] == "error" and payload["error"]["code"] == "cancelled"
+    assert time.monotonic() - started < 5.0  # the 100 pieces would take 5 s

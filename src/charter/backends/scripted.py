@@ -32,6 +32,7 @@ class ScriptedOptions(BackendOptions):
     echo: bool = False
     echo_system: bool = False  # answer with the system prompt the model was given
     delay: float = 0.0
+    token_delay: float = 0.0  # seconds between streamed pieces
     fail: Literal["unavailable", "rate_limited", "error"] | None = None
 
 
@@ -85,5 +86,7 @@ class ScriptedChat:
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         text = self._reply(request)
         for piece in re.findall(r"\S+\s*|\s+", text):
+            if self.options.token_delay:
+                time.sleep(self.options.token_delay)
             yield StreamChunk(text=piece)
         yield StreamChunk(usage=self._usage(request, text), finish_reason="stop")

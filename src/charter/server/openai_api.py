@@ -147,7 +147,8 @@ async def _sse(events: Iterator[Delta | Result]) -> AsyncIterator[str]:
                 if first:
                     delta["role"] = "assistant"
                     first = False
-                yield _event({"id": rid or "pending", "object": "chat.completion.chunk",
+                rid = rid or item.request_id
+                yield _event({"id": rid, "object": "chat.completion.chunk",
                               "created": created, "model": model,
                               "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
             else:
