@@ -32,3 +32,9 @@ def test_pinned_statuses() -> None:
     assert errors.BackendRateLimitError("x").status == 429
     assert errors.BackendUnavailableError("x").status == 503
     assert errors.UnknownAliasError("x").to_dict()["error"]["code"] == "model_not_found"
+    assert errors.AuthError("x").status == 401
+    assert errors.ForbiddenError("x").status == 403
+    assert errors.PayloadTooLargeError("x").status == 413
+    assert errors.QuotaExceededError("x").status == 429
+    assert errors.RateLimitedError("x").status == 429
+    assert errors.QuotaExceededError("x").to_dict()["error"]["type"] == "rate_limit_error"
