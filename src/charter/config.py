@@ -129,6 +129,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedding_batch_size", 32,
             "Texts embedded per batch by the local embedder.",
             parse=_parse_int, minimum=1, example="32"),
+    Setting("embedding_onnx", True,
+            "Embed short inputs (questions, screening) with onnxruntime: the packaged model's "
+            "graph is exported once into <data_dir>/cache/onnx and checked against PyTorch.",
+            parse=_parse_bool, example="true"),
     Setting("embedding_alias", "embed",
             "Model alias (kind embedding) that embeds documents and questions.", example="embed"),
     Setting("kb_chunk_size", 1000,

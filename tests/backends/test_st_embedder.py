@@ -21,3 +21,34 @@ class TestPackagedMiniLM(EmbedderConformance):
 def test_missing_model_folder(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="not found or incomplete"):
         SentenceTransformerEmbedder(str(tmp_path / "none"))
+
+
+@pytest.mark.integration
+class TestPackagedMiniLMWithOnnx(EmbedderConformance):
+    """The same suite with short inputs on onnxruntime (batches of more than 8 stay on
+    PyTorch, so the batching test compares the two runtimes)."""
+
+    @pytest.fixture
+    def embedder(self, tmp_path: Path) -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder(batch_size=4, onnx_cache=tmp_path / "onnx")
+
+    def test_onnx_is_used_and_matches_pytorch(self, embedder: SentenceTransformerEmbedder,
+                                              tmp_path: Path) -> None:
+        texts = ["How many days of leave do I get?", "Hotel limit per night in Paris",
+                 "Een zin in het Nederlands", "x"]
+        onnx = embedder.embed(texts)
+        assert embedder._onnx, "the ONNX encoder should be active for the packaged model"
+        assert list((tmp_path / "onnx").glob("*.onnx"))
+        torch_only = SentenceTransformerEmbedder(batch_size=4)
+        for a, b in zip(onnx, torch_only.embed(texts), strict=True):
+            assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.9999
+
+
+def test_onnx_is_not_used_for_other_pipelines(tmp_path: Path) -> None:
+    from charter.backends import onnx_encoder
+
+    class Odd:
+        def __iter__(self):  # a pipeline without mean pooling
+            return iter([type("Transformer", (), {})(), type("Dense", (), {})()])
+
+    assert onnx_encoder.build(Odd(), tmp_path, tmp_path / "cache") is None

@@ -67,12 +67,17 @@ class SentenceTransformerEmbedder:
     backend_name: ClassVar[str] = "sentence_transformers"
     Options: ClassVar[type[BaseModel]] = EmbedderOptions
 
-    def __init__(self, model: str = PACKAGED, batch_size: int = 32) -> None:
+    def __init__(self, model: str = PACKAGED, batch_size: int = 32, *,
+                 onnx_cache: Path | None = None) -> None:
         self._dir = resolve_model_dir(model)
         self._name = PACKAGED if model in ("", PACKAGED, "packaged") else str(self._dir)
         self.batch_size = batch_size
         self._loaded: Any = None
         self._infer_lock = threading.Lock()
+        # Short inputs run through onnxruntime when the graph exports and matches (see
+        # charter.backends.onnx_encoder); None: not tried yet, False: PyTorch only.
+        self._onnx_cache = onnx_cache
+        self._onnx: Any = None if onnx_cache is not None else False
 
     @property
     def _model(self) -> Any:
@@ -85,7 +90,9 @@ class SentenceTransformerEmbedder:
     @classmethod
     def from_alias(cls, alias: AliasConfig, settings: Settings) -> SentenceTransformerEmbedder:
         opts = EmbedderOptions.model_validate(alias.options)
-        return cls(alias.model or PACKAGED, opts.batch_size or settings.embedding_batch_size)
+        cache = settings.data_path / "cache" / "onnx" if settings.embedding_onnx else None
+        return cls(alias.model or PACKAGED, opts.batch_size or settings.embedding_batch_size,
+                   onnx_cache=cache)
 
     @classmethod
     def check_alias(cls, alias: AliasConfig) -> None:
@@ -122,9 +129,22 @@ class SentenceTransformerEmbedder:
         import torch
 
         model = self._model
+        onnx = self._onnx_encoder()
+        if onnx:
+            return onnx.encode(list(texts)).tolist()  # type: ignore[no-any-return]
         prepare = getattr(model, "preprocess", None) or model.tokenize
         with self._infer_lock, torch.inference_mode():
             features = prepare(list(texts))
             out = model(features)["sentence_embedding"]
             out = torch.nn.functional.normalize(out.float(), dim=-1)
         return out.tolist()
+
+    def _onnx_encoder(self) -> Any:
+        if self._onnx is None:
+            from charter.backends import onnx_encoder
+
+            with _load_lock:
+                if self._onnx is None:
+                    assert self._onnx_cache is not None
+                    self._onnx = onnx_encoder.build(self._model, self._dir, self._onnx_cache) or False
+        return self._onnx
