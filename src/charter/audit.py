@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, insert, select, text
 
 from charter.errors import AuditIntegrityError
 from charter.store.db import Database, utcnow
@@ -50,22 +50,31 @@ class AuditLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def append(self, request_id: str, actor: str, event: str, payload: dict[str, Any]) -> AuditRecord:
+    def append(self, request_id: str, actor: str, event: str, payload: dict[str, Any], *,
+               conn: Connection | None = None) -> AuditRecord:
+        """Append one record; inside the caller's transaction when ``conn`` is given
+        (it must have been opened with ``exclusive=True``)."""
+        if conn is not None:
+            return self._append(conn, request_id, actor, event, payload)
+        with self.db.transaction(exclusive=True) as own:
+            return self._append(own, request_id, actor, event, payload)
+
+    def _append(self, conn: Connection, request_id: str, actor: str, event: str,
+                payload: dict[str, Any]) -> AuditRecord:
         body = canonical(payload)
-        with self.db.transaction(exclusive=True) as conn:
-            if self.db.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(727112)"))
-            prev = conn.execute(
-                select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-            ).scalar() or GENESIS
-            created = utcnow()
-            digest = chain_hash(prev, request_id, created, actor, event, body)
-            new_id = conn.execute(
-                insert(AuditEvent).values(
-                    request_id=request_id, created_at=created, actor=actor, event=event,
-                    payload=body, prev_hash=prev, hash=digest,
-                ).returning(AuditEvent.id)
-            ).scalar_one()
+        if self.db.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(727112)"))
+        prev = conn.execute(
+            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+        ).scalar() or GENESIS
+        created = utcnow()
+        digest = chain_hash(prev, request_id, created, actor, event, body)
+        new_id = conn.execute(
+            insert(AuditEvent).values(
+                request_id=request_id, created_at=created, actor=actor, event=event,
+                payload=body, prev_hash=prev, hash=digest,
+            ).returning(AuditEvent.id)
+        ).scalar_one()
         return AuditRecord(new_id, request_id, created, actor, event, payload, prev, digest)
 
     def records(self, *, request_id: str | None = None, limit: int | None = None,

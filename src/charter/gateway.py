@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from sqlalchemy import Connection
+
 from charter.audit import AuditLog
 from charter.auth import Principal
 from charter.backends import registry
@@ -131,6 +133,7 @@ class Gateway:
                  use_cases: Any = None, quotas: Quotas | None = None,
                  routers: RouterRepository | None = None) -> None:
         self.settings = settings
+        self.db = db
         self.aliases = AliasRepository(db)
         self.audit = AuditLog(db)
         self.retriever = retriever or NoRetrieval()
@@ -249,18 +252,20 @@ class Gateway:
             usage=UsageInfo(prompt_tokens=usage.prompt_tokens,
                             completion_tokens=usage.completion_tokens),
         )
-        if self.quotas is not None:
-            self.quotas.add_tokens(p.request.principal.id, p.quota,
-                                   usage.prompt_tokens + usage.completion_tokens)
         question = next((m.content for m in reversed(p.request.messages) if m.role == "user"), "")
-        self.route_log.record(p.request_id, p.request.principal.id,
-                              hashlib.sha256(question.strip().encode()).hexdigest(),
-                              p.screen.redacted_question, p.request.model, p.route)
-        self._record(p, streamed=streamed, result=result)
+        # Tokens, the route log and the audit record land together, in one transaction.
+        with self.db.transaction(exclusive=True) as conn:
+            if self.quotas is not None:
+                self.quotas.add_tokens(p.request.principal.id, p.quota,
+                                       usage.prompt_tokens + usage.completion_tokens, conn=conn)
+            self.route_log.record(p.request_id, p.request.principal.id,
+                                  hashlib.sha256(question.strip().encode()).hexdigest(),
+                                  p.screen.redacted_question, p.request.model, p.route, conn=conn)
+            self._record(p, streamed=streamed, result=result, conn=conn)
         return result
 
     def _record(self, p: _Prepared, *, streamed: bool, result: Result | None = None,
-                error: CharterError | None = None) -> None:
+                error: CharterError | None = None, conn: Connection | None = None) -> None:
         question = "\n".join(m.content for m in p.request.messages if m.role == "user")
         d = p.decision
         payload: dict[str, Any] = {
@@ -297,7 +302,7 @@ class Gateway:
         if error is not None:
             payload["status"] = "error"
             payload["error"] = {"code": error.code, "message": error.message}
-        self.audit.append(p.request_id, p.request.principal.id, "chat", payload)
+        self.audit.append(p.request_id, p.request.principal.id, "chat", payload, conn=conn)
 
     # -- public ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from charter.auth import Principal
 from charter.errors import InvalidInputError, NotFoundError, QuotaExceededError
@@ -199,13 +199,18 @@ class Quotas:
         return QuotaState(tier=tier, route=MINI, window_start=fallback.window_start,
                           exhausted=True, reason=state.reason, counted=fallback.counted)
 
-    def add_tokens(self, principal_id: str, state: QuotaState, tokens: int) -> None:
+    def add_tokens(self, principal_id: str, state: QuotaState, tokens: int, *,
+                   conn: Connection | None = None) -> None:
         if not state.counted or tokens <= 0:
             return
-        with self.db.transaction(exclusive=True) as conn:
-            conn.execute(text("UPDATE usage_counters SET tokens = tokens + :n WHERE "
-                              "principal_id = :p AND route = :r AND window_start = :w"),
-                         {"n": tokens, "p": principal_id, "r": state.route, "w": state.window_start})
+        sql = text("UPDATE usage_counters SET tokens = tokens + :n WHERE principal_id = :p "
+                   "AND route = :r AND window_start = :w")
+        params = {"n": tokens, "p": principal_id, "r": state.route, "w": state.window_start}
+        if conn is not None:
+            conn.execute(sql, params)
+            return
+        with self.db.transaction(exclusive=True) as own:
+            own.execute(sql, params)
 
     def usage(self, principal_id: str | None = None) -> list[UsageRow]:
         sql = ("SELECT u.principal_id, u.route, u.window_start, u.requests, u.tokens, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from charter.router.feedback import SWITCH_WINDOW_S
 from charter.router.rules import AUTO, RouteDecision
@@ -14,33 +14,43 @@ class RouteLog:
         self.db = db
 
     def record(self, request_id: str, principal_id: str, prompt_sha256: str,
-               prompt_redacted: str, requested: str, route: RouteDecision) -> str | None:
+               prompt_redacted: str, requested: str, route: RouteDecision, *,
+               conn: Connection | None = None) -> str | None:
         """Store the row; when the user re-asks the same question with another model
-        picked, also record a ``switch`` on the earlier request. Returns that request id."""
+        picked, also record a ``switch`` on the earlier request. Returns that request id.
+        Runs inside the caller's (exclusive) transaction when ``conn`` is given."""
+        if conn is not None:
+            return self._record(conn, request_id, principal_id, prompt_sha256, prompt_redacted,
+                                requested, route)
+        with self.db.transaction(exclusive=True) as own:
+            return self._record(own, request_id, principal_id, prompt_sha256, prompt_redacted,
+                                requested, route)
+
+    def _record(self, conn: Connection, request_id: str, principal_id: str, prompt_sha256: str,
+                prompt_redacted: str, requested: str, route: RouteDecision) -> str | None:
         now = utcnow()
         switched = None
-        with self.db.transaction(exclusive=True) as conn:
-            if requested and requested != AUTO:
-                earlier = conn.execute(text(
-                    "SELECT request_id, route, created_at FROM route_log WHERE principal_id = :p "
-                    "AND prompt_sha256 = :h ORDER BY created_at DESC LIMIT 1"),
-                    {"p": principal_id, "h": prompt_sha256}).first()
-                if earlier is not None and earlier.route != route.name and \
-                        _seconds_between(earlier.created_at, now) <= SWITCH_WINDOW_S:
-                    conn.execute(text(
-                        "INSERT INTO feedback (request_id, principal_id, kind, value, note, "
-                        "created_at) VALUES (:r, :p, 'switch', :v, :n, :t)"),
-                        {"r": earlier.request_id, "p": principal_id,
-                         "v": f"{earlier.route}->{route.name}", "n": f"re-asked as {request_id}",
-                         "t": now})
-                    switched = earlier.request_id
-            conn.execute(text(
-                "INSERT INTO route_log (request_id, principal_id, prompt_sha256, prompt_redacted, "
-                "requested, route, reason, score, router_version, created_at) VALUES (:r, :p, :h, "
-                ":q, :req, :route, :why, :s, :v, :t)"),
-                {"r": request_id, "p": principal_id, "h": prompt_sha256, "q": prompt_redacted,
-                 "req": requested or AUTO, "route": route.name, "why": route.reason,
-                 "s": route.score, "v": route.router_version, "t": now})
+        if requested and requested != AUTO:
+            earlier = conn.execute(text(
+                "SELECT request_id, route, created_at FROM route_log WHERE principal_id = :p "
+                "AND prompt_sha256 = :h ORDER BY created_at DESC LIMIT 1"),
+                {"p": principal_id, "h": prompt_sha256}).first()
+            if earlier is not None and earlier.route != route.name and \
+                    _seconds_between(earlier.created_at, now) <= SWITCH_WINDOW_S:
+                conn.execute(text(
+                    "INSERT INTO feedback (request_id, principal_id, kind, value, note, "
+                    "created_at) VALUES (:r, :p, 'switch', :v, :n, :t)"),
+                    {"r": earlier.request_id, "p": principal_id,
+                     "v": f"{earlier.route}->{route.name}", "n": f"re-asked as {request_id}",
+                     "t": now})
+                switched = earlier.request_id
+        conn.execute(text(
+            "INSERT INTO route_log (request_id, principal_id, prompt_sha256, prompt_redacted, "
+            "requested, route, reason, score, router_version, created_at) VALUES (:r, :p, :h, "
+            ":q, :req, :route, :why, :s, :v, :t)"),
+            {"r": request_id, "p": principal_id, "h": prompt_sha256, "q": prompt_redacted,
+             "req": requested or AUTO, "route": route.name, "why": route.reason,
+             "s": route.score, "v": route.router_version, "t": now})
         return switched
 
     def counts(self) -> dict[str, int]:
