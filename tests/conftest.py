@@ -17,14 +17,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a test that reaches for a hub mu
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One exported ONNX graph for the whole session (each export takes about a second)."""
+    return tmp_path_factory.mktemp("onnx")
+
+
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, onnx_cache: Path) -> Settings:
     """Settings with a private data dir, unaffected by the developer's environment."""
     for key in list(os.environ):
         if key.startswith("CHARTER_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    return load_settings({"CHARTER_DATA_DIR": str(tmp_path / "data")})
+    return load_settings({"CHARTER_DATA_DIR": str(tmp_path / "data"),
+                          "CHARTER_ONNX_CACHE_DIR": str(onnx_cache)})
 
 
 @pytest.fixture

@@ -133,6 +133,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Embed short inputs (questions, screening) with onnxruntime: the packaged model's "
             "graph is exported once into <data_dir>/cache/onnx and checked against PyTorch.",
             parse=_parse_bool, example="true"),
+    Setting("onnx_cache_dir", "",
+            "Folder for the exported ONNX graphs (empty: <data_dir>/cache/onnx).",
+            example="/var/cache/charter/onnx"),
     Setting("embedding_alias", "embed",
             "Model alias (kind embedding) that embeds documents and questions.", example="embed"),
     Setting("kb_chunk_size", 1000,

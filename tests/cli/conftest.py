@@ -18,13 +18,15 @@ class Run:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        onnx_cache: Path):
     """Runs `charter ARGS` in-process with a private data dir; returns code, stdout, stderr."""
     for key in list(os.environ):
         if key.startswith("CHARTER_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CHARTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHARTER_ONNX_CACHE_DIR", str(onnx_cache))
 
     def run(*args: str, env: dict[str, str] | None = None) -> Run:
         for k, v in (env or {}).items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,7 @@ def _export(model: Any, path: Path) -> None:
     pos = torch.arange(ids.shape[1]).unsqueeze(0).expand_as(ids)
     tt = sample.get("token_type_ids", torch.zeros_like(ids))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # no clash between exporters
     dynamic = {n: {0: "batch", 1: "seq"} for n in ("ids", "mask", "tt", "pos")}
     dynamic["v"] = {0: "batch"}
     import warnings

@@ -90,7 +90,9 @@ class SentenceTransformerEmbedder:
     @classmethod
     def from_alias(cls, alias: AliasConfig, settings: Settings) -> SentenceTransformerEmbedder:
         opts = EmbedderOptions.model_validate(alias.options)
-        cache = settings.data_path / "cache" / "onnx" if settings.embedding_onnx else None
+        folder = Path(settings.onnx_cache_dir).expanduser() if settings.onnx_cache_dir else \
+            settings.data_path / "cache" / "onnx"
+        cache = folder if settings.embedding_onnx else None
         return cls(alias.model or PACKAGED, opts.batch_size or settings.embedding_batch_size,
                    onnx_cache=cache)
 
