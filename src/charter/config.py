@@ -96,6 +96,11 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLAlchemy URL of the database. Empty means a SQLite file in data_dir. "
             "For PostgreSQL with pgvector: postgresql+psycopg://user:pass@host/db.",
             example="postgresql+psycopg://charter@localhost/charter", secret=True),
+    Setting("read_cache_ttl", 2.0,
+            "Seconds this process keeps rarely-changing rows (charter version, aliases, tier "
+            "limits, profiles, router version) before reading them again; changes made in this "
+            "process show at once, changes from other processes within this time (0: no cache).",
+            parse=_parse_float, minimum=0.0, example="2"),
     Setting("auto_migrate", True,
             "Apply pending database migrations when Charter opens the database.",
             parse=_parse_bool, example="true"),

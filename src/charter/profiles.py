@@ -76,6 +76,9 @@ class ProfileRepository:
         self.db = db
 
     def get(self, principal_id: str) -> Profile:
+        return self.db.cache.get(("profile", principal_id), lambda: self._get(principal_id))
+
+    def _get(self, principal_id: str) -> Profile:
         with self.db.connect() as conn:
             row = conn.execute(text("SELECT * FROM user_profiles WHERE principal_id = :p"),
                                {"p": principal_id}).first()
@@ -100,4 +103,5 @@ class ProfileRepository:
                 conn.execute(text("INSERT INTO user_profiles (principal_id, personality, "
                                   "instructions, updated_at) VALUES (:p, :s, :i, :n)"),
                              {"p": principal_id, "s": new.personality, "i": new.instructions, "n": now})
+        self.db.cache.invalidate("profile")
         return new

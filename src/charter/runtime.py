@@ -36,7 +36,8 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         """Open the database (migrating a new one) and seed defaults on first run."""
-        db = Database(settings.resolved_database_url, connect_timeout=settings.db_connect_timeout)
+        db = Database(settings.resolved_database_url, connect_timeout=settings.db_connect_timeout,
+                      cache_ttl=settings.read_cache_ttl)
         db.ping()
         fresh = db.revisions()[0] is None
         db.ensure_ready(auto_migrate=settings.auto_migrate)

@@ -85,6 +85,10 @@ class Quotas:
     # -- tiers -------------------------------------------------------------------------
 
     def seed_defaults(self) -> None:
+        self._seed_defaults()
+        self.db.cache.invalidate("limits")
+
+    def _seed_defaults(self) -> None:
         with self.db.transaction(exclusive=True) as conn:
             if conn.execute(text("SELECT count(*) FROM tier_limits")).scalar_one():
                 return
@@ -110,6 +114,9 @@ class Quotas:
                     for r in conn.execute(text(sql + " ORDER BY tier, route"), params)]
 
     def limit(self, tier: str, route: str) -> Limit | None:
+        return self.db.cache.get(("limits", tier, route), lambda: self._limit(tier, route))
+
+    def _limit(self, tier: str, route: str) -> Limit | None:
         with self.db.connect() as conn:
             r = conn.execute(text("SELECT * FROM tier_limits WHERE tier = :t AND route = :r"),
                              {"t": tier, "r": route}).first()
@@ -128,16 +135,17 @@ class Quotas:
             conn.execute(text("INSERT INTO tier_limits (tier, route, window_s, max_requests, "
                               "max_tokens) VALUES (:t, :r, :w, :q, :k)"),
                          {"t": tier, "r": route, "w": window_s, "q": max_requests, "k": max_tokens})
+        self.db.cache.invalidate("limits")
         return Limit(tier, route, window_s, max_requests, max_tokens)
 
     # -- principals ----------------------------------------------------------------------
 
     def tier_of(self, principal: Principal) -> str:
         """The tier an administrator set for this principal, else the principal's own."""
-        with self.db.connect() as conn:
-            row = conn.execute(text("SELECT tier FROM user_profiles WHERE principal_id = :p"),
-                               {"p": principal.id}).first()
-        return row.tier if row is not None and row.tier else principal.tier
+        from charter.profiles import ProfileRepository
+
+        tier = ProfileRepository(self.db).get(principal.id).tier
+        return tier or principal.tier
 
     def set_tier(self, principal_id: str, tier: str) -> None:
         if tier not in self.tiers():
@@ -151,6 +159,7 @@ class Quotas:
             if not updated:
                 conn.execute(text("INSERT INTO user_profiles (principal_id, tier, updated_at) "
                                   "VALUES (:p, :t, :n)"), {"p": principal_id, "t": tier, "n": now})
+        self.db.cache.invalidate("profile")
 
     # -- accounting ----------------------------------------------------------------------
 

@@ -56,6 +56,10 @@ class PolicyRepository:
 
     def ensure_default(self) -> None:
         """Install the shipped charter as version 1, approved, on a new database."""
+        self._ensure_default()
+        self.db.cache.invalidate("policy")
+
+    def _ensure_default(self) -> None:
         with self.db.transaction(exclusive=True) as conn:
             if conn.execute(text("SELECT count(*) FROM policy_versions")).scalar():
                 return
@@ -78,6 +82,9 @@ class PolicyRepository:
         return row.number, _parse_cached(row.yaml, row.number)
 
     def active_number(self) -> int:
+        return self.db.cache.get(("policy",), self._active_number)
+
+    def _active_number(self) -> int:
         with self.db.connect() as conn:
             n = conn.execute(text(
                 "SELECT number FROM policy_versions WHERE state = 'approved'")).scalar()
@@ -111,6 +118,7 @@ class PolicyRepository:
             conn.execute(text("UPDATE policy_versions SET state = 'approved', approved_by = :a, "
                               "approved_at = :t WHERE number = :n"),
                          {"a": approver, "t": now, "n": number})
+        self.db.cache.invalidate("policy")
         return self.get(number)
 
     def diff(self, a: int, b: int) -> str:

@@ -47,6 +47,7 @@ class RouterRepository:
                  "note": note, "t": utcnow()})
             if activate:
                 self._point(conn, ACTIVE, n, author)
+        self.db.cache.invalidate("router")
         return int(n)
 
     def list(self) -> list[RouterVersion]:
@@ -65,6 +66,9 @@ class RouterRepository:
         return RouterModel.from_stored(bytes(row.model), row.meta)
 
     def active_version(self, alias: str = ACTIVE) -> int | None:
+        return self.db.cache.get(("router", alias), lambda: self._active_version(alias))
+
+    def _active_version(self, alias: str) -> int | None:
         with self.db.connect() as conn:
             row = conn.execute(text("SELECT version FROM router_alias_history WHERE alias = :a "
                                     "ORDER BY id DESC LIMIT 1"), {"a": alias}).first()
@@ -84,6 +88,7 @@ class RouterRepository:
         self.load(version)  # exists
         with self.db.transaction(exclusive=True) as conn:
             self._point(conn, alias, version, actor)
+        self.db.cache.invalidate("router")
 
     def rollback(self, *, actor: str, alias: str = ACTIVE) -> int | None:
         """Point the alias back at the version it named before the current one.
@@ -106,11 +111,13 @@ class RouterRepository:
                                     "back to (see `charter router list`)")
             previous = stack[-2]
             self._point(conn, alias, previous, actor, action="rollback")
-            return previous
+        self.db.cache.invalidate("router")
+        return previous
 
-    @staticmethod
-    def _point(conn: Any, alias: str, version: int | None, actor: str,
+    def _point(self, conn: Any, alias: str, version: int | None, actor: str,
                action: str = "activate") -> None:
+        # Cleared before and after the write's commit, so no reader keeps the old version.
+        self.db.cache.invalidate("router")
         conn.execute(text("INSERT INTO router_alias_history (alias, version, action, actor, "
                           "created_at) VALUES (:a, :v, :act, :actor, :t)"),
                      {"a": alias, "v": version, "act": action, "actor": actor, "t": utcnow()})

@@ -44,6 +44,9 @@ class AliasRepository:
             return [_row_to_alias(r) for r in conn.execute(stmt)]
 
     def find(self, name: str) -> AliasConfig | None:
+        return self.db.cache.get(("alias", name), lambda: self._find(name))
+
+    def _find(self, name: str) -> AliasConfig | None:
         with self.db.connect() as conn:
             row = conn.execute(select(ModelAlias).where(ModelAlias.name == name)).first()
         return _row_to_alias(row) if row else None
@@ -80,11 +83,13 @@ class AliasRepository:
                     f"model alias '{alias.name}' already exists; pass --replace to change it "
                     f"or `charter models remove {alias.name}` first"
                 )
+        self.db.cache.invalidate("alias")
         return AliasConfig(alias.name, alias.backend, alias.model, alias.options, version,
                            alias.kind)
 
     def remove(self, name: str) -> None:
         with self.db.transaction() as conn:
             deleted = conn.execute(delete(ModelAlias).where(ModelAlias.name == name)).rowcount
+        self.db.cache.invalidate("alias")
         if not deleted:
             self.get(name)  # raises the helpful not-found error

@@ -94,7 +94,10 @@ def _postgres_engine(url: str, timeout: float) -> Engine:
 class Database:
     """A connection pool to Charter's database, with schema checks and migrations."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, cache_ttl: float = 2.0) -> None:
+        from charter.store.cache import ReadCache
+
+        self.cache = ReadCache(cache_ttl)
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
