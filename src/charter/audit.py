@@ -78,10 +78,21 @@ class AuditLog:
         return AuditRecord(new_id, request_id, created, actor, event, payload, prev, digest)
 
     def records(self, *, request_id: str | None = None, limit: int | None = None,
-                newest_first: bool = False) -> list[AuditRecord]:
+                newest_first: bool = False, actor: str | None = None, event: str | None = None,
+                since: str | None = None, until: str | None = None) -> list[AuditRecord]:
+        """Records in chain order (or newest first), filtered in SQL; ``since`` and
+        ``until`` compare with the ISO-8601 ``created_at`` text (a date works)."""
         stmt = select(AuditEvent)
         if request_id:
             stmt = stmt.where(AuditEvent.request_id == request_id)
+        if actor:
+            stmt = stmt.where(AuditEvent.actor == actor)
+        if event:
+            stmt = stmt.where(AuditEvent.event == event)
+        if since:
+            stmt = stmt.where(AuditEvent.created_at >= since)
+        if until:
+            stmt = stmt.where(AuditEvent.created_at < until)
         stmt = stmt.order_by(AuditEvent.id.desc() if newest_first else AuditEvent.id)
         if limit:
             stmt = stmt.limit(limit)

@@ -24,6 +24,13 @@ class Principal:
     def may_see(self, classification: str) -> bool:
         return CLEARANCE_LEVELS.index(classification) <= CLEARANCE_LEVELS.index(self.clearance)
 
+    def may_read(self, classification: str, groups: list[str] | tuple[str, ...]) -> bool:
+        """A document: clearance at least its classification and, when it names groups,
+        one of them shared (the wildcard group ``*`` shares all). Search applies the same
+        rule in SQL."""
+        return self.may_see(classification) and (
+            not groups or "*" in self.groups or bool(set(groups) & set(self.groups)))
+
 
 def local_admin() -> Principal:
     """The principal the CLI acts as: the operator at the keyboard of this install."""

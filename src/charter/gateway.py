@@ -182,15 +182,15 @@ class Gateway:
         route = choose_route(req.model, question, self.settings.default_route,
                              vector=screened.vector, turns=turns, router=router)
         # The alias must exist before anything is counted against the user's quota.
-        self.aliases.get(route.name, kind="chat")
+        p.alias = self.aliases.get(route.name, kind="chat")
         if self.quotas is not None:
             p.quota = self.quotas.reserve(req.principal, route.name)
             if p.quota.exhausted:
                 route = RouteDecision(MINI, f"{p.quota.reason}: served by {MINI} instead of "
                                       f"{route.name}", route.score, route.router_version,
                                       quota_exhausted=True)
+                p.alias = self.aliases.get(MINI, kind="chat")
         p.route = route
-        p.alias = self.aliases.get(route.name, kind="chat")
         p.model = cast(ChatModel, registry.build(p.alias, self.settings))
         if route.name == "pro":
             p.judge = cast(ChatModel, registry.build(self.aliases.get("thinking", kind="chat"),

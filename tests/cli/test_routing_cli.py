@@ -84,3 +84,14 @@ def test_feedback_and_profile_commands(cli) -> None:
     assert "personality robot" in shown and "Be brief." in shown
     assert "unknown personality" in cli("profile", "set", "--personality", "pirate").err
     assert "unknown personality" in cli("ask", "--personality", "pirate", "hi").err
+
+
+def test_router_train_flags_are_checked(cli, tmp_path: Path) -> None:
+    data = outcomes(tmp_path / "o.csv")
+    both = cli("router", "train", "--data", str(data), "--deep-share", "0.3", "--quality", "0.9")
+    assert both.code != 0 and "not both" in both.err
+    assert cli("router", "train", "--data", str(data), "--deep-share", "1.5").code != 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,a,b\nx,True,False\n")
+    r = cli("router", "train", "--data", str(bad))
+    assert r.code != 0 and "expected a header" in r.err

@@ -86,3 +86,32 @@ def test_documents_are_listed_only_within_clearance(served: Served, tmp_path) ->
     with served.client("hr") as c:
         titles = {d["uri"].rsplit("/", 1)[-1] for d in c.get("/api/documents").json()}
     assert titles == {"open.md", "pay.md"}
+
+
+def test_bad_input_to_the_native_api_gets_clear_errors(served: Served) -> None:
+    with served.client("admin") as c:
+        cases = [
+            (c.post("/api/users", json={"id": "x@example.com", "roles": ["boss"]}), 400,
+             "roles must be among"),
+            (c.post("/api/users", json={"id": "bad id"}), 400, "user id"),
+            (c.post("/api/users", json={"id": "user@example.com"}), 409, "already exists"),
+            (c.post("/api/feedback", json={"request_id": "req_x", "kind": "vote",
+                                           "value": "up"}), 404, "no answered request"),
+            (c.post("/api/feedback", json={"request_id": "req_x", "kind": "rating",
+                                           "value": "5"}), 422, "kind"),
+            (c.post("/api/documents?filename=note.txt", content=b""), 400, "body is empty"),
+            (c.post("/api/documents?filename=.hidden", content=b"x"), 400, "plain file name"),
+            (c.put("/api/me/profile", json={"personality": "pirate"}), 400, "unknown personality"),
+            (c.put("/api/usage/limits/free/fast", json={"max_requests": -1}), 422, "max_requests"),
+            (c.get("/api/policy/versions/99"), 404, "no charter version 99"),
+            (c.get("/api/audit?limit=0"), 422, "limit"),
+            (c.post("/api/users/admin@example.com/disable"), 400, "cannot disable yourself"),
+            (c.post("/v1/embeddings", json={"input": []}), 400, "non-empty"),
+            (c.post("/v1/chat/completions", json={"messages": [
+                {"role": "user", "content": [{"type": "image_url"}]}]}), 400, "only text"),
+            (c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}],
+                                                  "charter": {"tone": "x"}}), 422, "charter"),
+        ]
+    for response, status, words in cases:
+        assert response.status_code == status, response.text
+        assert words in response.json()["error"]["message"], response.text

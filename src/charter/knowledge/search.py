@@ -210,8 +210,7 @@ class Searcher:
         return [(r.id, float(r.s)) for r in rows]
 
     def _corpus_stats(self, conn: Connection) -> tuple[int, float]:
-        row = conn.execute(text("SELECT generation, created_at FROM kb_index WHERE id = 1")).first()
-        key = f"{row.created_at}#{row.generation}" if row else ""
+        key = self.store.generation()
         if self._stats is None or self._stats[0] != key:
             n, total = conn.execute(text("SELECT count(*), coalesce(sum(length), 0) FROM chunks")).one()
             self._stats = (key, int(n), max(float(total) / max(int(n), 1), 1.0))

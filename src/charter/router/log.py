@@ -53,6 +53,13 @@ class RouteLog:
              "s": route.score, "v": route.router_version, "t": now})
         return switched
 
+    def owner(self, request_id: str) -> str | None:
+        """Who asked the request (None for an unknown id)."""
+        with self.db.connect() as conn:
+            row = conn.execute(text("SELECT principal_id FROM route_log WHERE request_id = :r"),
+                               {"r": request_id}).first()
+        return None if row is None else str(row.principal_id)
+
     def counts(self) -> dict[str, int]:
         with self.db.connect() as conn:
             return {r.route: r.n for r in conn.execute(text(

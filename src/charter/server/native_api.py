@@ -64,8 +64,7 @@ def documents(request: Request, p: Principal = Depends(caller)) -> list[dict[str
 
     out = []
     for d in KnowledgeStore(rt.db).list():
-        if p.may_see(d.classification) and ("*" in p.groups or not d.groups
-                                            or set(d.groups) & set(p.groups)):
+        if p.may_read(d.classification, d.groups):
             out.append({"id": d.id, "uri": d.uri, "title": d.title,
                         "classification": d.classification, "groups": d.groups,
                         "tags": d.tags, "chunks": d.chunk_count, "version": d.version,
@@ -141,12 +140,8 @@ def feedback(body: FeedbackIn, request: Request, p: Principal = Depends(caller))
     rt = runtime(request)
     if body.kind == "eval":
         require(p, "reviewer")
-    with rt.db.connect() as conn:
-        from sqlalchemy import text
-
-        row = conn.execute(text("SELECT principal_id FROM route_log WHERE request_id = :r"),
-                           {"r": body.request_id}).first()
-    if row is not None and row.principal_id != p.id and not p.has_role("reviewer"):
+    owner = rt.gateway.route_log.owner(body.request_id)
+    if owner is not None and owner != p.id and not p.has_role("reviewer"):
         raise ForbiddenError("you can give feedback only on your own requests")
     return _plain(rt.feedback.record(body.request_id, p.id, body.kind, body.value, body.note))
 
@@ -249,16 +244,8 @@ def policy_version(request: Request, number: int = PathParam(ge=1, le=MAX_INT),
 
 def _audit(request: Request, actor: str | None, event: str | None, since: str | None,
            until: str | None, limit: int) -> list[dict[str, Any]]:
-    records = runtime(request).audit.records(newest_first=True, limit=None)
-    out = []
-    for r in records:
-        if (actor and r.actor != actor) or (event and r.event != event) or \
-                (since and r.created_at < since) or (until and r.created_at >= until):
-            continue
-        out.append(_plain(r))
-        if len(out) >= limit:
-            break
-    return out
+    return [_plain(r) for r in runtime(request).audit.records(
+        newest_first=True, limit=limit, actor=actor, event=event, since=since, until=until)]
 
 
 @router.get("/audit", summary="Audit events, newest first, filtered (reviewer)")

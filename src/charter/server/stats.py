@@ -20,11 +20,7 @@ def dashboard(rt: Runtime, days: int) -> dict[str, Any]:
     per_day: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "requests": 0, "refused": 0, "held": 0, "tokens": 0, "cost": 0.0, "latencies": [],
         "routes": defaultdict(int)})
-    for r in rt.audit.records(newest_first=True):
-        if r.created_at < since:
-            break
-        if r.event != "chat":
-            continue
+    for r in rt.audit.records(event="chat", since=since):
         day = per_day[r.created_at[:10]]
         p = r.payload
         day["requests"] += 1
