@@ -11,7 +11,7 @@ import pytest
 from charter.auth import Principal
 from charter.backends.base import AliasConfig, ChatMessage
 from charter.config import Settings
-from charter.errors import InvalidInputError, NotFoundError, QuotaExceededError
+from charter.errors import CharterError, InvalidInputError, NotFoundError, QuotaExceededError
 from charter.gateway import AskRequest, Gateway
 from charter.runtime import Runtime
 from charter.usage import Quotas
@@ -104,3 +104,25 @@ def test_admin_tier_changes_and_bad_limits(settings: Settings) -> None:
         rt.quotas.set_tier("alice", "gold")
     with pytest.raises(InvalidInputError, match="--requests must be zero or more"):
         rt.quotas.set_limit("free", "fast", window_s=60, max_requests=-1, max_tokens=None)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_routes_without_limits_count_every_request_when_it_ends(
+        settings: Settings, backend: str, request: pytest.FixtureRequest) -> None:
+    """No limit to enforce: nothing is reserved up front, and the request is counted with
+    its tokens in the final transaction, failures included."""
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    rt, gw = gateway_for(settings, url)
+    try:
+        team = Principal("tess", tier="team")  # fast has no limit in the team tier
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: ask(gw, "fast", team), range(20)))
+        rt.aliases.remove("fast")
+        rt.aliases.add(AliasConfig("fast", "scripted", "", {"fail": "unavailable"}))
+        with pytest.raises(CharterError, match="unavailable|not available|reach"):
+            ask(gw, "fast", team)
+        row = next(r for r in rt.quotas.usage("tess") if r.route == "fast")
+        assert row.requests == 21
+        assert row.tokens > 20 and row.max_requests is None
+    finally:
+        rt.close()

@@ -12,6 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 
@@ -114,6 +115,7 @@ class Accounts:
         with self.db.transaction() as conn:
             conn.execute(text("UPDATE users SET disabled = :d WHERE id = :i"),
                          {"d": disabled, "i": user_id})
+        self.db.cache.invalidate("auth")
         return self.get_user(user_id)
 
     def count_admins(self) -> int:
@@ -149,6 +151,7 @@ class Accounts:
         with self.db.transaction() as conn:
             n = conn.execute(text("UPDATE api_keys SET revoked_at = :t WHERE id = :i AND "
                                   "revoked_at IS NULL"), {"t": utcnow(), "i": key_id}).rowcount
+        self.db.cache.invalidate("auth")
         keys = [k for k in self.list_keys() if k.id == key_id]
         if not keys:
             raise NotFoundError(f"no API key {key_id!r}; see `charter keys list`")
@@ -160,10 +163,17 @@ class Accounts:
         if not secret:
             raise AuthError("no API key: send 'Authorization: Bearer <key>' (create one with "
                             "`charter keys create USER`)")
-        with self.db.connect() as conn:
-            row = conn.execute(text(
-                "SELECT u.*, k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id "
-                "WHERE k.key_hash = :h"), {"h": hash_key(secret)}).first()
+        digest = hash_key(secret)
+
+        def load() -> Any:
+            with self.db.connect() as conn:
+                return conn.execute(text(
+                    "SELECT u.*, k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id "
+                    "WHERE k.key_hash = :h"), {"h": digest}).first()
+
+        # Every request authenticates; revocations and user changes made in this process
+        # clear the cache at once, elsewhere they show within read_cache_ttl.
+        row = self.db.cache.get(("auth", digest), load)
         if row is None:
             raise AuthError("the API key is not valid")
         if row.revoked_at is not None:

@@ -181,6 +181,13 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=1, example="8080"),
     Setting("server_workers", 1, "Worker processes for `charter serve`.", parse=_parse_int,
             minimum=1, example="1"),
+    Setting("server_threads", 128,
+            "Threads a server process runs blocking work in (screening, storage, backend "
+            "calls); each request in flight holds one.", parse=_parse_int, minimum=4,
+            example="128"),
+    Setting("server_telemetry", False,
+            "FastAPI's OpenTelemetry spans and metrics for each HTTP request (needs an "
+            "OpenTelemetry SDK configured in the process).", parse=_parse_bool, example="false"),
     Setting("max_body_mb", 10.0, "Largest request body the server accepts, in MiB (413 above).",
             parse=_parse_float, minimum=0.01, example="10"),
     Setting("rate_limit_per_minute", 600,

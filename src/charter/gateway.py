@@ -302,6 +302,12 @@ class Gateway:
         if error is not None:
             payload["status"] = "error"
             payload["error"] = {"code": error.code, "message": error.message}
+        if conn is None and self.quotas is not None:
+            # A failed request still counts on a route whose count was deferred.
+            with self.db.transaction(exclusive=True) as own:
+                self.quotas.add_tokens(p.request.principal.id, p.quota, 0, conn=own)
+                self.audit.append(p.request_id, p.request.principal.id, "chat", payload, conn=own)
+            return
         self.audit.append(p.request_id, p.request.principal.id, "chat", payload, conn=conn)
 
     # -- public ------------------------------------------------------------------------

@@ -59,6 +59,9 @@ class QuotaState:
     exhausted: bool = False  # the wanted route was over its limit, so mini serves
     reason: str | None = None
     counted: bool = False  # a counter row was incremented (tokens are added later)
+    # No limit to enforce: the request is counted with its tokens when it finishes, in
+    # the request's final transaction, instead of in a transaction of its own up front.
+    deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,8 @@ class Quotas:
             return QuotaState(tier=tier, route=route, exhausted=True,
                               reason=f"the {route} route is not part of the {tier} tier")
         window = self._window(lim.window_s)
+        if lim.max_requests is None and lim.max_tokens is None:
+            return QuotaState(tier=tier, route=route, window_start=window, deferred=True)
         with self.db.transaction(exclusive=True) as conn:
             row = conn.execute(text(
                 "INSERT INTO usage_counters (principal_id, route, window_start, requests, tokens) "
@@ -206,15 +211,23 @@ class Quotas:
             raise QuotaExceededError(f"{state.reason}, and so is the {MINI} route's: wait for "
                                      "the window to reset or ask an administrator for a higher tier")
         return QuotaState(tier=tier, route=MINI, window_start=fallback.window_start,
-                          exhausted=True, reason=state.reason, counted=fallback.counted)
+                          exhausted=True, reason=state.reason, counted=fallback.counted,
+                          deferred=fallback.deferred)
 
     def add_tokens(self, principal_id: str, state: QuotaState, tokens: int, *,
                    conn: Connection | None = None) -> None:
-        if not state.counted or tokens <= 0:
+        if state.deferred:  # the request itself is counted now, with its tokens
+            sql = text("INSERT INTO usage_counters (principal_id, route, window_start, requests, "
+                       "tokens) VALUES (:p, :r, :w, 1, :n) ON CONFLICT (principal_id, route, "
+                       "window_start) DO UPDATE SET requests = usage_counters.requests + 1, "
+                       "tokens = usage_counters.tokens + :n")
+        elif not state.counted or tokens <= 0:
             return
-        sql = text("UPDATE usage_counters SET tokens = tokens + :n WHERE principal_id = :p "
-                   "AND route = :r AND window_start = :w")
-        params = {"n": tokens, "p": principal_id, "r": state.route, "w": state.window_start}
+        else:
+            sql = text("UPDATE usage_counters SET tokens = tokens + :n WHERE principal_id = :p "
+                       "AND route = :r AND window_start = :w")
+        params = {"n": max(tokens, 0), "p": principal_id, "r": state.route,
+                  "w": state.window_start}
         if conn is not None:
             conn.execute(sql, params)
             return

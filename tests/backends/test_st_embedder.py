@@ -44,6 +44,21 @@ class TestPackagedMiniLMWithOnnx(EmbedderConformance):
             assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.9999
 
 
+    def test_concurrent_questions_share_runs_and_keep_their_vectors(
+            self, embedder: SentenceTransformerEmbedder) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        questions = [f"What is the travel allowance for trip number {i}?" if i % 2 else
+                     f"Who approves leave request {i} when the manager is away?"
+                     for i in range(48)]
+        alone = [embedder.embed([q])[0] for q in questions]
+        with ThreadPoolExecutor(16) as pool:
+            together = list(pool.map(lambda q: embedder.embed([q])[0], questions))
+        for a, b in zip(alone, together, strict=True):
+            assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.99999
+        assert embedder._batcher is not None and embedder._batcher.stats.largest > 1
+
+
 def test_onnx_is_not_used_for_other_pipelines(tmp_path: Path) -> None:
     from charter.backends import onnx_encoder
 

@@ -13,7 +13,7 @@ def pii() -> PiiDetector:
     return PiiDetector()
 
 
-@pytest.mark.parametrize("text, entity", [
+CASES = [
     ("write to anna.berg@example.org today", "EMAIL_ADDRESS"),
     ("call +1 415 555 0132 tomorrow", "PHONE_NUMBER"),
     ("my card is 4111 1111 1111 1111", "CREDIT_CARD"),
@@ -22,7 +22,10 @@ def pii() -> PiiDetector:
     ("the server is 192.168.10.24", "IP_ADDRESS"),
     ("see https://intranet.example.com/page", "URL"),
     ("SSN 536-90-4399 on file", "US_SSN"),
-])
+]
+
+
+@pytest.mark.parametrize("text, entity", CASES)
 def test_detects_each_claimed_entity(pii: PiiDetector, text: str, entity: str) -> None:
     redacted, spans = pii.redact(text)
     assert [s.entity for s in spans] == [entity]
@@ -67,3 +70,24 @@ def test_injection_rules_fire(text: str) -> None:
 ])
 def test_ordinary_text_is_not_flagged_by_rules(text: str) -> None:
     assert not rule_hits(text)
+
+
+def test_skipping_recognizers_that_cannot_match_changes_nothing(
+        pii: PiiDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cheap pre-checks (no '@': no e-mail; too few digits: no phone, card, id...)
+    must find exactly what running every recognizer finds, on the labelled PII set."""
+    import json
+    from pathlib import Path
+
+    from charter.policy import pii as module
+
+    candidates = [root / "shared" / "data" / "pii" / "presidio_synth_dev.json"
+                  for root in (Path(__file__).resolve().parents[3], Path("/work"))]
+    labelled = next((c for c in candidates if c.exists()), None)
+    texts = [row["full_text"] for row in json.loads(labelled.read_text())] if labelled else []
+    texts += [text for text, _ in CASES] + ["call 911 or 112", "ip ::1 and 10.0.0.1", "mail a@b.io", "NHS 943 476 5919",
+              "extension 4567", "AB123456C", "GB82 WEST 1234 5698 7654 32"]
+    filtered = [pii.find(t) for t in texts]
+    monkeypatch.setattr(module, "_could_match", lambda *_: True)
+    assert [pii.find(t) for t in texts] == filtered
+    assert sum(1 for spans in filtered if spans) >= len(CASES)  # the texts do hold PII

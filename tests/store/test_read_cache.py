@@ -47,3 +47,25 @@ def test_a_write_elsewhere_is_seen_within_the_ttl(tmp_path: Path) -> None:
     assert theirs.find("a1").options == {"replies": ["two"]}  # within the TTL
     here.dispose()
     there.dispose()
+
+
+def test_revoking_a_key_or_disabling_a_user_takes_effect_at_once(tmp_path: Path) -> None:
+    import pytest
+
+    from charter.accounts import Accounts
+    from charter.errors import AuthError
+
+    db = Database(f"sqlite:///{tmp_path / 'k.db'}", cache_ttl=60)
+    db.upgrade()
+    accounts = Accounts(db)
+    accounts.add_user("ann@example.com")
+    key, secret = accounts.create_key("ann@example.com")
+    other = accounts.create_key("ann@example.com")[1]
+    assert accounts.authenticate(secret).id == "ann@example.com"  # now cached
+    accounts.revoke_key(key.id)
+    with pytest.raises(AuthError, match="revoked"):
+        accounts.authenticate(secret)
+    assert accounts.authenticate(other).id == "ann@example.com"
+    accounts.set_disabled("ann@example.com")
+    with pytest.raises(AuthError, match="disabled"):
+        accounts.authenticate(other)

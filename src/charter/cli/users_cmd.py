@@ -103,15 +103,16 @@ def serve(host: str | None = typer.Option(None, "--host", help="Listen address (
                     "admin`", err=True)
     typer.echo(f"Charter on http://{s.server_host}:{s.server_port} (OpenAI base URL: "
                f"http://{s.server_host}:{s.server_port}/v1)", err=True)
+    access = s.log_level in ("debug", "info")  # one line per request: the audit log has more
     if s.server_workers > 1:
         import os
 
         for name in ("database_url", "data_dir"):
             os.environ[f"CHARTER_{name.upper()}"] = str(getattr(s, name))
         uvicorn.run("charter.server.main:app", host=s.server_host, port=s.server_port,
-                    workers=s.server_workers, log_level=s.log_level)
+                    workers=s.server_workers, log_level=s.log_level, access_log=access)
     else:
         from charter.server.app import create_app
 
         uvicorn.run(create_app(s, STATE.runtime), host=s.server_host, port=s.server_port,
-                    log_level=s.log_level)
+                    log_level=s.log_level, access_log=access)

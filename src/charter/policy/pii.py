@@ -102,6 +102,20 @@ def _recognizers() -> list[Any]:
 _lock = threading.Lock()
 
 
+def _could_match(name: str, text: str, digits: int) -> bool:
+    """A necessary condition for each recognizer's patterns: a text without it cannot
+    hold that kind of span, so the recognizer (the phone matcher above all) is skipped."""
+    if name == "EmailRecognizer":
+        return "@" in text
+    if name == "UrlRecognizer":
+        return "." in text or "://" in text
+    if name == "IpRecognizer":
+        return ":" in text or ("." in text and digits >= 4)
+    least = {"PhoneRecognizer": 4, "CreditCardRecognizer": 12, "IbanRecognizer": 2,
+             "UsSsnRecognizer": 9, "NhsRecognizer": 10, "UkNinoRecognizer": 6}
+    return digits >= least.get(name, 0)
+
+
 class PiiDetector:
     """Finds PII spans; ``redact`` replaces them with ``<ENTITY>`` placeholders."""
 
@@ -119,10 +133,11 @@ class PiiDetector:
         if not text:
             return []
         found: list[Span] = []
+        digits = sum(c.isdigit() for c in text)
         with _lock:  # recognizers keep small caches that are not thread-safe
             for rec in _recognizers():
                 wanted = [e for e in rec.supported_entities if e in self.entities]
-                if not wanted:
+                if not wanted or not _could_match(type(rec).__name__, text, digits):
                     continue
                 for r in rec.analyze(text, wanted, None) or []:
                     if r.score < self.min_score:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from inspect import signature
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -74,11 +76,19 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests run their blocking stages in threads; anyio's default of 40 would queue
+        # the 41st concurrent request behind a slow model call.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         yield
         if runtime is None:
             app.state.runtime.close()
 
-    app = FastAPI(title="Charter", version=__version__, lifespan=lifespan,
+    extra: dict[str, Any] = {}
+    if not settings.server_telemetry and "telemetry" in signature(FastAPI.__init__).parameters:
+        # FastAPI's native OpenTelemetry (recent versions) is off unless asked for: its
+        # per-request provider checks cost ~8% of a chat request's CPU with no SDK set up.
+        extra["telemetry"] = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(title="Charter", version=__version__, lifespan=lifespan, **extra,
                   description="A governed AI assistant: OpenAI-compatible API under /v1, "
                               "Charter's own API under /api, web UI at /.")
     app.state.runtime = runtime or Runtime.open(settings)

@@ -7,14 +7,14 @@ their own ``charter`` object with ``use_case``, ``personality`` and ``instructio
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from charter.auth import Principal
@@ -116,7 +116,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     ask = to_ask(body, principal)
     if not body.stream:
         result = await run_in_threadpool(rt.gateway.ask, ask)
-        return completion_body(result)
+        return fast_json(completion_body(result))
     # Everything before the first token (screening, routing, quota) runs here, so its
     # errors are ordinary error responses, not a broken stream.
     events = await run_in_threadpool(rt.gateway.ask_stream, ask)
@@ -125,6 +125,11 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
 
 
 _DONE = object()
+
+
+def fast_json(body: dict[str, Any]) -> Response:
+    """Serialised in one call (pydantic-core), not walked by ``jsonable_encoder`` first."""
+    return Response(to_json(body), media_type="application/json")
 
 
 async def _sse(events: Iterator[Delta | Result]) -> AsyncIterator[str]:
@@ -174,7 +179,7 @@ async def _sse(events: Iterator[Delta | Result]) -> AsyncIterator[str]:
 
 
 def _event(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data)}\n\n"
+    return f"data: {to_json(data).decode()}\n\n"
 
 
 @router.get("/models", summary="Models this key may use")
