@@ -44,6 +44,11 @@ class AuditRecord:
     hash: str
 
 
+# Built once: constructing statements per call was a visible share of a request's CPU.
+_LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_INSERT = insert(AuditEvent).returning(AuditEvent.id)
+
+
 class AuditLog:
     """Appends to and reads the hash chain in ``audit_events``."""
 
@@ -64,17 +69,12 @@ class AuditLog:
         body = canonical(payload)
         if self.db.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(727112)"))
-        prev = conn.execute(
-            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-        ).scalar() or GENESIS
+        prev = conn.execute(_LAST_HASH).scalar() or GENESIS
         created = utcnow()
         digest = chain_hash(prev, request_id, created, actor, event, body)
-        new_id = conn.execute(
-            insert(AuditEvent).values(
-                request_id=request_id, created_at=created, actor=actor, event=event,
-                payload=body, prev_hash=prev, hash=digest,
-            ).returning(AuditEvent.id)
-        ).scalar_one()
+        new_id = conn.execute(_INSERT, {
+            "request_id": request_id, "created_at": created, "actor": actor, "event": event,
+            "payload": body, "prev_hash": prev, "hash": digest}).scalar_one()
         return AuditRecord(new_id, request_id, created, actor, event, payload, prev, digest)
 
     def records(self, *, request_id: str | None = None, limit: int | None = None,

@@ -34,7 +34,7 @@ from charter.profiles import ProfileRepository, system_prompt
 from charter.router.log import RouteLog
 from charter.router.rules import RouteDecision, choose_route
 from charter.router.versions import RouterRepository
-from charter.schema import DecisionInfo, Result, RouteInfo, UsageInfo
+from charter.schema import DecisionInfo, Result, RouteInfo, TimingInfo, UsageInfo
 from charter.store.aliases import AliasRepository
 from charter.store.db import Database
 from charter.strategies import fast, pro
@@ -110,6 +110,7 @@ class _Prepared:
     notes: tuple[str, ...] = ()
     judge: ChatModel | None = None  # the pro strategy's judge
     strategy_note: str | None = None  # e.g. which pro draft the judge picked
+    backend_s: float = 0.0  # time spent inside model calls
 
 
 def new_request_id() -> str:
@@ -253,15 +254,21 @@ class Gateway:
                             completion_tokens=usage.completion_tokens),
         )
         question = next((m.content for m in reversed(p.request.messages) if m.role == "user"), "")
-        # Tokens, the route log and the audit record land together, in one transaction.
-        with self.db.transaction(exclusive=True) as conn:
+        prompt_sha = hashlib.sha256(question.strip().encode()).hexdigest()
+
+        def writes(conn: Connection) -> None:
             if self.quotas is not None:
                 self.quotas.add_tokens(p.request.principal.id, p.quota,
                                        usage.prompt_tokens + usage.completion_tokens, conn=conn)
-            self.route_log.record(p.request_id, p.request.principal.id,
-                                  hashlib.sha256(question.strip().encode()).hexdigest(),
+            self.route_log.record(p.request_id, p.request.principal.id, prompt_sha,
                                   p.screen.redacted_question, p.request.model, p.route, conn=conn)
             self._record(p, streamed=streamed, result=result, conn=conn)
+
+        # Tokens, the route log and the audit record land together, committed (with other
+        # requests' final writes, see GroupCommit) before the answer is returned.
+        self.db.writes.run(writes)
+        result.timing = TimingInfo(total_ms=round((time.perf_counter() - p.started) * 1000, 3),
+                                   backend_ms=round(p.backend_s * 1000, 3))
         return result
 
     def _record(self, p: _Prepared, *, streamed: bool, result: Result | None = None,
@@ -293,6 +300,7 @@ class Gateway:
             "stream": streamed,
             "strategy": p.strategy_note,
             "latency_ms": round((time.perf_counter() - p.started) * 1000, 2),
+            "backend_ms": round(p.backend_s * 1000, 2),
         }
         if result is not None:
             payload["status"] = "ok"
@@ -302,13 +310,16 @@ class Gateway:
         if error is not None:
             payload["status"] = "error"
             payload["error"] = {"code": error.code, "message": error.message}
-        if conn is None and self.quotas is not None:
-            # A failed request still counts on a route whose count was deferred.
-            with self.db.transaction(exclusive=True) as own:
-                self.quotas.add_tokens(p.request.principal.id, p.quota, 0, conn=own)
-                self.audit.append(p.request_id, p.request.principal.id, "chat", payload, conn=own)
+        if conn is not None:
+            self.audit.append(p.request_id, p.request.principal.id, "chat", payload, conn=conn)
             return
-        self.audit.append(p.request_id, p.request.principal.id, "chat", payload, conn=conn)
+
+        def writes(own: Connection) -> None:
+            if self.quotas is not None:  # a failed request still counts on a deferred route
+                self.quotas.add_tokens(p.request.principal.id, p.quota, 0, conn=own)
+            self.audit.append(p.request_id, p.request.principal.id, "chat", payload, conn=own)
+
+        self.db.writes.run(writes)
 
     # -- public ------------------------------------------------------------------------
 
@@ -326,11 +337,15 @@ class Gateway:
 
     def _complete(self, p: _Prepared) -> Completion:
         assert p.model is not None and p.chat is not None
-        if p.judge is not None:
-            outcome = pro.run(p.model, p.judge, p.chat, drafts=self.settings.pro_drafts)
-            p.strategy_note = outcome.note
-            return outcome.completion
-        return fast.run(p.model, p.chat)
+        began = time.perf_counter()
+        try:
+            if p.judge is not None:
+                outcome = pro.run(p.model, p.judge, p.chat, drafts=self.settings.pro_drafts)
+                p.strategy_note = outcome.note
+                return outcome.completion
+            return fast.run(p.model, p.chat)
+        finally:
+            p.backend_s += time.perf_counter() - began
 
     def ask_stream(self, req: AskRequest) -> Iterator[Delta | Result]:
         """Yields ``Delta`` pieces as the model produces them, then the final ``Result``.
@@ -359,9 +374,14 @@ class Gateway:
             yield Delta(completion.text, p.request_id)
             yield self._finish(p, completion.text.strip(), completion.usage, streamed=True)
             return
-        source = fast.stream(p.model, p.chat)
+        source = iter(fast.stream(p.model, p.chat))
         try:
-            for chunk in source:
+            while True:
+                began = time.perf_counter()
+                chunk = next(source, None)
+                p.backend_s += time.perf_counter() - began
+                if chunk is None:
+                    break
                 if chunk.text:
                     pieces.append(chunk.text)
                     yield Delta(chunk.text, p.request_id)

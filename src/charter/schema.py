@@ -42,6 +42,13 @@ class UsageInfo(BaseModel):
     completion_tokens: int = 0
 
 
+class TimingInfo(BaseModel):
+    """Where the request's time went, in milliseconds (also sent as Server-Timing)."""
+
+    total_ms: float = 0.0  # from entering the spine to the final record
+    backend_ms: float = 0.0  # inside model calls; the rest is Charter's own
+
+
 class Result(BaseModel):
     request_id: str
     answer: str
@@ -51,3 +58,4 @@ class Result(BaseModel):
     citations: list[CitationInfo] = Field(default_factory=list)
     label: str | None = None
     usage: UsageInfo = Field(default_factory=UsageInfo)
+    timing: TimingInfo = Field(default_factory=TimingInfo)

@@ -40,6 +40,14 @@ DEFAULT_TIERS: dict[str, dict[str, tuple[int, int | None, int | None]]] = {
 }
 
 
+_COUNT_WITH_TOKENS = text(
+    "INSERT INTO usage_counters (principal_id, route, window_start, requests, tokens) VALUES "
+    "(:p, :r, :w, 1, :n) ON CONFLICT (principal_id, route, window_start) DO UPDATE SET "
+    "requests = usage_counters.requests + 1, tokens = usage_counters.tokens + :n")
+_ADD_TOKENS = text("UPDATE usage_counters SET tokens = tokens + :n WHERE principal_id = :p "
+                   "AND route = :r AND window_start = :w")
+
+
 @dataclass(frozen=True)
 class Limit:
     tier: str
@@ -217,15 +225,11 @@ class Quotas:
     def add_tokens(self, principal_id: str, state: QuotaState, tokens: int, *,
                    conn: Connection | None = None) -> None:
         if state.deferred:  # the request itself is counted now, with its tokens
-            sql = text("INSERT INTO usage_counters (principal_id, route, window_start, requests, "
-                       "tokens) VALUES (:p, :r, :w, 1, :n) ON CONFLICT (principal_id, route, "
-                       "window_start) DO UPDATE SET requests = usage_counters.requests + 1, "
-                       "tokens = usage_counters.tokens + :n")
+            sql = _COUNT_WITH_TOKENS
         elif not state.counted or tokens <= 0:
             return
         else:
-            sql = text("UPDATE usage_counters SET tokens = tokens + :n WHERE principal_id = :p "
-                       "AND route = :r AND window_start = :w")
+            sql = _ADD_TOKENS
         params = {"n": max(tokens, 0), "p": principal_id, "r": state.route,
                   "w": state.window_start}
         if conn is not None:

@@ -178,3 +178,28 @@ def test_client_disconnect_cancels_the_backend_stream(served: Served) -> None:
     payload = records[0].payload
     assert payload["status"] == "error" and payload["error"]["code"] == "cancelled"
     assert time.monotonic() - started < 5.0  # the 100 pieces would take 5 s
+
+
+def test_timing_separates_the_backend_from_charter(served: Served) -> None:
+    """Server-Timing and ``charter.timing`` say how long the model call took and how long
+    Charter's own stages took; a model that takes 0.3 s shows as backend time."""
+    from charter.backends.base import AliasConfig
+
+    served.runtime.aliases.add(AliasConfig("sleepy", "scripted", "", {
+        "replies": ["Done."], "delay": 0.3}))
+    with served.client() as c:
+        r = c.post("/v1/chat/completions", json={
+            "model": "sleepy", "messages": [{"role": "user", "content": "Are you there?"}]})
+        streamed = c.post("/v1/chat/completions", json={
+            "model": "sleepy", "stream": True,
+            "messages": [{"role": "user", "content": "Are you there?"}]}).text
+    assert r.status_code == 200
+    timing = r.json()["charter"]["timing"]
+    assert 300 <= timing["backend_ms"] < timing["total_ms"]
+    parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
+    assert float(parts["backend"]) == pytest.approx(timing["backend_ms"], abs=0.01)
+    assert float(parts["charter"]) == pytest.approx(timing["total_ms"] - timing["backend_ms"],
+                                                    abs=0.01)
+    final = [json.loads(line[6:]) for line in streamed.splitlines()
+             if line.startswith("data: {") and '"charter"' in line][-1]
+    assert final["charter"]["timing"]["backend_ms"] >= 300

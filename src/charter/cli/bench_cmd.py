@@ -39,13 +39,17 @@ def gateway(
     requests_c1: int = typer.Option(200, "--requests-c1", min=10, help="Requests at 1 client."),
     requests_c50: int = typer.Option(1000, "--requests-c50", min=50,
                                      help="Requests at 50 concurrent clients."),
+    backend_ms: float = typer.Option(100.0, "--backend-ms", min=0.0,
+                                     help="How long the scripted model takes per call (it "
+                                          "sleeps, using no CPU); subtracted per request."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
     as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S}.'),
 ) -> None:
     """Gateway overhead over the backend call (scripted backend, full spine), via HTTP."""
     from charter.bench import gateway as bench
 
     log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
-    result = bench.run(requests_c1, requests_c50, log)
+    result = bench.run(requests_c1, requests_c50, backend_ms=backend_ms, workers=workers, log=log)
     if as_json:
         typer.echo(json.dumps({k: {x: v[x] for x in ("overhead_p50_ms", "overhead_p99_ms", "rps")}
                                for k, v in result.items()}))

@@ -50,4 +50,5 @@ def reindex(db: Database, embedder: Embedder, batch: int = 256) -> tuple[int, fl
             else:
                 conn.execute(text("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (:i, :v)"),
                              {"i": row.id, "v": vec.tobytes()})
+    db.cache.invalidate("kb_index")
     return len(rows), time.perf_counter() - started

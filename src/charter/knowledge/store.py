@@ -124,9 +124,15 @@ class KnowledgeStore:
     # -- index metadata ------------------------------------------------------------
 
     def index_info(self) -> tuple[str, int] | None:
-        with self.db.connect() as conn:
-            row = conn.execute(text("SELECT embedding_model, dimension FROM kb_index WHERE id = 1")).first()
-        return (row.embedding_model, row.dimension) if row else None
+        """(embedding model, dimension) of the index, None before the first ingest; read on
+        every grounded request, so through the shared read cache."""
+        def load() -> tuple[str, int] | None:
+            with self.db.connect() as conn:
+                row = conn.execute(text(
+                    "SELECT embedding_model, dimension FROM kb_index WHERE id = 1")).first()
+            return (row.embedding_model, row.dimension) if row else None
+
+        return self.db.cache.get(("kb_index",), load)
 
     def ensure_index(self, model_id: str, dimension: int) -> None:
         """Record the embedder on first use; refuse a different one afterwards."""
@@ -137,6 +143,7 @@ class KnowledgeStore:
                     conn.execute(text("INSERT INTO kb_index (id, embedding_model, dimension, created_at) "
                                       "VALUES (1, :m, :d, :t)"), {"m": model_id, "d": dimension, "t": utcnow()})
                     self._create_vector_index(conn, dimension)
+            self.db.cache.invalidate("kb_index")
             info = self.index_info()
         assert info is not None
         if info != (model_id, dimension):

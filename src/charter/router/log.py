@@ -44,11 +44,7 @@ class RouteLog:
                      "v": f"{earlier.route}->{route.name}", "n": f"re-asked as {request_id}",
                      "t": now})
                 switched = earlier.request_id
-        conn.execute(text(
-            "INSERT INTO route_log (request_id, principal_id, prompt_sha256, prompt_redacted, "
-            "requested, route, reason, score, router_version, created_at) VALUES (:r, :p, :h, "
-            ":q, :req, :route, :why, :s, :v, :t)"),
-            {"r": request_id, "p": principal_id, "h": prompt_sha256, "q": prompt_redacted,
+        conn.execute(_INSERT, {"r": request_id, "p": principal_id, "h": prompt_sha256, "q": prompt_redacted,
              "req": requested or AUTO, "route": route.name, "why": route.reason,
              "s": route.score, "v": route.router_version, "t": now})
         return switched
@@ -64,6 +60,12 @@ class RouteLog:
         with self.db.connect() as conn:
             return {r.route: r.n for r in conn.execute(text(
                 "SELECT route, count(*) AS n FROM route_log GROUP BY route"))}
+
+
+_INSERT = text(
+    "INSERT INTO route_log (request_id, principal_id, prompt_sha256, prompt_redacted, "
+    "requested, route, reason, score, router_version, created_at) VALUES (:r, :p, :h, "
+    ":q, :req, :route, :why, :s, :v, :t)")
 
 
 def _seconds_between(earlier: str, later: str) -> float:

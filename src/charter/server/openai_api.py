@@ -116,7 +116,11 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     ask = to_ask(body, principal)
     if not body.stream:
         result = await run_in_threadpool(rt.gateway.ask, ask)
-        return fast_json(completion_body(result))
+        response = fast_json(completion_body(result))
+        t = result.timing
+        response.headers["Server-Timing"] = (f"charter;dur={t.total_ms - t.backend_ms:.3f}, "
+                                             f"backend;dur={t.backend_ms:.3f}")
+        return response
     # Everything before the first token (screening, routing, quota) runs here, so its
     # errors are ordinary error responses, not a broken stream.
     events = await run_in_threadpool(rt.gateway.ask_stream, ask)

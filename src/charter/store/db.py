@@ -96,8 +96,10 @@ class Database:
 
     def __init__(self, url: str, *, connect_timeout: float = 5.0, cache_ttl: float = 2.0) -> None:
         from charter.store.cache import ReadCache
+        from charter.store.group_commit import GroupCommit
 
         self.cache = ReadCache(cache_ttl)
+        self.writes = GroupCommit(self)  # the request path's final writes, grouped
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
