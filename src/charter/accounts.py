@@ -164,16 +164,24 @@ class Accounts:
             raise AuthError("no API key: send 'Authorization: Bearer <key>' (create one with "
                             "`charter keys create USER`)")
         digest = hash_key(secret)
+        return self._principal(self.db.cache.get(("auth", digest), lambda: self._lookup(digest)))
 
-        def load() -> Any:
-            with self.db.connect() as conn:
-                return conn.execute(text(
-                    "SELECT u.*, k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id "
-                    "WHERE k.key_hash = :h"), {"h": digest}).first()
+    def authenticate_cached(self, secret: str | None) -> Principal | None:
+        """The principal when the key was looked up within the cache's TTL (no database
+        access, so an event loop may call it); None when ``authenticate`` must run."""
+        if not secret:
+            return None
+        hit, row = self.db.cache.peek(("auth", hash_key(secret)))
+        return self._principal(row) if hit else None
 
-        # Every request authenticates; revocations and user changes made in this process
-        # clear the cache at once, elsewhere they show within read_cache_ttl.
-        row = self.db.cache.get(("auth", digest), load)
+    def _lookup(self, digest: str) -> Any:
+        with self.db.connect() as conn:
+            return conn.execute(text(
+                "SELECT u.*, k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id "
+                "WHERE k.key_hash = :h"), {"h": digest}).first()
+
+    @staticmethod
+    def _principal(row: Any) -> Principal:
         if row is None:
             raise AuthError("the API key is not valid")
         if row.revoked_at is not None:

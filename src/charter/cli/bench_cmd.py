@@ -39,7 +39,7 @@ def gateway(
     requests_c1: int = typer.Option(200, "--requests-c1", min=10, help="Requests at 1 client."),
     requests_c50: int = typer.Option(1000, "--requests-c50", min=50,
                                      help="Requests at 50 concurrent clients."),
-    backend_ms: float = typer.Option(100.0, "--backend-ms", min=0.0,
+    backend_ms: float = typer.Option(0.0, "--backend-ms", min=0.0,
                                      help="How long the scripted model takes per call (it "
                                           "sleeps, using no CPU); subtracted per request."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),

@@ -69,12 +69,18 @@ class PolicyClassifier:
         self._labels = labels
         self._texts = texts
         self._matrix: np.ndarray | None = None
+        self._benign: np.ndarray | None = None
 
     def _examples(self) -> np.ndarray:
         if self._matrix is None:
             assert self.embedder is not None
             self._matrix = np.asarray(self.embedder.embed(self._texts), dtype=np.float32)
         return self._matrix
+
+    def _benign_mask(self) -> np.ndarray:
+        if self._benign is None:
+            self._benign = np.array([label == ALLOWED for label in self._labels], dtype=bool)
+        return self._benign
 
     def result_for(self, category_id: str | None, confidence: float, layer: str,
                 evidence: str) -> Classification:
@@ -95,14 +101,11 @@ class PolicyClassifier:
         q = np.asarray(vector if vector is not None else self.embedder.embed([text])[0],
                        dtype=np.float32)
         sims = self._examples() @ q
-        best_harm, best_benign = -1.0, -1.0
-        harm_i, benign_i = -1, -1
-        for i, (label, s) in enumerate(zip(self._labels, sims, strict=True)):
-            if label == ALLOWED:
-                if s > best_benign:
-                    best_benign, benign_i = float(s), i
-            elif s > best_harm:
-                best_harm, harm_i = float(s), i
+        benign = self._benign_mask()
+        harm_i = int(np.argmax(np.where(benign, -np.inf, sims))) if not benign.all() else -1
+        benign_i = int(np.argmax(np.where(benign, sims, -np.inf))) if benign.any() else -1
+        best_harm = max(float(sims[harm_i]), -1.0) if harm_i >= 0 else -1.0
+        best_benign = max(float(sims[benign_i]), -1.0) if benign_i >= 0 else -1.0
         nearest = f'nearest example "{self._texts[harm_i]}" (similarity {best_harm:.2f})'
         if best_harm >= self.threshold and best_harm - best_benign >= self.margin:
             return self.result_for(self._labels[harm_i], best_harm, "embedding", nearest)

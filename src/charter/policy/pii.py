@@ -102,6 +102,9 @@ def _recognizers() -> list[Any]:
 _lock = threading.Lock()
 
 
+_IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}")
+
+
 def _could_match(name: str, text: str, digits: int) -> bool:
     """A necessary condition for each recognizer's patterns: a text without it cannot
     hold that kind of span, so the recognizer (the phone matcher above all) is skipped."""
@@ -111,7 +114,9 @@ def _could_match(name: str, text: str, digits: int) -> bool:
         return "." in text or "://" in text
     if name == "IpRecognizer":
         return ":" in text or ("." in text and digits >= 4)
-    least = {"PhoneRecognizer": 4, "CreditCardRecognizer": 12, "IbanRecognizer": 2,
+    if name == "IbanRecognizer":  # its pattern starts with a country code and two digits
+        return _IBAN_START.search(text) is not None
+    least = {"PhoneRecognizer": 4, "CreditCardRecognizer": 12,
              "UsSsnRecognizer": 9, "NhsRecognizer": 10, "UkNinoRecognizer": 6}
     return digits >= least.get(name, 0)
 

@@ -79,7 +79,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         # Requests run their blocking stages in threads; anyio's default of 40 would queue
         # the 41st concurrent request behind a slow model call.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
-        yield
+        # Concurrency comes from requests; BLAS threads per small matrix product only spin
+        # (a third of the CPU of a request at one client was OpenBLAS waiting for work).
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
         if runtime is None:
             app.state.runtime.close()
 

@@ -7,6 +7,7 @@ import time
 from collections import deque
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from charter.accounts import hash_key
 from charter.auth import Principal
@@ -41,12 +42,17 @@ class RateLimiter:
             hits.append(now)
 
 
-def caller(request: Request) -> Principal:
-    """The principal behind the request's API key (401 without a valid one)."""
+async def caller(request: Request) -> Principal:
+    """The principal behind the request's API key (401 without a valid one).
+
+    A key seen within the read cache's TTL is answered on the event loop; otherwise the
+    database lookup runs in a worker thread.
+    """
     header = request.headers.get("authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else None
     rt = runtime(request)
-    principal = rt.accounts.authenticate(secret)
+    principal = rt.accounts.authenticate_cached(secret) or \
+        await run_in_threadpool(rt.accounts.authenticate, secret)
     request.app.state.limiter.check(hash_key(secret or "")[:16])  # per key, not per user
     request.state.principal = principal
     return principal

@@ -38,6 +38,16 @@ class ReadCache:
             self._items[key] = (now, value)
         return value
 
+    def peek(self, key: tuple[str, ...]) -> tuple[bool, Any]:
+        """(True, value) when a fresh entry is cached, else (False, None); never loads."""
+        if self.ttl <= 0:
+            return False, None
+        with self._lock:
+            at, value = self._items.get(key, (0.0, _MISSING))
+        if value is _MISSING or time.monotonic() - at >= self.ttl:
+            return False, None
+        return True, value
+
     def invalidate(self, area: str) -> None:
         """Forget every entry whose key starts with ``area``."""
         with self._lock:

@@ -1,0 +1,39 @@
+"""The gateway benchmark's client: it reads real responses from a running server and
+subtracts the backend time the server reports."""
+
+from __future__ import annotations
+
+import asyncio
+
+from charter.backends.base import AliasConfig
+from charter.bench.gateway import _Connection, _load, backend_ms
+from tests.server.conftest import Served
+
+
+def test_backend_time_comes_from_server_timing() -> None:
+    assert backend_ms({"server-timing": "charter;dur=1.500, backend;dur=300.250"}) == 300.25
+    assert backend_ms({}) == 0.0
+
+
+def test_load_subtracts_the_backend_the_server_reports(served: Served) -> None:
+    rt = served.runtime
+    rt.aliases.remove("fast")
+    rt.aliases.add(AliasConfig("fast", "scripted", "", {"replies": ["ok"], "delay": 0.05}))
+    url, key = served.url, served.keys["user"]
+    latencies, overheads, seconds = asyncio.run(_load(url, key, 4, 12, 0))
+    assert len(latencies) == len(overheads) == 12 and seconds > 0
+    assert min(latencies) >= 50  # the model's 50 ms are in the latency...
+    assert all(o < x - 45 for o, x in zip(overheads, latencies, strict=True))  # ...not the overhead
+
+    async def bad_key() -> int:
+        host, port = url.removeprefix("http://").split(":")
+        conn = _Connection(host, int(port), "wrong")
+        try:
+            status, _, body = await conn.post("/v1/chat/completions", {"model": "auto", "messages": [
+                {"role": "user", "content": "hi"}]})
+            assert b"not valid" in body
+            return status
+        finally:
+            conn.close()
+
+    assert asyncio.run(bad_key()) == 401
