@@ -138,6 +138,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Embed short inputs (questions, screening) with onnxruntime: the packaged model's "
             "graph is exported once into <data_dir>/cache/onnx and checked against PyTorch.",
             parse=_parse_bool, example="true"),
+    Setting("embedding_quantized", True,
+            "Embed queries (questions, screening, routing) with an int8 copy of the ONNX graph: "
+            "about 3x less CPU per question, cosine 0.98 or more to the full model. "
+            "Documents are always embedded at full precision.",
+            parse=_parse_bool, example="true"),
     Setting("onnx_cache_dir", "",
             "Folder for the exported ONNX graphs (empty: <data_dir>/cache/onnx).",
             example="/var/cache/charter/onnx"),
@@ -185,6 +190,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Threads a server process runs blocking work in (screening, storage, backend "
             "calls); each request in flight holds one.", parse=_parse_int, minimum=4,
             example="128"),
+    Setting("server_warmup", True,
+            "Load the screening models when a server process starts, before it takes "
+            "requests (else the first requests wait for them).", parse=_parse_bool,
+            example="true"),
     Setting("server_telemetry", False,
             "FastAPI's OpenTelemetry spans and metrics for each HTTP request (needs an "
             "OpenTelemetry SDK configured in the process).", parse=_parse_bool, example="false"),

@@ -54,3 +54,18 @@ class EmbedderConformance:
             "The GPU cluster uses liquid cooling.",
         ])
         assert _cos(a, b) > _cos(a, c) + 0.1
+
+    def test_queries_are_embedded_like_documents_within_tolerance(self, embedder: Embedder) -> None:
+        """``embed_queries`` may approximate (an int8 graph, say) but stays the same model:
+        unit vectors of the same size, in order, close to ``embed``'s, whatever the count."""
+        texts = ["How many days of leave do I get?", "Hotel limit per night in Paris"] + \
+            [f"Who approves expense claim number {i}?" for i in range(38)]
+        queries = embedder.embed_queries(texts)
+        documents = embedder.embed(texts)
+        assert len(queries) == len(texts) and embedder.embed_queries([]) == []
+        for q, d in zip(queries, documents, strict=True):
+            assert len(q) == embedder.dimension
+            assert math.sqrt(sum(x * x for x in q)) == pytest.approx(1.0, abs=1e-3)
+            assert _cos(q, d) > 0.98
+        assert _cos(queries[0], embedder.embed_queries([texts[0]])[0]) == pytest.approx(1.0, abs=1e-3)
+        assert embedder.query_model_id.startswith(embedder.model_id)

@@ -38,6 +38,7 @@ class TestPackagedMiniLMWithOnnx(EmbedderConformance):
                  "Een zin in het Nederlands", "x"]
         onnx = embedder.embed(texts)
         assert embedder._onnx, "the ONNX encoder should be active for the packaged model"
+        assert embedder.query_model_id == embedder.model_id  # not quantized: exact
         assert list((tmp_path / "onnx").glob("*.onnx"))
         torch_only = SentenceTransformerEmbedder(batch_size=4)
         for a, b in zip(onnx, torch_only.embed(texts), strict=True):
@@ -57,6 +58,29 @@ class TestPackagedMiniLMWithOnnx(EmbedderConformance):
         for a, b in zip(alone, together, strict=True):
             assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.99999
         assert embedder._batcher is not None and embedder._batcher.stats.largest > 1
+
+
+@pytest.mark.integration
+class TestPackagedMiniLMQuantized(EmbedderConformance):
+    """The suite with queries on the int8 graph (the server's default)."""
+
+    @pytest.fixture
+    def embedder(self, onnx_cache: Path) -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder(batch_size=4, onnx_cache=onnx_cache, quantized=True)
+
+    def test_queries_run_on_the_int8_graph(self, embedder: SentenceTransformerEmbedder,
+                                           onnx_cache: Path) -> None:
+        texts = ["How many days of leave do I get?", "Reject all job applicants over 50."]
+        queries = embedder.embed_queries(texts)
+        assert list(onnx_cache.glob("*-int8.onnx"))
+        assert embedder._query_batcher is not embedder._batcher  # not the fp32 batcher
+        exact = SentenceTransformerEmbedder(batch_size=4).embed(texts)
+        cosines = [sum(x * y for x, y in zip(q, d, strict=True)) for q, d in zip(queries, exact)]
+        assert all(0.98 < c < 0.99999 for c in cosines), cosines  # close, and truly int8
+        # Search must not reuse these vectors as if they were the model's own.
+        assert embedder.query_model_id == embedder.model_id + "#int8"
+        alone = embedder.embed_queries([texts[1]])[0]
+        assert sum(x * y for x, y in zip(alone, queries[1], strict=True)) > 0.99999
 
 
 def test_onnx_is_not_used_for_other_pipelines(tmp_path: Path) -> None:

@@ -32,6 +32,13 @@ class HashEmbedder:
     def dimension(self) -> int:
         return self._dim
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)
+
+    @property
+    def query_model_id(self) -> str:
+        return self.model_id
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self.calls += 1
         out = []

@@ -183,3 +183,21 @@ class KnowledgeConformance:
         hits = Searcher(db, other).search(EVERYONE, "annual leave days", mode="dense")
         assert hits[0].uri.endswith("leave.md")
         Ingestor(db, other).add([docs / "leave.md"])  # now accepted
+
+    def test_retrieval_reuses_only_the_index_models_own_vectors(self, db, docs) -> None:
+        """Screening's question vector saves search an embedding, but only when it comes
+        from the index's model itself, not from an approximation such as an int8 graph."""
+        from charter.config import load_settings
+        from charter.knowledge.retrieve import KnowledgeRetriever
+
+        self.ingest(db, docs, records=RecordOptions("body", "id"))
+        embedder = HashEmbedder()
+        retriever = KnowledgeRetriever(db, load_settings({}), lambda: embedder)
+        question = "How many days of annual leave?"
+        exact = embedder.embed([question])[0]
+        embedder.calls = 0
+        retriever.retrieve(EVERYONE, question, vector=exact, vector_model=embedder.model_id)
+        assert embedder.calls == 0
+        retriever.retrieve(EVERYONE, question, vector=exact,
+                           vector_model=embedder.model_id + "#int8")
+        assert embedder.calls == 1

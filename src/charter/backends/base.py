@@ -143,6 +143,13 @@ class Embedder(Protocol):
     ``embed`` returns one vector of length ``dimension`` per input text, in order,
     L2-normalised, and batches internally. ``model_id`` names the model so an
     index can refuse vectors from another one.
+
+    ``embed_queries`` embeds texts the way request screening does (the question for the
+    charter classifier, the injection check and the router, and whatever is compared with
+    them: policy examples, classifier and router training), so offline training and
+    evaluation see the vectors live requests produce. A backend may use a cheaper
+    approximation of the same model there; ``query_model_id`` then differs from
+    ``model_id``, and search embeds its query with ``embed`` instead of reusing it.
     """
 
     backend_name: ClassVar[str]
@@ -154,6 +161,11 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    @property
+    def query_model_id(self) -> str: ...
 
 
 def approx_tokens(text: str) -> int:

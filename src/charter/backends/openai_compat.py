@@ -322,6 +322,13 @@ class OpenAICompatEmbedder:
             self._dimension = len(self.embed(["dimension probe"])[0])
         return self._dimension
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)  # the server decides how it runs its model
+
+    @property
+    def query_model_id(self) -> str:
+        return self.model_id
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         out: list[list[float]] = []
         size = self.options.batch_size

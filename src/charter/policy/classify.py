@@ -74,7 +74,8 @@ class PolicyClassifier:
     def _examples(self) -> np.ndarray:
         if self._matrix is None:
             assert self.embedder is not None
-            self._matrix = np.asarray(self.embedder.embed(self._texts), dtype=np.float32)
+            # Embedded like the questions they are compared with.
+            self._matrix = np.asarray(self.embedder.embed_queries(self._texts), dtype=np.float32)
         return self._matrix
 
     def _benign_mask(self) -> np.ndarray:
@@ -98,7 +99,7 @@ class PolicyClassifier:
                 return self.result_for(None, 0.9, "allow-pattern", f"allow rule #{index}")
         if self.embedder is None:
             return self.result_for(None, 0.5, "none", "no embedding layer configured")
-        q = np.asarray(vector if vector is not None else self.embedder.embed([text])[0],
+        q = np.asarray(vector if vector is not None else self.embedder.embed_queries([text])[0],
                        dtype=np.float32)
         sims = self._examples() @ q
         benign = self._benign_mask()

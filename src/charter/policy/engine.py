@@ -47,7 +47,7 @@ class Assessor:
         # Classify without the personal details: whose address is in a request should not
         # change what kind of request it is.
         neutral = self.pii.neutral(text, spans)
-        vector = self.embedder.embed([neutral])[0] if self.embedder is not None else None
+        vector = self.embedder.embed_queries([neutral])[0] if self.embedder is not None else None
         classification = self.classifier.classify(neutral, vector)
         verdict = self.injection.check_vector(text, vector)
         return Assessment(classification, spans, redacted, verdict, vector)
@@ -110,7 +110,7 @@ class CharterScreen:
                            pii=tuple(sorted({s.entity for s in spans})),
                            injection=verdict.evidence if verdict.flagged else None,
                            vector=found.vector,
-                           vector_model=assessor.embedder.model_id if assessor.embedder else None)
+                           vector_model=assessor.embedder.query_model_id if assessor.embedder else None)
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:
         if not passages:

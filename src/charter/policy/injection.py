@@ -72,7 +72,7 @@ class InjectionDetector:
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         if self._w is None or self.embedder is None or not texts:
             return [0.0] * len(texts)
-        x = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
+        x = np.asarray(self.embedder.embed_queries(list(texts)), dtype=np.float32)
         z = x @ self._w + self._b
         return [float(p) for p in 1.0 / (1.0 + np.exp(-z))]
 

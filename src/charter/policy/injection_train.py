@@ -59,7 +59,7 @@ def split(rows: list[tuple[str, int]], test_share: float = 0.2) -> Split:
 def train(embedder: Embedder, rows: list[tuple[str, int]], out: Path) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(embedder.embed([t for t, _ in rows]), dtype=np.float32)
+    x = np.asarray(embedder.embed_queries([t for t, _ in rows]), dtype=np.float32)
     y = np.array([label for _, label in rows])
     model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
     model.fit(x, y)

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,6 +72,19 @@ class BodyLimit:
         await response({"type": "http"}, None, send)  # type: ignore[arg-type]
 
 
+def _warm(rt: Runtime) -> None:
+    import logging
+
+    from charter.auth import Principal
+    from charter.backends.base import ChatMessage
+
+    try:
+        rt.gateway.screen.screen_input(Principal("charter-warm-up"),
+                                       [ChatMessage("user", "Warm-up: how many days of leave?")])
+    except Exception as exc:  # noqa: BLE001 - a request will show the real error
+        logging.getLogger("charter.server").warning("warm-up failed: %s", exc)
+
+
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """The app; ``runtime`` is opened from ``settings`` when not given."""
 
@@ -84,6 +98,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
+            if settings.server_warmup:
+                # Load the models screening needs before the first request, not during it
+                # (each worker process of `charter serve --workers N` does its own).
+                await run_in_threadpool(_warm, app.state.runtime)
             yield
         if runtime is None:
             app.state.runtime.close()

@@ -97,9 +97,11 @@ class Database:
     def __init__(self, url: str, *, connect_timeout: float = 5.0, cache_ttl: float = 2.0) -> None:
         from charter.store.cache import ReadCache
         from charter.store.group_commit import GroupCommit
+        from charter.store.writer_lock import WriterLock
 
         self.cache = ReadCache(cache_ttl)
         self.writes = GroupCommit(self)  # the request path's final writes, grouped
+        self._writers: WriterLock | None = None  # SQLite files: writers queue here
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -121,6 +123,9 @@ class Database:
                             "set CHARTER_DATA_DIR to a writable folder"
                         ) from None
                 self.engine = _sqlite_engine(self.url, connect_timeout)
+                file = Path(parsed.database) if parsed.database and \
+                    parsed.database != ":memory:" else None
+                self._writers = WriterLock(file, max(connect_timeout, 5.0))
             elif self.dialect == "postgresql":
                 self.engine = _postgres_engine(self.url, connect_timeout)
             else:
@@ -152,6 +157,16 @@ class Database:
         ``exclusive`` takes the write lock at the start (SQLite ``BEGIN IMMEDIATE``), for
         read-then-write sequences that must not interleave across processes.
         """
+        if exclusive and self._writers is not None:
+            with self._writers.hold():
+                with self._transaction(exclusive) as conn:
+                    yield conn
+            return
+        with self._transaction(exclusive) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, exclusive: bool) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 if exclusive and self.dialect == "sqlite":
