@@ -91,3 +91,14 @@ def test_onnx_is_not_used_for_other_pipelines(tmp_path: Path) -> None:
             return iter([type("Transformer", (), {})(), type("Dense", (), {})()])
 
     assert onnx_encoder.build(Odd(), tmp_path, tmp_path / "cache") is None
+
+
+def test_instances_follow_the_embedding_settings(settings) -> None:  # noqa: ANN001
+    from charter.backends import registry
+    from charter.backends.base import AliasConfig
+
+    alias = AliasConfig("embed", "sentence_transformers", "", {}, kind="embedding")
+    a = registry.build(alias, settings.with_overrides(embedding_quantized=True))
+    b = registry.build(alias, settings.with_overrides(embedding_quantized=False))
+    assert a is not b and a._quantized and not b._quantized
+    assert registry.build(alias, settings.with_overrides(embedding_quantized=True)) is a

@@ -203,3 +203,24 @@ def test_timing_separates_the_backend_from_charter(served: Served) -> None:
     final = [json.loads(line[6:]) for line in streamed.splitlines()
              if line.startswith("data: {") and '"charter"' in line][-1]
     assert final["charter"]["timing"]["backend_ms"] >= 300
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_server_loads_the_screening_models_before_the_first_request(
+        settings, warm: bool) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from charter.runtime import Runtime
+    from charter.server.app import create_app
+
+    from charter.backends import registry
+
+    registry.clear_cache()  # a fresh embedder, not one an earlier test warmed
+    settings = settings.with_overrides(server_warmup=warm)
+    rt = Runtime.open(settings)
+    try:
+        with TestClient(create_app(settings, rt)):
+            # No request yet: only the start-up can have built the screening models.
+            assert (rt.embedder()._query_batcher is not None) is warm
+    finally:
+        rt.close()

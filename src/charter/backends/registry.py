@@ -71,19 +71,21 @@ def check_alias(alias: AliasConfig) -> dict[str, Any]:
     return options.model_dump(exclude_none=True)
 
 
-_instances: dict[tuple[str, str, str, str, str], Any] = {}
+_instances: dict[tuple[str, ...], Any] = {}
 _lock = threading.Lock()
 
 
 def build(alias: AliasConfig, settings: Settings) -> ChatModel | Embedder:
     """An instance for ``alias``, built once per distinct configuration and reused."""
+    cls = backend_class(alias.backend, alias.kind)
+    # Settings a backend reads when it is built are part of what makes it distinct.
+    read = tuple(str(getattr(settings, k)) for k in getattr(cls, "settings_read", ()))
     key = (alias.kind, alias.name, alias.backend, alias.model,
-           json.dumps(alias.options, sort_keys=True, default=str))
+           json.dumps(alias.options, sort_keys=True, default=str), *read)
     with _lock:
         instance = _instances.get(key)
     if instance is not None:
         return instance
-    cls = backend_class(alias.backend, alias.kind)
     check_alias(alias)
     instance = cls.from_alias(alias, settings)
     with _lock:

@@ -70,6 +70,8 @@ class SentenceTransformerEmbedder:
 
     backend_name: ClassVar[str] = "sentence_transformers"
     Options: ClassVar[type[BaseModel]] = EmbedderOptions
+    settings_read: ClassVar[tuple[str, ...]] = ("embedding_onnx", "embedding_quantized",
+                                                "onnx_cache_dir", "embedding_batch_size")
 
     def __init__(self, model: str = PACKAGED, batch_size: int = 32, *,
                  onnx_cache: Path | None = None, quantized: bool = False) -> None:
