@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 
 from charter.backends.base import AliasConfig
-from charter.bench.gateway import _Connection, _load, backend_ms
+from charter.bench.gateway import _Connection, _load, backend_ms, server_timing
 from tests.server.conftest import Served
 
 
 def test_backend_time_comes_from_server_timing() -> None:
     assert backend_ms({"server-timing": "charter;dur=1.500, backend;dur=300.250"}) == 300.25
     assert backend_ms({}) == 0.0
+    assert server_timing({"server-timing": "charter;dur=1.500, backend;dur=300.250"},
+                         "charter") == 1.5
 
 
 def test_load_subtracts_the_backend_the_server_reports(served: Served) -> None:
@@ -20,8 +22,9 @@ def test_load_subtracts_the_backend_the_server_reports(served: Served) -> None:
     rt.aliases.remove("fast")
     rt.aliases.add(AliasConfig("fast", "scripted", "", {"replies": ["ok"], "delay": 0.05}))
     url, key = served.url, served.keys["user"]
-    latencies, overheads, seconds = asyncio.run(_load(url, key, 4, 12, 0))
-    assert len(latencies) == len(overheads) == 12 and seconds > 0
+    latencies, overheads, seconds, inside = asyncio.run(_load(url, key, 4, 12, 0))
+    assert len(latencies) == len(overheads) == len(inside) == 12 and seconds > 0
+    assert all(0 < g <= o for g, o in zip(inside, overheads, strict=True))  # within the overhead
     assert min(latencies) >= 50  # the model's 50 ms are in the latency...
     assert all(o < x - 45 for o, x in zip(overheads, latencies, strict=True))  # ...not the overhead
 
