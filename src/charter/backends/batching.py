@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from charter.combining import Combiner
+
 
 @dataclass
 class _Job:
@@ -44,40 +46,20 @@ class MicroBatcher:
             raise ValueError("max_items must be at least 1")
         self._fn = fn
         self.max_items = max_items
-        self._cond = threading.Condition()
-        self._queue: deque[_Job] = deque()
-        self._running = False
+        self._combiner: Combiner[_Job] = Combiner(self._take, self._run)
         self.stats = BatchStats()
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        job = _Job(list(texts))
-        with self._cond:
-            self._queue.append(job)
-        while True:
-            with self._cond:
-                while self._running and not job.done:
-                    self._cond.wait()
-                if job.done:
-                    break
-                batch = self._take()
-                self._running = True
-            try:
-                self._run(batch)
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._cond.notify_all()
-        if job.error is not None:
-            raise job.error
+        job = self._combiner.submit(_Job(list(texts)))
         assert job.rows is not None
         return job.rows
 
-    def _take(self) -> list[_Job]:
+    def _take(self, queue: deque[_Job]) -> list[_Job]:
         """Queued jobs in arrival order, up to ``max_items`` texts (at least one job)."""
-        batch = [self._queue.popleft()]
+        batch = [queue.popleft()]
         size = len(batch[0].texts)
-        while self._queue and size + len(self._queue[0].texts) <= self.max_items:
-            job = self._queue.popleft()
+        while queue and size + len(queue[0].texts) <= self.max_items:
+            job = queue.popleft()
             batch.append(job)
             size += len(job.texts)
         return batch

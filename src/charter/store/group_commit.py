@@ -15,13 +15,14 @@ its own caller.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Connection
+
+from charter.combining import Combiner
 
 if TYPE_CHECKING:
     from charter.store.db import Database
@@ -41,36 +42,17 @@ class GroupCommit:
     def __init__(self, db: Database, max_jobs: int = 64) -> None:
         self.db = db
         self.max_jobs = max_jobs
-        self._cond = threading.Condition()
-        self._queue: deque[_Job[Any]] = deque()
-        self._running = False
+        self._combiner: Combiner[_Job[Any]] = Combiner(self._take, self._commit)
         self.groups = 0  # transactions committed for groups (for tests and benchmarks)
         self.jobs = 0
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in a write transaction shared with other callers; returns once
         that transaction is committed (raises what ``fn`` raised, or the commit's error)."""
-        job: _Job[T] = _Job(fn)
-        with self._cond:
-            self._queue.append(job)
-        while True:
-            with self._cond:
-                while self._running and not job.done:
-                    self._cond.wait()
-                if job.done:
-                    break
-                group = [self._queue.popleft() for _ in range(min(len(self._queue),
-                                                                   self.max_jobs))]
-                self._running = True
-            try:
-                self._commit(group)
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._cond.notify_all()
-        if job.error is not None:
-            raise job.error
-        return job.result  # type: ignore[no-any-return]
+        return self._combiner.submit(_Job(fn)).result  # type: ignore[no-any-return]
+
+    def _take(self, queue: deque[_Job[Any]]) -> list[_Job[Any]]:
+        return [queue.popleft() for _ in range(min(len(queue), self.max_jobs))]
 
     def _commit(self, group: list[_Job[Any]]) -> None:
         try:
