@@ -74,3 +74,38 @@ def test_a_failing_job_fails_only_its_caller(db: Database) -> None:
     ids = {r.request_id for r in audit.records()}
     assert {"job_0", "job_1", "job_2", "job_4", "job_5"} <= ids and "job_3" not in ids
     assert audit.verify() == len(audit.records())
+
+
+def test_a_busy_database_fails_the_whole_group_at_once(tmp_path: Path) -> None:
+    """The write lock never comes free: every caller gets the clear "busy" error after one
+    timeout, not one timeout per queued job."""
+    import fcntl
+    import os
+    import time
+
+    from charter.errors import StorageError
+
+    db = Database(f"sqlite:///{tmp_path / 'b.db'}", connect_timeout=0.5)
+    db.upgrade()
+    db._writers.timeout = 0.5  # type: ignore[union-attr]
+    audit = AuditLog(db)
+    fd = os.open(tmp_path / "b.db.writer-lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # this descriptor is not the database's own
+    gate = threading.Barrier(8)
+
+    def call(i: int) -> str:
+        gate.wait()
+        try:
+            db.writes.run(lambda conn: audit.append(f"b{i}", "t", "chat", {}, conn=conn))
+            return "stored"
+        except StorageError as exc:
+            return exc.message
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(call, range(8)))
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    assert all("busy" in o for o in outcomes), outcomes
+    assert time.monotonic() - started < 4 * 0.5 + 2  # a few timeouts, never eight in a row
+    db.dispose()

@@ -10,7 +10,8 @@ and commits; each caller returns only once its own job is committed, so nothing 
 acknowledged before it is stored. Jobs see each other's rows in order (the audit chain
 links across them as before). If a job fails, the shared transaction is rolled back and
 each job of that group runs again in a transaction of its own, so one bad job fails only
-its own caller.
+its own caller; if the database fails (busy past its timeout, unreachable, the commit),
+every caller of the group gets that error at once.
 """
 
 from __future__ import annotations
@@ -55,16 +56,22 @@ class GroupCommit:
         return [queue.popleft() for _ in range(min(len(queue), self.max_jobs))]
 
     def _commit(self, group: list[_Job[Any]]) -> None:
+        failed: _Job[Any] | None = None
         try:
             results = []
             with self.db.transaction(exclusive=True) as conn:
                 for job in group:
+                    failed = job
                     results.append(job.fn(conn))
+                failed = None
         except BaseException as exc:  # noqa: BLE001 - errors go to their callers
-            if len(group) == 1:
-                group[0].error, group[0].done = exc, True
+            if failed is None or len(group) == 1:
+                # The database itself failed (busy, unreachable, the commit): every job of
+                # the group gets that error now rather than each waiting for it again.
+                for job in group:
+                    job.error, job.done = exc, True
                 return
-            for job in group:  # find the failing job: each alone, in its own transaction
+            for job in group:  # a job failed: each alone, so only its own caller sees it
                 self._alone(job)
             return
         for job, result in zip(group, results, strict=True):
