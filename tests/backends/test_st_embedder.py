@@ -83,6 +83,27 @@ class TestPackagedMiniLMQuantized(EmbedderConformance):
         assert sum(x * y for x, y in zip(alone, queries[1], strict=True)) > 0.99999
 
 
+    def test_queries_from_many_threads_while_documents_are_embedded(
+            self, embedder: SentenceTransformerEmbedder) -> None:
+        """Screening (int8, one text per call, many threads) and ingestion (PyTorch
+        batches, which reconfigure the shared tokenizer) at the same time."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        question = "Who approves travel to Paris?"
+        expected = embedder.embed_queries([question])[0]
+        docs = [f"Paragraph {i} of the travel policy, about hotels and trains." for i in range(12)]
+
+        def ask(_: int) -> float:
+            v = embedder.embed_queries([question])[0]
+            return sum(x * y for x, y in zip(v, expected, strict=True))
+
+        with ThreadPoolExecutor(9) as pool:
+            ingest = [pool.submit(embedder.embed, docs) for _ in range(6)]
+            similarities = list(pool.map(ask, range(120)))
+            assert all(len(f.result()) == 12 for f in ingest)
+        assert min(similarities) > 0.99999
+
+
 def test_onnx_is_not_used_for_other_pipelines(tmp_path: Path) -> None:
     from charter.backends import onnx_encoder
 
@@ -102,3 +123,24 @@ def test_instances_follow_the_embedding_settings(settings) -> None:  # noqa: ANN
     b = registry.build(alias, settings.with_overrides(embedding_quantized=False))
     assert a is not b and a._quantized and not b._quantized
     assert registry.build(alias, settings.with_overrides(embedding_quantized=True)) is a
+
+
+def test_the_private_tokenizer_matches_the_models_own(onnx_cache: Path) -> None:
+    """Single texts go through the encoder's own copy of the tokenizer (safe from many
+    threads); it must give the ids the shared one gives, truncation included."""
+    import numpy as np
+
+    from charter.backends import onnx_encoder
+
+    embedder = SentenceTransformerEmbedder(onnx_cache=onnx_cache)
+    model = embedder._model
+    encoder = onnx_encoder.build(model, embedder._dir, onnx_cache)
+    assert encoder is not None and encoder._own is not None
+    for text in ["How many days of leave?", "x", "word " * 600, "Ünïcödé, émojis 🙂 and 42%"]:
+        own = encoder._own.encode(text)
+        shared = model.tokenizer([text], truncation=True, max_length=encoder.max_length)
+        assert own.ids == shared["input_ids"][0]
+        assert own.type_ids == shared["token_type_ids"][0]
+    one = encoder.encode(["How many days of leave?"])  # own tokenizer
+    pair = encoder.encode(["How many days of leave?", "x"])  # shared tokenizer, padded
+    assert float(one[0] @ pair[0]) > 0.99999 and np.isclose(np.linalg.norm(one[0]), 1.0)

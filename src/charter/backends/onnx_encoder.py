@@ -33,16 +33,43 @@ class OnnxShortEncoder:
         self.session = session
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self._own = _own_tokenizer(tokenizer, max_length)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """One model run over ``texts``; callers serialise (see ``MicroBatcher``)."""
-        batch = self.tokenizer(texts, return_tensors="np", padding=True, truncation=True,
-                               max_length=self.max_length)
-        ids = batch["input_ids"].astype(np.int64)
-        feeds = {"ids": ids, "mask": batch["attention_mask"].astype(np.int64),
-                 "tt": batch.get("token_type_ids", np.zeros_like(ids)).astype(np.int64),
+        """One model run over ``texts``. Several texts: callers serialise (``MicroBatcher``).
+        One text may come from many threads at once: it goes through this encoder's own
+        tokenizer, configured once, because the shared one is reconfigured on each call and
+        the Rust tokenizer refuses a change while another thread is using it."""
+        if len(texts) == 1 and self._own is not None:
+            enc = self._own.encode(texts[0])
+            ids = np.array([enc.ids], dtype=np.int64)
+            mask = np.array([enc.attention_mask], dtype=np.int64)
+            tt = np.array([enc.type_ids], dtype=np.int64)
+        else:
+            batch = self.tokenizer(texts, return_tensors="np", padding=True, truncation=True,
+                                   max_length=self.max_length)
+            ids = batch["input_ids"].astype(np.int64)
+            mask = batch["attention_mask"].astype(np.int64)
+            tt = batch.get("token_type_ids", np.zeros_like(ids)).astype(np.int64)
+        feeds = {"ids": ids, "mask": mask, "tt": tt,
                  "pos": np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape).copy()}
         return np.asarray(self.session.run(None, feeds)[0])
+
+
+def _own_tokenizer(tokenizer: Any, max_length: int) -> Any:
+    """A private copy of a fast tokenizer's Rust tokenizer, truncating like the model."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    try:
+        from tokenizers import Tokenizer
+
+        own = Tokenizer.from_str(backend.to_str())
+        own.enable_truncation(max_length)
+        own.no_padding()
+        return own
+    except Exception:  # noqa: BLE001 - the shared tokenizer still works, serialised
+        return None
 
 
 def _supported(model: Any) -> bool:
