@@ -208,6 +208,8 @@ def test_timing_separates_the_backend_from_charter(served: Served) -> None:
 @pytest.mark.parametrize("warm", [True, False])
 def test_the_server_loads_the_screening_models_before_the_first_request(
         settings, warm: bool) -> None:  # noqa: ANN001
+    import gc
+
     from fastapi.testclient import TestClient
 
     from charter.runtime import Runtime
@@ -219,8 +221,13 @@ def test_the_server_loads_the_screening_models_before_the_first_request(
     settings = settings.with_overrides(server_warmup=warm)
     rt = Runtime.open(settings)
     try:
+        before = gc.get_freeze_count()
         with TestClient(create_app(settings, rt)):
             # No request yet: only the start-up can have built the screening models.
             assert (rt.embedder()._query_batcher is not None) is warm
+            # ...and the objects loaded by then are left out of garbage collections.
+            assert (gc.get_freeze_count() > before) is warm
+        if warm:
+            assert gc.get_freeze_count() == 0  # unfrozen when the app stops
     finally:
         rt.close()
