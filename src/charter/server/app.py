@@ -95,7 +95,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         # the 41st concurrent request behind a slow model call.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         # Concurrency comes from requests; BLAS threads per small matrix product only spin
-        # (a third of the CPU of a request at one client was OpenBLAS waiting for work).
+        # (about a quarter of the CPU of a request at one client was OpenBLAS waiting).
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
