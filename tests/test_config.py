@@ -40,6 +40,11 @@ def test_explicit_config_file(tmp_path: Path) -> None:
     ("CHARTER_REQUEST_TIMEOUT", "soon", "could not convert"),
     ("CHARTER_AUTO_MIGRATE", "perhaps", "true or false"),
     ("CHARTER_LOG_LEVEL", "loud", "one of debug"),
+    ("CHARTER_SERVER_THREADS", "2", "at least 4"),
+    ("CHARTER_SERVER_THREADS", "many", "invalid literal"),
+    ("CHARTER_SERVER_WARMUP", "later", "true or false"),
+    ("CHARTER_SERVER_TELEMETRY", "otel", "true or false"),
+    ("CHARTER_EMBEDDING_QUANTIZED", "int8", "true or false"),
 ])
 def test_invalid_values_name_the_variable_and_how_to_fix(var: str, value: str, why: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -79,6 +79,22 @@ app.add_typer(profile_cmd.app, name="profile")
 app.add_typer(bench_cmd.app, name="bench")
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    # Recent typer releases carry their own copy of click, whose exceptions are not
+    # click's: catch both, or a bad flag value would surface as an "internal error".
+    kinds: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+    except ImportError:
+        pass
+    else:
+        kinds.append(TyperClickException)
+    return tuple(kinds)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and maps every error to one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -97,8 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         code = 130
-    except click.ClickException as exc:
-        exc.show()
+    except _USAGE_ERRORS as exc:
+        exc.show()  # "Invalid value for '--workers': ..." with the usage line
         code = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks
         if debug:
