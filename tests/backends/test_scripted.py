@@ -39,3 +39,28 @@ def test_built_from_an_alias() -> None:
     alias = AliasConfig("t", "scripted", "demo", {"replies": ["x"]})
     model = ScriptedChat.from_alias(alias, load_settings({}))
     assert model.model_id == "scripted:demo" and _ask(model) == "x"
+
+
+def test_delay_jitter_spreads_call_times_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import charter.backends.scripted as module
+
+    slept: list[float] = []
+    monkeypatch.setattr(module.time, "sleep", slept.append)
+    model = ScriptedChat(ScriptedOptions(delay=0.1, delay_jitter=0.2))
+    for _ in range(200):
+        _ask(model)
+    assert all(0.08 <= s <= 0.12 for s in slept)
+    assert max(slept) - min(slept) > 0.03  # spread over the range, not one fixed time
+    again: list[float] = []
+    monkeypatch.setattr(module.time, "sleep", again.append)
+    fresh = ScriptedChat(ScriptedOptions(delay=0.1, delay_jitter=0.2))
+    for _ in range(200):
+        _ask(fresh)
+    assert again == slept  # seeded: a benchmark run repeats
+
+
+def test_delay_jitter_out_of_range_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="delay_jitter"):
+        ScriptedOptions(delay=0.1, delay_jitter=1.5)

@@ -100,6 +100,7 @@ def test_router_train_flags_are_checked(cli, tmp_path: Path) -> None:
 def test_gateway_bench_refuses_bad_flags(cli) -> None:
     """Checked before any server starts: a negative model time, no workers, too few requests."""
     for args, flag in ((("--backend-ms", "-5"), "--backend-ms"), (("--workers", "0"), "--workers"),
-                       (("--requests-c50", "3"), "--requests-c50")):
+                       (("--requests-c50", "3"), "--requests-c50"),
+                       (("--backend-jitter", "1.5"), "--backend-jitter")):
         r = cli("bench", "gateway", *args)
         assert r.code != 0 and flag in r.err and "Traceback" not in r.err

@@ -72,6 +72,18 @@ def test_ordinary_text_is_not_flagged_by_rules(text: str) -> None:
     assert not rule_hits(text)
 
 
+def test_concurrent_threads_find_what_one_thread_finds(pii: PiiDetector) -> None:
+    """Each thread has its own recognizers (no lock between requests): many threads at
+    once must still find exactly the spans a single thread finds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [text for text, _ in CASES] * 8
+    alone = [pii.find(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(pii.find, texts)) == alone
+    assert sum(1 for spans in alone if spans) >= len(CASES)
+
+
 def test_skipping_recognizers_that_cannot_match_changes_nothing(
         pii: PiiDetector, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cheap pre-checks (no '@': no e-mail; too few digits: no phone, card, id...)

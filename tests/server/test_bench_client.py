@@ -40,3 +40,12 @@ def test_load_subtracts_the_backend_the_server_reports(served: Served) -> None:
             conn.close()
 
     assert asyncio.run(bad_key()) == 401
+
+
+def test_clients_start_spread_over_one_model_call(served: Served) -> None:
+    """With a stagger of 2 s, the last of 4 clients starts 1.5 s in, so 4 requests over
+    4 clients cannot all be done sooner; without it they run side by side at once."""
+    url, key = served.url, served.keys["user"]
+    _, _, spread, _ = asyncio.run(_load(url, key, 4, 4, 0, stagger_s=2.0))
+    _, _, together, _ = asyncio.run(_load(url, key, 4, 4, 0))
+    assert spread >= 1.5 > together

@@ -1,18 +1,22 @@
 """Canned replies for tests and benchmarks, registered like any other backend.
 
 Options: ``replies`` (answered in turn, cycling), ``echo`` (answer with the question),
-``delay`` (seconds to sleep per call, to stand in for a model's latency) and
+``delay`` (seconds to sleep per call, to stand in for a model's latency), ``delay_jitter``
+(its spread) and
 ``fail`` (raise this error code instead of answering, to test error paths).
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 import re
 import threading
 import time
 from collections.abc import Iterator
 from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from charter.backends.base import (
     AliasConfig,
@@ -32,6 +36,9 @@ class ScriptedOptions(BackendOptions):
     echo: bool = False
     echo_system: bool = False  # answer with the system prompt the model was given
     delay: float = 0.0
+    # Spread of ``delay``: each call sleeps delay * uniform(1 - jitter, 1 + jitter), the way a
+    # real model's latency varies from call to call (seeded, so runs repeat).
+    delay_jitter: float = Field(0.0, ge=0.0, le=1.0)
     token_delay: float = 0.0  # seconds between streamed pieces
     fail: Literal["unavailable", "rate_limited", "error"] | None = None
 
@@ -54,6 +61,7 @@ class ScriptedChat:
         self._name = name
         self._cycle = itertools.cycle(options.replies or [""])
         self._lock = threading.Lock()
+        self._random = random.Random(0)
 
     @classmethod
     def from_alias(cls, alias: AliasConfig, settings: Settings) -> ScriptedChat:
@@ -67,7 +75,10 @@ class ScriptedChat:
         if self.options.fail:
             raise _FAILURES[self.options.fail](f"scripted backend told to fail ({self.options.fail})")
         if self.options.delay:
-            time.sleep(self.options.delay)
+            spread = self.options.delay_jitter
+            with self._lock:
+                factor = self._random.uniform(1 - spread, 1 + spread) if spread else 1.0
+            time.sleep(self.options.delay * factor)
         if self.options.echo_system:
             return "\n".join(m.content for m in request.messages if m.role == "system")
         if self.options.echo:

@@ -12,7 +12,9 @@ screening, routing, storage and any queueing in the server.
 By default the scripted model answers at once (``--backend-ms 0``), which measures the
 gateway's capacity: at 50 clients the server is saturated, and by Little's law the
 latency is then about 50 / requests-per-second, mostly queueing. ``--backend-ms`` makes
-the model sleep (no CPU) like a real one, so that 50 clients offer a bounded load.
+the model sleep (no CPU) like a real one, so that 50 clients offer a bounded load; each
+call then takes that long give or take ``--backend-jitter``, and the clients start spread
+over one call, the way independent users arrive.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from charter.errors import CharterError
 
 # The scripted model's time per call (0: at once, to measure the gateway's capacity).
 DEFAULT_BACKEND_MS = 0.0
+# How much that time varies from call to call (a fraction: 0.2 is +-20 %), as a real
+# model's does; with a fixed time, 50 clients that started together would stay in step.
+DEFAULT_JITTER = 0.2
 
 QUESTIONS = ["What is the travel policy for trip {i}?", "How do I file expense report {i}?",
              "Summarise meeting note number {i} in two lines.",
@@ -52,7 +57,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _prepare(data_dir: Path, delay_s: float = 0.0) -> str:
+def _prepare(data_dir: Path, delay_s: float = 0.0, jitter: float = 0.0) -> str:
     """Database with scripted aliases and one unlimited user; returns its API key."""
     from charter.backends.base import AliasConfig
     from charter.config import load_settings
@@ -62,7 +67,8 @@ def _prepare(data_dir: Path, delay_s: float = 0.0) -> str:
     try:
         for name in ("fast", "thinking", "mini", "pro"):
             rt.aliases.remove(name)
-            rt.aliases.add(AliasConfig(name, "scripted", "", {"replies": ["ok"], "delay": delay_s}))
+            rt.aliases.add(AliasConfig(name, "scripted", "", {"replies": ["ok"], "delay": delay_s,
+                                                           "delay_jitter": jitter}))
         rt.accounts.add_user("bench", roles=["user"], tier="bench")
         rt.quotas.set_limit("bench", "fast", window_s=3600, max_requests=None, max_tokens=None)
         return rt.accounts.create_key("bench")[1]
@@ -118,8 +124,8 @@ def backend_ms(headers: dict[str, str]) -> float:
     return server_timing(headers, "backend")
 
 
-async def _load(url: str, key: str, concurrency: int, total: int,
-                offset: int) -> tuple[list[float], list[float], float, list[float]]:
+async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
+                stagger_s: float = 0.0) -> tuple[list[float], list[float], float, list[float]]:
     """(latency ms, overhead ms, seconds, gateway ms) of ``total`` requests over
     ``concurrency`` connections; gateway ms is the server's own ``charter`` time."""
     host, port = url.removeprefix("http://").split(":")
@@ -128,8 +134,10 @@ async def _load(url: str, key: str, concurrency: int, total: int,
     inside: list[float] = []
     counter = iter(range(total))
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
         conn = _Connection(host, int(port), key)
+        # Clients start spread over one model call, as independent users would.
+        await asyncio.sleep(stagger_s * k / concurrency)
         try:
             for i in counter:
                 n = offset + i
@@ -147,15 +155,16 @@ async def _load(url: str, key: str, concurrency: int, total: int,
             conn.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     return latencies, overheads, time.perf_counter() - started, inside
 
 
 def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend_ms: float = DEFAULT_BACKEND_MS,
-        workers: int = 1, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+        workers: int = 1, jitter: float = DEFAULT_JITTER,
+        log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="charter-bench-gw-") as tmp:
         data = Path(tmp) / "data"
-        key = _prepare(data, backend_ms / 1000)
+        key = _prepare(data, backend_ms / 1000, jitter)
         port = _free_port()
         env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
                "CHARTER_LOG_LEVEL": "warning"}
@@ -166,15 +175,17 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend_ms: float =
         url = f"http://127.0.0.1:{port}"
         try:
             _wait(url, key, server)
+            spread = f" +-{jitter * 100:g} %" if backend_ms and jitter else ""
             log(f"server up on {url} ({workers} worker(s)); scripted backend takes "
-                f"{backend_ms:g} ms per call")
+                f"{backend_ms:g} ms{spread} per call")
             # Every question is distinct (numbered), so no answer or screening is reused.
             warm = requests_c1 + requests_c50
             asyncio.run(_load(url, key, 8, 200, warm))  # warm-up: model loads, caches
             out: dict[str, Any] = {}
             for name, conc, total, offset in (("c1", 1, requests_c1, 0),
                                               ("c50", 50, requests_c50, requests_c1)):
-                lat, over, seconds, inside = asyncio.run(_load(url, key, conc, total, offset))
+                lat, over, seconds, inside = asyncio.run(_load(url, key, conc, total, offset,
+                                                               backend_ms / 1000))
                 out[name] = {"overhead_p50_ms": round(statistics.median(over), 2),
                              "overhead_p99_ms": round(_percentile(over, 0.99), 2),
                              "rps": round(total / seconds, 1), "requests": total,

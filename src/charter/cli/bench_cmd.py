@@ -42,6 +42,10 @@ def gateway(
     backend_ms: float = typer.Option(0.0, "--backend-ms", min=0.0,
                                      help="How long the scripted model takes per call (it "
                                           "sleeps, using no CPU); subtracted per request."),
+    backend_jitter: float = typer.Option(0.2, "--backend-jitter", min=0.0, max=1.0,
+                                         help="Spread of the model's time per call, as a "
+                                              "fraction (0.2: each call takes --backend-ms "
+                                              "+-20 %)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
     as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S}.'),
 ) -> None:
@@ -49,7 +53,8 @@ def gateway(
     from charter.bench import gateway as bench
 
     log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
-    result = bench.run(requests_c1, requests_c50, backend_ms=backend_ms, workers=workers, log=log)
+    result = bench.run(requests_c1, requests_c50, backend_ms=backend_ms, workers=workers,
+                       jitter=backend_jitter, log=log)
     if as_json:
         typer.echo(json.dumps({k: {x: v[x] for x in ("overhead_p50_ms", "overhead_p99_ms", "rps")}
                                for k, v in result.items()}))

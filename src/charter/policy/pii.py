@@ -80,8 +80,31 @@ def _offline_tldextract() -> None:
 
 
 @cache
-def _recognizers() -> list[Any]:
+def _prepare_offline() -> None:
     _offline_tldextract()
+    import tldextract.tldextract as tld
+
+    tld.TLD_EXTRACTOR("example.org")  # loads the suffix list once, before threads share it
+
+
+# Each thread has its own recognizers: they keep small caches that are not thread-safe,
+# and one shared set behind a lock made concurrent requests queue for each other.
+_local = threading.local()
+
+
+def _recognizers() -> list[Any]:
+    recs: list[Any] | None = getattr(_local, "recognizers", None)
+    if recs is None:
+        with _build_lock:
+            recs = _local.recognizers = _build_recognizers()
+    return recs
+
+
+_build_lock = threading.Lock()
+
+
+def _build_recognizers() -> list[Any]:
+    _prepare_offline()
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
         EmailRecognizer,
@@ -97,9 +120,6 @@ def _recognizers() -> list[Any]:
     return [EmailRecognizer(), PhoneRecognizer(), CreditCardRecognizer(), IbanRecognizer(),
             IpRecognizer(), UrlRecognizer(), UsSsnRecognizer(), NhsRecognizer(),
             UkNinoRecognizer()]
-
-
-_lock = threading.Lock()
 
 
 _IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}")
@@ -139,18 +159,17 @@ class PiiDetector:
             return []
         found: list[Span] = []
         digits = sum(c.isdigit() for c in text)
-        with _lock:  # recognizers keep small caches that are not thread-safe
-            for rec in _recognizers():
-                wanted = [e for e in rec.supported_entities if e in self.entities]
-                if not wanted or not _could_match(type(rec).__name__, text, digits):
+        for rec in _recognizers():
+            wanted = [e for e in rec.supported_entities if e in self.entities]
+            if not wanted or not _could_match(type(rec).__name__, text, digits):
+                continue
+            for r in rec.analyze(text, wanted, None) or []:
+                if r.score < self.min_score:
                     continue
-                for r in rec.analyze(text, wanted, None) or []:
-                    if r.score < self.min_score:
-                        continue
-                    end = r.end
-                    while end > r.start and text[end - 1] in ".,;:!?)]}'\"":
-                        end -= 1  # sentence punctuation after a URL is not part of it
-                    found.append(Span(r.entity_type, r.start, end, r.score, text[r.start:end]))
+                end = r.end
+                while end > r.start and text[end - 1] in ".,;:!?)]}'\"":
+                    end -= 1  # sentence punctuation after a URL is not part of it
+                found.append(Span(r.entity_type, r.start, end, r.score, text[r.start:end]))
         found.extend(_context_spans(text, self.entities))
         # Keep the strongest of overlapping spans (a URL inside an e-mail, say).
         found.sort(key=lambda s: (-s.score, -(s.end - s.start), s.start))
