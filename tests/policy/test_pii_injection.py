@@ -72,6 +72,23 @@ def test_ordinary_text_is_not_flagged_by_rules(text: str) -> None:
     assert not rule_hits(text)
 
 
+def test_international_minimum_matches_the_phone_metadata() -> None:
+    """The shortest number written with its country code, over every country."""
+    from phonenumbers import PhoneMetadata
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    from charter.policy.pii import INTERNATIONAL_MIN_DIGITS
+
+    shortest = []
+    for code, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            meta = (PhoneMetadata.metadata_for_nongeo_region(code) if region == "001"
+                    else PhoneMetadata.metadata_for_region(region))
+            if meta is not None and meta.general_desc.possible_length:
+                shortest.append(len(str(code)) + min(meta.general_desc.possible_length))
+    assert len(shortest) > 200 and min(shortest) == INTERNATIONAL_MIN_DIGITS
+
+
 def test_concurrent_threads_find_what_one_thread_finds(pii: PiiDetector) -> None:
     """Each thread has its own recognizers (no lock between requests): many threads at
     once must still find exactly the spans a single thread finds."""
@@ -86,8 +103,9 @@ def test_concurrent_threads_find_what_one_thread_finds(pii: PiiDetector) -> None
 
 def test_skipping_recognizers_that_cannot_match_changes_nothing(
         pii: PiiDetector, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cheap pre-checks (no '@': no e-mail; too few digits: no phone, card, id...)
-    must find exactly what running every recognizer finds, on the labelled PII set."""
+    """The cheap pre-checks (no '@': no e-mail; too few digits: no phone, card, id, nor
+    a phone region whose numbers are longer) must find exactly what running every
+    recognizer in every region finds, on the labelled PII set."""
     import json
     from pathlib import Path
 
@@ -99,7 +117,12 @@ def test_skipping_recognizers_that_cannot_match_changes_nothing(
     texts = [row["full_text"] for row in json.loads(labelled.read_text())] if labelled else []
     texts += [text for text, _ in CASES] + ["call 911 or 112", "ip ::1 and 10.0.0.1", "mail a@b.io", "NHS 943 476 5919",
               "extension 4567", "AB123456C", "GB82 WEST 1234 5698 7654 32"]
+    short = ["Ruf 1644 an", "Ruf 01640 an"]  # German numbers of four and five digits
+    texts += short + ["What changed in the 2025 policy?", "room 1234 or 12345", "+43 1234",
+                      "Ruf 030 1234 an", "call +44 20 7946 0958"]
     filtered = [pii.find(t) for t in texts]
+    assert all(any(x.entity == "PHONE_NUMBER" for x in pii.find(t)) for t in short)
     monkeypatch.setattr(module, "_could_match", lambda *_: True)
+    monkeypatch.setattr(module, "_phone_regions", lambda regions, _digits: tuple(regions))
     assert [pii.find(t) for t in texts] == filtered
     assert sum(1 for spans in filtered if spans) >= len(CASES)  # the texts do hold PII

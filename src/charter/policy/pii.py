@@ -124,6 +124,42 @@ def _build_recognizers() -> list[Any]:
 
 _IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}")
 
+# The fewest digits a phone number written with its country code has ("+43" and four
+# digits, by phonenumbers' metadata; a test recomputes it). A text with fewer digits can
+# only hold numbers written the national way, which are at least as long as the shortest
+# number of their region.
+INTERNATIONAL_MIN_DIGITS = 6
+
+
+@cache
+def _region_min_digits(region: str) -> int:
+    from phonenumbers import PhoneMetadata
+
+    meta = PhoneMetadata.metadata_for_region(region)
+    lengths = meta.general_desc.possible_length if meta is not None else ()
+    return min(lengths) if lengths else 0
+
+
+def _phone_regions(regions: Sequence[str], digits: int) -> tuple[str, ...]:
+    """The regions whose phone matcher could find a number in a text with ``digits``
+    digits: all of them from the international minimum on, else those whose shortest
+    national number fits. The matcher runs once per region, so a text with a year in it
+    ("the 2025 policy") no longer pays for eight full parses."""
+    if digits >= INTERNATIONAL_MIN_DIGITS:
+        return tuple(regions)
+    return tuple(r for r in regions if _region_min_digits(r) <= digits)
+
+
+def _phone_recognizer(regions: tuple[str, ...]) -> Any:
+    """This thread's phone recognizer for just these regions."""
+    cached: dict[tuple[str, ...], Any] = _local.__dict__.setdefault("phone", {})
+    rec = cached.get(regions)
+    if rec is None:
+        from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+        rec = cached[regions] = PhoneRecognizer(supported_regions=regions)
+    return rec
+
 
 def _could_match(name: str, text: str, digits: int) -> bool:
     """A necessary condition for each recognizer's patterns: a text without it cannot
@@ -163,6 +199,12 @@ class PiiDetector:
             wanted = [e for e in rec.supported_entities if e in self.entities]
             if not wanted or not _could_match(type(rec).__name__, text, digits):
                 continue
+            if type(rec).__name__ == "PhoneRecognizer":
+                regions = _phone_regions(rec.supported_regions, digits)
+                if not regions:
+                    continue
+                if regions != tuple(rec.supported_regions):
+                    rec = _phone_recognizer(regions)
             for r in rec.analyze(text, wanted, None) or []:
                 if r.score < self.min_score:
                     continue
