@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from charter.bench.gateway import DEFAULT_BACKEND_MS, DEFAULT_JITTER
 from charter.cli.state import STATE
 
 app = typer.Typer(help="Benchmarks (figures, not pass/fail).", no_args_is_help=True)
@@ -39,10 +40,10 @@ def gateway(
     requests_c1: int = typer.Option(200, "--requests-c1", min=10, help="Requests at 1 client."),
     requests_c50: int = typer.Option(1000, "--requests-c50", min=50,
                                      help="Requests at 50 concurrent clients."),
-    backend_ms: float = typer.Option(0.0, "--backend-ms", min=0.0,
+    backend_ms: float = typer.Option(DEFAULT_BACKEND_MS, "--backend-ms", min=0.0,
                                      help="How long the scripted model takes per call (it "
                                           "sleeps, using no CPU); subtracted per request."),
-    backend_jitter: float = typer.Option(0.2, "--backend-jitter", min=0.0, max=1.0,
+    backend_jitter: float = typer.Option(DEFAULT_JITTER, "--backend-jitter", min=0.0, max=1.0,
                                          help="Spread of the model's time per call, as a "
                                               "fraction (0.2: each call takes --backend-ms "
                                               "+-20 %)."),

@@ -92,15 +92,15 @@ def _prepare_offline() -> None:
 _local = threading.local()
 
 
+_build_lock = threading.Lock()
+
+
 def _recognizers() -> list[Any]:
     recs: list[Any] | None = getattr(_local, "recognizers", None)
     if recs is None:
         with _build_lock:
             recs = _local.recognizers = _build_recognizers()
     return recs
-
-
-_build_lock = threading.Lock()
 
 
 def _build_recognizers() -> list[Any]:
@@ -152,7 +152,9 @@ def _phone_regions(regions: Sequence[str], digits: int) -> tuple[str, ...]:
 
 def _phone_recognizer(regions: tuple[str, ...]) -> Any:
     """This thread's phone recognizer for just these regions."""
-    cached: dict[tuple[str, ...], Any] = _local.__dict__.setdefault("phone", {})
+    cached: dict[tuple[str, ...], Any] | None = getattr(_local, "phones", None)
+    if cached is None:
+        cached = _local.phones = {}
     rec = cached.get(regions)
     if rec is None:
         from presidio_analyzer.predefined_recognizers import PhoneRecognizer
@@ -172,7 +174,8 @@ def _could_match(name: str, text: str, digits: int) -> bool:
         return ":" in text or ("." in text and digits >= 4)
     if name == "IbanRecognizer":  # its pattern starts with a country code and two digits
         return _IBAN_START.search(text) is not None
-    least = {"PhoneRecognizer": 4, "CreditCardRecognizer": 12,
+    # Phone numbers: see _phone_regions, which knows each region's shortest number.
+    least = {"CreditCardRecognizer": 12,
              "UsSsnRecognizer": 9, "NhsRecognizer": 10, "UkNinoRecognizer": 6}
     return digits >= least.get(name, 0)
 
