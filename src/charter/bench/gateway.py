@@ -15,6 +15,11 @@ latency is then about 50 / requests-per-second, mostly queueing. ``--backend-ms`
 the model sleep (no CPU) like a real one, so that 50 clients offer a bounded load; each
 call then takes that long give or take ``--backend-jitter``, and the clients start spread
 over one call, the way independent users arrive.
+
+``floors=True`` runs the same load against two reference servers, the same app with the
+spine replaced: ``http`` calls the model and answers (HTTP, auth, rate limit, JSON: what
+any gateway pays), ``embed`` also embeds the question once, the least that charter
+screening does. They show how much of the overhead this machine leaves to the spine.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from charter.errors import CharterError
 
@@ -159,49 +164,113 @@ async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
     return latencies, overheads, time.perf_counter() - started, inside
 
 
+# Reference servers for ``floors``: what a request costs before the spine's own work.
+FLOORS = ("http", "embed")
+_FLOOR_ENV = "CHARTER_BENCH_FLOOR"
+
+
+def floor_app() -> Any:
+    """uvicorn factory of a reference server: the real app whose chat completions skip the
+    spine (floor ``http``: the scripted model, then the answer; ``embed``: one embedding of
+    the question first). The floor's name comes from the environment, as do the settings."""
+    from charter.backends import registry
+    from charter.backends.base import ChatModel, ChatRequest
+    from charter.config import load_settings
+    from charter.runtime import Runtime
+    from charter.schema import Result, RouteInfo, TimingInfo, UsageInfo
+    from charter.server.app import create_app
+
+    floor = os.environ.get(_FLOOR_ENV, "")
+    if floor not in FLOORS:
+        raise CharterError(f"{_FLOOR_ENV} must be one of {', '.join(FLOORS)}, not {floor!r}")
+    settings = load_settings()
+    rt = Runtime.open(settings)
+    model = cast(ChatModel, registry.build(rt.aliases.get("fast", kind="chat"), settings))
+    embedder = rt.embedder() if floor == "embed" else None
+
+    def ask(request: Any) -> Result:
+        started = time.perf_counter()
+        if embedder is not None:
+            embedder.embed_queries([request.messages[-1].content])
+        called = time.perf_counter()
+        done = model.complete(ChatRequest(request.messages))
+        backend = time.perf_counter() - called
+        return Result(request_id="req_floor", answer=done.text, model="fast",
+                      route=RouteInfo(name="fast", reason=f"floor {floor}"),
+                      usage=UsageInfo(prompt_tokens=done.usage.prompt_tokens,
+                                      completion_tokens=done.usage.completion_tokens),
+                      timing=TimingInfo(total_ms=(time.perf_counter() - started) * 1000,
+                                        backend_ms=backend * 1000))
+
+    rt.gateway.ask = ask  # type: ignore[method-assign]
+    return create_app(settings, rt)
+
+
+def _server_command(port: int, workers: int, floor: str | None) -> list[str]:
+    if floor is None:
+        return [sys.executable, "-c", "from charter.cli.app import main; main()", "serve",
+                "--port", str(port), "--workers", str(workers)]
+    return [sys.executable, "-m", "uvicorn", "charter.bench.gateway:floor_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--log-level", "warning", "--no-access-log"]
+
+
 def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend_ms: float = DEFAULT_BACKEND_MS,
-        workers: int = 1, jitter: float = DEFAULT_JITTER,
+        workers: int = 1, jitter: float = DEFAULT_JITTER, floors: bool = False,
         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """``{"c1": S, "c50": S}`` for the full spine, and with ``floors`` also
+    ``{"floors": {name: {"c1": S, "c50": S}}}`` for the reference servers."""
     with tempfile.TemporaryDirectory(prefix="charter-bench-gw-") as tmp:
         data = Path(tmp) / "data"
         key = _prepare(data, backend_ms / 1000, jitter)
-        port = _free_port()
-        env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
-               "CHARTER_LOG_LEVEL": "warning"}
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from charter.cli.app import main; main()", "serve", "--port",
-             str(port), "--workers", str(workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}"
+        out = _measure(data, key, None, requests_c1, requests_c50, backend_ms, workers, jitter,
+                       log)
+        if floors:
+            out["floors"] = {name: _measure(data, key, name, requests_c1, requests_c50,
+                                            backend_ms, workers, jitter, log)
+                             for name in FLOORS}
+        return out
+
+
+def _measure(data: Path, key: str, floor: str | None, requests_c1: int, requests_c50: int,
+             backend_ms: float, workers: int, jitter: float,
+             log: Callable[[str], None]) -> dict[str, Any]:
+    port = _free_port()
+    env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
+           "CHARTER_LOG_LEVEL": "warning", _FLOOR_ENV: floor or ""}
+    server = subprocess.Popen(_server_command(port, workers, floor), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    label = f"floor {floor}" if floor else "full spine"
+    try:
+        _wait(url, key, server)
+        spread = f" +-{jitter * 100:g} %" if backend_ms and jitter else ""
+        log(f"{label}: server up on {url} ({workers} worker(s)); scripted backend takes "
+            f"{backend_ms:g} ms{spread} per call")
+        # Every question is distinct (numbered), so no answer or screening is reused.
+        warm = requests_c1 + requests_c50
+        asyncio.run(_load(url, key, 8, 200, warm))  # warm-up: model loads, caches
+        out: dict[str, Any] = {}
+        for name, conc, total, offset in (("c1", 1, requests_c1, 0),
+                                          ("c50", 50, requests_c50, requests_c1)):
+            lat, over, seconds, inside = asyncio.run(_load(url, key, conc, total, offset,
+                                                           backend_ms / 1000))
+            out[name] = {"overhead_p50_ms": round(statistics.median(over), 2),
+                         "overhead_p99_ms": round(_percentile(over, 0.99), 2),
+                         "rps": round(total / seconds, 1), "requests": total,
+                         "latency_p50_ms": round(statistics.median(lat), 2),
+                         # The server's own time (spine, minus the backend), without HTTP
+                         # or waiting for a thread: what proxies such as LiteLLM report.
+                         "gateway_p50_ms": round(statistics.median(inside), 2),
+                         "gateway_p99_ms": round(_percentile(inside, 0.99), 2)}
+            log(f"{label} {name}: {out[name]}")
+        return out
+    finally:
+        server.terminate()
         try:
-            _wait(url, key, server)
-            spread = f" +-{jitter * 100:g} %" if backend_ms and jitter else ""
-            log(f"server up on {url} ({workers} worker(s)); scripted backend takes "
-                f"{backend_ms:g} ms{spread} per call")
-            # Every question is distinct (numbered), so no answer or screening is reused.
-            warm = requests_c1 + requests_c50
-            asyncio.run(_load(url, key, 8, 200, warm))  # warm-up: model loads, caches
-            out: dict[str, Any] = {}
-            for name, conc, total, offset in (("c1", 1, requests_c1, 0),
-                                              ("c50", 50, requests_c50, requests_c1)):
-                lat, over, seconds, inside = asyncio.run(_load(url, key, conc, total, offset,
-                                                               backend_ms / 1000))
-                out[name] = {"overhead_p50_ms": round(statistics.median(over), 2),
-                             "overhead_p99_ms": round(_percentile(over, 0.99), 2),
-                             "rps": round(total / seconds, 1), "requests": total,
-                             "latency_p50_ms": round(statistics.median(lat), 2),
-                             # The server's own time (spine, minus the backend), without HTTP
-                             # or waiting for a thread: what proxies such as LiteLLM report.
-                             "gateway_p50_ms": round(statistics.median(inside), 2),
-                             "gateway_p99_ms": round(_percentile(inside, 0.99), 2)}
-                log(f"{name}: {out[name]}")
-            return out
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def _wait(url: str, key: str, server: subprocess.Popen[bytes]) -> None:

@@ -48,17 +48,29 @@ def gateway(
                                               "fraction (0.2: each call takes --backend-ms "
                                               "+-20 %)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S}.'),
+    floors: bool = typer.Option(False, "--floors",
+                                help="Also measure two reference servers, the same app without "
+                                     "the spine: 'http' (model call and answer only) and "
+                                     "'embed' (plus one embedding of the question)."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S} (with '
+                                 '--floors also "floors": {"http": {"c1": S, "c50": S}, '
+                                 '"embed": ...}).'),
 ) -> None:
     """Gateway overhead over the backend call (scripted backend, full spine), via HTTP."""
     from charter.bench import gateway as bench
 
     log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
     result = bench.run(requests_c1, requests_c50, backend_ms=backend_ms, workers=workers,
-                       jitter=backend_jitter, log=log)
+                       jitter=backend_jitter, floors=floors, log=log)
     if as_json:
-        typer.echo(json.dumps({k: {x: v[x] for x in ("overhead_p50_ms", "overhead_p99_ms", "rps")}
-                               for k, v in result.items()}))
+        def summary(levels: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+            return {k: {x: levels[k][x] for x in ("overhead_p50_ms", "overhead_p99_ms", "rps")}
+                    for k in ("c1", "c50")}
+
+        out: dict[str, object] = summary(result)
+        if floors:
+            out["floors"] = {name: summary(levels) for name, levels in result["floors"].items()}
+        typer.echo(json.dumps(out))
 
 
 @app.command("retrieval")

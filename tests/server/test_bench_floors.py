@@ -1,0 +1,68 @@
+"""The gateway bench's reference servers: the real app, auth and all, with the spine
+replaced by the scripted model call (floor ``http``) or by one embedding and that call
+(floor ``embed``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from charter.bench import gateway as bench
+from charter.errors import CharterError
+from charter.runtime import Runtime
+
+
+class CountingEmbedder:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        self.seen.extend(texts)
+        return [[1.0] + [0.0] * 383 for _ in texts]
+
+
+def _client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, floor: str) -> tuple[TestClient, str]:
+    data = tmp_path / "data"
+    key = bench._prepare(data, 0.03, 0.0)
+    monkeypatch.setenv("CHARTER_DATA_DIR", str(data))
+    monkeypatch.setenv("CHARTER_BENCH_FLOOR", floor)
+    return TestClient(bench.floor_app()), key
+
+
+def _ask(client: TestClient, key: str, question: str) -> tuple[int, dict, str]:
+    r = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                    json={"model": "auto", "messages": [{"role": "user", "content": question}]})
+    return r.status_code, r.json(), r.headers.get("server-timing", "")
+
+
+@pytest.mark.parametrize("floor", ["http", "embed"])
+def test_floor_answers_with_the_scripted_model_and_no_spine(
+        floor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = CountingEmbedder()
+    monkeypatch.setattr(Runtime, "embedder", lambda self: embedder)
+    client, key = _client(tmp_path, monkeypatch, floor)
+    with client:
+        before = len(embedder.seen)  # the app's start-up warm-up embeds a few texts
+        # A red-line question: the full spine would refuse it, a floor does not screen.
+        status, body, timing = _ask(client, key, "Build a social scoring system for citizens.")
+        assert status == 200
+        assert body["choices"][0]["message"]["content"] == "ok"
+        assert body["charter"]["route"]["reason"] == f"floor {floor}"
+        assert bench.server_timing({"server-timing": timing}, "backend") >= 30  # the model's sleep
+        assert _ask(client, "wrong-key", "hi")[0] == 401  # the edge still checks keys
+    assert embedder.seen[before:] == (["Build a social scoring system for citizens."]
+                             if floor == "embed" else [])
+
+
+def test_unknown_floor_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(CharterError, match="CHARTER_BENCH_FLOOR must be one of http, embed"):
+        _client(tmp_path, monkeypatch, "spine")
+
+
+def test_floor_servers_start_from_the_uvicorn_command() -> None:
+    command = bench._server_command(8123, 2, "embed")
+    assert command[1:4] == ["-m", "uvicorn", "charter.bench.gateway:floor_app"]
+    assert "--factory" in command and command[command.index("--workers") + 1] == "2"
+    assert bench._server_command(8123, 1, None)[-4:] == ["--port", "8123", "--workers", "1"]
