@@ -2,8 +2,8 @@
 
 Options: ``replies`` (answered in turn, cycling), ``echo`` (answer with the question),
 ``delay`` (seconds to sleep per call, to stand in for a model's latency), ``delay_jitter``
-(its spread) and
-``fail`` (raise this error code instead of answering, to test error paths).
+(its spread) and ``fail`` (raise this error code instead of answering, to test error
+paths).
 """
 
 from __future__ import annotations

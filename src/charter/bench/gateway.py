@@ -190,10 +190,11 @@ def floor_app() -> Any:
 
     def ask(request: Any) -> Result:
         started = time.perf_counter()
+        chat = ChatRequest(request.messages)
         if embedder is not None:
-            embedder.embed_queries([request.messages[-1].content])
+            embedder.embed_queries([chat.question])
         called = time.perf_counter()
-        done = model.complete(ChatRequest(request.messages))
+        done = model.complete(chat)
         backend = time.perf_counter() - called
         return Result(request_id="req_floor", answer=done.text, model="fast",
                       route=RouteInfo(name="fast", reason=f"floor {floor}"),
