@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from charter.backends import registry
-from charter.config import Settings, load_settings
+from charter.core.config import Settings, load_settings
 from charter.runtime import Runtime
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a test that reaches for a hub must fail, not hang

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from charter.config import SETTINGS, load_settings, settings_markdown
-from charter.errors import ConfigError
+from charter.core.config import SETTINGS, load_settings, settings_markdown
+from charter.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from charter import errors
-from charter.errors import CharterError
+from charter.core import errors
+from charter.core.errors import CharterError
 
 
 def all_error_classes() -> list[type[CharterError]]:

@@ -6,12 +6,14 @@ import threading
 
 import pytest
 
-from charter.auth import Principal, local_admin
-from charter.backends.base import AliasConfig, ChatMessage, Passage
-from charter.errors import BackendUnavailableError, InvalidInputError, UnknownAliasError
-from charter.gateway import AskRequest, Delta, Gateway
+from charter.core.principal import Principal, local_admin
+from charter.core.chat import ChatMessage, Passage
+from charter.core.aliases import AliasConfig
+from charter.core.errors import BackendUnavailableError, InvalidInputError, UnknownAliasError
+from charter.spine.gateway import Gateway
+from charter.spine.request import AskRequest, Delta
 from charter.runtime import Runtime
-from charter.schema import Result
+from charter.core.result import Result
 
 ADMIN = local_admin()
 

@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from charter.auth import Principal
-from charter.backends.base import AliasConfig, ChatMessage
-from charter.config import Settings
-from charter.errors import CharterError, InvalidInputError, NotFoundError, QuotaExceededError
-from charter.gateway import AskRequest, Gateway
+from charter.core.principal import Principal
+from charter.core.chat import ChatMessage
+from charter.core.aliases import AliasConfig
+from charter.core.config import Settings
+from charter.core.errors import CharterError, InvalidInputError, NotFoundError, QuotaExceededError
+from charter.spine.gateway import Gateway
+from charter.spine.request import AskRequest
 from charter.runtime import Runtime
 from charter.usage import Quotas
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from charter.auth import local_admin
-from charter.backends.base import AliasConfig, ChatMessage, ChatRequest, Completion, Usage
-from charter.errors import BackendUnavailableError, InvalidInputError
-from charter.gateway import AskRequest, Gateway
+from charter.core.principal import local_admin
+from charter.core.chat import ChatMessage, ChatRequest, Completion, Usage
+from charter.core.aliases import AliasConfig
+from charter.core.errors import BackendUnavailableError, InvalidInputError
+from charter.spine.gateway import Gateway
+from charter.spine.request import AskRequest
 from charter.profiles import PERSONALITIES
 from charter.router.rules import choose_route
 from charter.runtime import Runtime
@@ -89,7 +91,7 @@ def test_reasking_with_another_model_records_a_switch(gw: Gateway, runtime: Runt
 
 
 def test_feedback_needs_a_known_request_and_a_valid_value(gw: Gateway, runtime: Runtime) -> None:
-    from charter.errors import NotFoundError
+    from charter.core.errors import NotFoundError
 
     result = gw.ask(req("Where is the office?"))
     with pytest.raises(NotFoundError, match="no answered request"):

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from charter.auth import CLEARANCE_LEVELS, ROLES, Principal
-from charter.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
+from charter.core.principal import CLEARANCE_LEVELS, ROLES, Principal
+from charter.core.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
 from charter.store.db import Database, utcnow
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")

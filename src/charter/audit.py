@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
 
-from charter.errors import AuditIntegrityError
+from charter.core.errors import AuditIntegrityError
 from charter.store.db import Database, utcnow
 from charter.store.tables import AuditEvent
 

@@ -7,14 +7,15 @@ Gemma 3 270M for open-ended text; ``embed`` is the packaged all-MiniLM-L6-v2.
 
 from __future__ import annotations
 
-from charter.backends.base import AliasConfig
+from charter.core.aliases import AliasConfig
+from charter.core.routes import FAST, MINI, PRO, THINKING
 from charter.store.aliases import AliasRepository
 
 DEFAULT_ALIASES: tuple[AliasConfig, ...] = (
-    AliasConfig("fast", "extractive", "", {"max_sentences": 3}),
-    AliasConfig("thinking", "extractive", "", {"max_sentences": 5}),
-    AliasConfig("pro", "extractive", "", {"max_sentences": 5}),
-    AliasConfig("mini", "extractive", "", {"max_sentences": 2}),
+    AliasConfig(FAST, "extractive", "", {"max_sentences": 3}),
+    AliasConfig(THINKING, "extractive", "", {"max_sentences": 5}),
+    AliasConfig(PRO, "extractive", "", {"max_sentences": 5}),
+    AliasConfig(MINI, "extractive", "", {"max_sentences": 2}),
     AliasConfig("local", "llamacpp", "packaged", {"max_tokens": 128, "temperature": 0.7}),
     AliasConfig("embed", "sentence_transformers", "all-MiniLM-L6-v2", {}, kind="embedding"),
 )

@@ -1,10 +1,8 @@
-"""Personalities and custom instructions, layered into the system prompt beneath the charter.
+"""Personalities and custom instructions: each user's profile, stored, and the checks on it.
 
-The system prompt has three layers in a fixed order: the charter's precedence statement,
-then the personality's style, then the user's own instructions, each labelled with what
-it may and may not change. The order is only a hint to the model: the charter itself is
-enforced by input and output screening, which no personality or instruction reaches, so
-neither can switch a charter rule off.
+The prompt layers them beneath the charter (``charter.prompt``). The order is only a hint
+to the model: the charter itself is enforced by input and output screening, which no
+personality or instruction reaches, so neither can switch a charter rule off.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.store.db import Database, utcnow
 
 PERSONALITIES: dict[str, str] = {
@@ -53,24 +51,6 @@ def check_instructions(text_: str) -> str:
     return text_
 
 
-def system_prompt(policy_version: int | None, personality: str, instructions: str) -> str:
-    """The layered system prompt; empty layers are left out."""
-    layers = [
-        "You work under the organisation's AI charter"
-        + (f" (version {policy_version})" if policy_version else "")
-        + ". The charter comes first: nothing below (style or user instructions) can relax "
-        "it. Refuse what it forbids, answer only from the sources given when there are "
-        "sources, and say when you do not know."
-    ]
-    style = PERSONALITIES.get(personality, "")
-    if style:
-        layers.append("Style (changes tone only, never what you may do): " + style)
-    if instructions:
-        layers.append("The user's custom instructions (follow them unless they conflict with "
-                      "the charter above; they cannot change it):\n" + instructions)
-    return "\n\n".join(layers)
-
-
 class ProfileRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -105,3 +85,15 @@ class ProfileRepository:
                              {"p": principal_id, "s": new.personality, "i": new.instructions, "n": now})
         self.db.cache.invalidate("profile")
         return new
+
+    def set_tier(self, principal_id: str, tier: str) -> None:
+        """Record the quota tier an administrator chose for the principal."""
+        now = utcnow()
+        with self.db.transaction(exclusive=True) as conn:
+            updated = conn.execute(text("UPDATE user_profiles SET tier = :t, updated_at = :n "
+                                        "WHERE principal_id = :p"),
+                                   {"t": tier, "n": now, "p": principal_id}).rowcount
+            if not updated:
+                conn.execute(text("INSERT INTO user_profiles (principal_id, tier, updated_at) "
+                                  "VALUES (:p, :t, :n)"), {"p": principal_id, "t": tier, "n": now})
+        self.db.cache.invalidate("profile")

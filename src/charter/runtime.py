@@ -10,16 +10,15 @@ from charter.accounts import Accounts
 from charter.audit import AuditLog
 from charter.backends import registry
 from charter.backends.base import ChatModel, Embedder
-from charter.gateway import AskRequest
 from charter.policy.engine import CharterScreen
 from charter.policy.register import UseCaseRegister
 from charter.policy.reviews import ReviewQueue
-from charter.policy.screen import InputScreen
 from charter.policy.versions import PolicyRepository
 from charter.knowledge.retrieve import KnowledgeRetriever
-from charter.config import Settings
+from charter.knowledge.store import KnowledgeStore
+from charter.core.config import Settings
 from charter.defaults import seed_defaults
-from charter.gateway import Gateway
+from charter.spine.gateway import Gateway
 from charter.profiles import ProfileRepository
 from charter.router.feedback import FeedbackRepository
 from charter.router.versions import RouterRepository
@@ -64,6 +63,10 @@ class Runtime:
         return cast(Embedder, registry.build(alias, self.settings))
 
     @cached_property
+    def documents(self) -> KnowledgeStore:
+        return KnowledgeStore(self.db)
+
+    @cached_property
     def retriever(self) -> KnowledgeRetriever:
         return KnowledgeRetriever(self.db, self.settings, self.embedder)
 
@@ -91,15 +94,6 @@ class Runtime:
         return UseCaseRegister(self.db, required_approvals=self.settings.usecase_approvals,
                                review_days=self.settings.usecase_review_days)
 
-    def _hold(self, req: AskRequest, request_id: str, screened: InputScreen) -> str:
-        d = screened.decision
-        review = self.reviews.create(
-            request_id=request_id, principal_id=req.principal.id, category=d.category,
-            tier=d.tier, policy_version=d.policy_version or 0,
-            question_redacted=screened.redacted_question,
-            request=req.to_json())
-        return review.id
-
     @cached_property
     def accounts(self) -> Accounts:
         return Accounts(self.db)
@@ -123,7 +117,7 @@ class Runtime:
     @cached_property
     def gateway(self) -> Gateway:
         return Gateway(self.settings, self.db, retriever=self.retriever, screen=self.screen,
-                       on_hold=self._hold, use_cases=self.use_cases, quotas=self.quotas,
+                       reviews=self.reviews, use_cases=self.use_cases, quotas=self.quotas,
                        routers=self.routers)
 
     def close(self) -> None:

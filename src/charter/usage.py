@@ -19,24 +19,26 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from charter.auth import Principal
-from charter.errors import InvalidInputError, NotFoundError, QuotaExceededError
-from charter.store.db import Database, utcnow
+from charter.core.principal import Principal
+from charter.core.routes import (FAST, MINI, PRO, THINKING, TIER_FREE, TIER_PLUS, TIER_PRO,
+                                 TIER_TEAM, RouteDecision)
+from charter.core.errors import InvalidInputError, NotFoundError, QuotaExceededError
+from charter.profiles import ProfileRepository
+from charter.store.db import Database
 
-MINI = "mini"
 UNLIMITED = 2**62
 
 # tier -> route -> (window seconds, max requests, max tokens); None = no limit.
 DEFAULT_WINDOW_S = 3 * 3600
 DEFAULT_TIERS: dict[str, dict[str, tuple[int, int | None, int | None]]] = {
-    "free": {"fast": (DEFAULT_WINDOW_S, 40, 40_000), "thinking": (DEFAULT_WINDOW_S, 10, 20_000),
-             "pro": (DEFAULT_WINDOW_S, 0, 0)},
-    "plus": {"fast": (DEFAULT_WINDOW_S, 400, 400_000),
-             "thinking": (DEFAULT_WINDOW_S, 100, 200_000), "pro": (DEFAULT_WINDOW_S, 0, 0)},
-    "pro": {"thinking": (DEFAULT_WINDOW_S, 1000, 2_000_000),
-            "pro": (DEFAULT_WINDOW_S, 50, 500_000)},
-    "team": {"thinking": (DEFAULT_WINDOW_S, 2000, 4_000_000),
-             "pro": (DEFAULT_WINDOW_S, 100, 1_000_000)},
+    TIER_FREE: {FAST: (DEFAULT_WINDOW_S, 40, 40_000), THINKING: (DEFAULT_WINDOW_S, 10, 20_000),
+                PRO: (DEFAULT_WINDOW_S, 0, 0)},
+    TIER_PLUS: {FAST: (DEFAULT_WINDOW_S, 400, 400_000),
+                THINKING: (DEFAULT_WINDOW_S, 100, 200_000), PRO: (DEFAULT_WINDOW_S, 0, 0)},
+    TIER_PRO: {THINKING: (DEFAULT_WINDOW_S, 1000, 2_000_000),
+               PRO: (DEFAULT_WINDOW_S, 50, 500_000)},
+    TIER_TEAM: {THINKING: (DEFAULT_WINDOW_S, 2000, 4_000_000),
+                PRO: (DEFAULT_WINDOW_S, 100, 1_000_000)},
 }
 
 
@@ -88,10 +90,20 @@ def check_quota(principal: Principal) -> QuotaState:
     return QuotaState(tier=principal.tier)
 
 
+def served_route(route: RouteDecision, quota: QuotaState) -> RouteDecision:
+    """The route that serves after the quota stage: the chosen one, or mini when the
+    chosen one is over its limit (the reason says so)."""
+    if not quota.exhausted:
+        return route
+    return RouteDecision(MINI, f"{quota.reason}: served by {MINI} instead of {route.name}",
+                         route.score, route.router_version, quota_exhausted=True)
+
+
 class Quotas:
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
+        self.profiles = ProfileRepository(db)  # where an administrator's tier choice lives
 
     # -- tiers -------------------------------------------------------------------------
 
@@ -153,24 +165,13 @@ class Quotas:
 
     def tier_of(self, principal: Principal) -> str:
         """The tier an administrator set for this principal, else the principal's own."""
-        from charter.profiles import ProfileRepository
-
-        tier = ProfileRepository(self.db).get(principal.id).tier
-        return tier or principal.tier
+        return self.profiles.get(principal.id).tier or principal.tier
 
     def set_tier(self, principal_id: str, tier: str) -> None:
         if tier not in self.tiers():
             raise NotFoundError(f"no tier {tier!r}; tiers: {', '.join(self.tiers())} "
                                 "(add one with `charter usage limit TIER ROUTE ...`)")
-        now = utcnow()
-        with self.db.transaction(exclusive=True) as conn:
-            updated = conn.execute(text("UPDATE user_profiles SET tier = :t, updated_at = :n "
-                                        "WHERE principal_id = :p"),
-                                   {"t": tier, "n": now, "p": principal_id}).rowcount
-            if not updated:
-                conn.execute(text("INSERT INTO user_profiles (principal_id, tier, updated_at) "
-                                  "VALUES (:p, :t, :n)"), {"p": principal_id, "t": tier, "n": now})
-        self.db.cache.invalidate("profile")
+        self.profiles.set_tier(principal_id, tier)
 
     # -- accounting ----------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from charter.backends import registry
-from charter.backends.base import ChatMessage, ChatModel, ChatRequest, Completion, StreamChunk
+from charter.core.chat import ChatMessage, ChatRequest, Completion, StreamChunk
+from charter.backends.base import ChatModel
 
 
 class ChatModelConformance:

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from charter.backends.base import ChatMessage, ChatRequest, Passage
+from charter.core.chat import ChatMessage, ChatRequest, Passage
 from charter.backends.extractive import NO_SOURCES, NOT_FOUND, ExtractiveChat, ExtractiveOptions
-from charter.text import split_sentences
+from charter.core.text import split_sentences
 from tests.backends.chat_conformance import ChatModelConformance
 
 PASSAGES = [

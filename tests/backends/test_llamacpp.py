@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from charter.backends import registry
-from charter.backends.base import AliasConfig
+from charter.core.aliases import AliasConfig
 from charter.backends.llamacpp import (
     LlamaCppChat,
     LlamaCppOptions,
@@ -13,9 +13,9 @@ from charter.backends.llamacpp import (
     render_transcript,
     resolve_gguf,
 )
-from charter.backends.base import ChatMessage
-from charter.config import load_settings
-from charter.errors import ModelFileError
+from charter.core.chat import ChatMessage
+from charter.core.config import load_settings
+from charter.core.errors import ModelFileError
 from tests.backends.chat_conformance import ChatModelConformance
 
 

@@ -12,15 +12,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from charter.backends import registry
-from charter.backends.base import AliasConfig, ChatMessage, ChatRequest
+from charter.core.chat import ChatMessage, ChatRequest
+from charter.core.aliases import AliasConfig
 from charter.backends.openai_compat import (
     OpenAICompatChat,
     OpenAICompatEmbedder,
     OpenAICompatEmbedOptions,
     OpenAICompatOptions,
 )
-from charter.config import load_settings
-from charter.errors import (
+from charter.core.config import load_settings
+from charter.core.errors import (
     BackendAuthError,
     BackendError,
     BackendRateLimitError,

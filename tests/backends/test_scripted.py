@@ -1,9 +1,10 @@
 import pytest
 
-from charter.backends.base import AliasConfig, ChatMessage, ChatRequest
+from charter.core.chat import ChatMessage, ChatRequest
+from charter.core.aliases import AliasConfig
 from charter.backends.scripted import ScriptedChat, ScriptedOptions
-from charter.config import load_settings
-from charter.errors import BackendRateLimitError, BackendUnavailableError
+from charter.core.config import load_settings
+from charter.core.errors import BackendRateLimitError, BackendUnavailableError
 from tests.backends.chat_conformance import ChatModelConformance
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from charter.backends.st_embedder import SentenceTransformerEmbedder
-from charter.errors import ModelFileError
+from charter.core.errors import ModelFileError
 from tests.backends.embedder_conformance import EmbedderConformance
 
 
@@ -116,7 +116,7 @@ def test_onnx_is_not_used_for_other_pipelines(tmp_path: Path) -> None:
 
 def test_instances_follow_the_embedding_settings(settings) -> None:  # noqa: ANN001
     from charter.backends import registry
-    from charter.backends.base import AliasConfig
+    from charter.core.aliases import AliasConfig
 
     alias = AliasConfig("embed", "sentence_transformers", "", {}, kind="embedding")
     a = registry.build(alias, settings.with_overrides(embedding_quantized=True))

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
-from charter.text import content_terms
+from charter.core.text import content_terms
 
 
 class HashEmbedder:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from charter.auth import Principal
-from charter.errors import NotFoundError
+from charter.core.principal import Principal
+from charter.core.errors import NotFoundError
 from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.knowledge.loaders import RecordOptions
 from charter.knowledge.search import SearchFilters, Searcher
@@ -187,7 +187,7 @@ class KnowledgeConformance:
     def test_retrieval_reuses_only_the_index_models_own_vectors(self, db, docs) -> None:
         """Screening's question vector saves search an embedding, but only when it comes
         from the index's model itself, not from an approximation such as an int8 graph."""
-        from charter.config import load_settings
+        from charter.core.config import load_settings
         from charter.knowledge.retrieve import KnowledgeRetriever
 
         self.ingest(db, docs, records=RecordOptions("body", "id"))

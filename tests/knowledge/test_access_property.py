@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charter.auth import CLEARANCE_LEVELS, Principal
+from charter.core.principal import CLEARANCE_LEVELS, Principal
 from charter.knowledge.chunking import Chunk
 from charter.knowledge.search import Searcher
 from charter.knowledge.store import DocumentWrite, KnowledgeStore

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.knowledge.chunking import chunk_document
 from charter.knowledge.loaders import Block, LoadedDocument
 

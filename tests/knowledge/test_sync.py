@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.knowledge.store import KnowledgeStore
 from charter.store.db import Database

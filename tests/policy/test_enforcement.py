@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from charter import reviewing
-from charter.auth import Principal, local_admin
-from charter.backends.base import AliasConfig, ChatMessage, Passage
-from charter.errors import ConflictError, InvalidInputError
-from charter.gateway import AskRequest, Gateway
+from charter.core.principal import Principal, local_admin
+from charter.core.chat import ChatMessage, Passage
+from charter.core.aliases import AliasConfig
+from charter.core.errors import ConflictError, ForbiddenError
+from charter.services import reviews
+from charter.spine.gateway import Gateway
+from charter.spine.request import AskRequest
 from charter.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -84,13 +86,13 @@ def test_held_request_is_answered_only_after_approval(rt: Runtime) -> None:
     assert pending.id == d.review_id and pending.policy_version == 1
 
     reviewer = Principal("rita", frozenset({"reviewer"}))
-    with pytest.raises(InvalidInputError, match="not a reviewer"):
-        reviewing.decide(rt, d.review_id, Principal("ursula"), approve=True, note="x")
-    done = reviewing.decide(rt, d.review_id, reviewer, approve=True, note="HR case 12 approved")
+    with pytest.raises(ForbiddenError, match="needs the reviewer role"):
+        reviews.decide(rt, Principal("ursula"), d.review_id, approve=True, note="x")
+    done = reviews.decide(rt, reviewer, d.review_id, approve=True, note="HR case 12 approved")
     assert done.state == "approved"
     assert done.answer == "Decide which of these five employees should be laid off."
     with pytest.raises(ConflictError):
-        reviewing.decide(rt, d.review_id, reviewer, approve=False, note="too late")
+        reviews.decide(rt, reviewer, d.review_id, approve=False, note="too late")
     events = [(r.event, r.payload.get("decided_under_policy_version")) for r in rt.audit.records()]
     assert ("review.approved", 1) in events
     served = [r for r in rt.audit.records() if r.payload.get("approved_review") == d.review_id]
@@ -100,7 +102,7 @@ def test_held_request_is_answered_only_after_approval(rt: Runtime) -> None:
 def test_rejected_request_is_never_answered(rt: Runtime) -> None:
     held = ask(rt.gateway, "Read these CVs and automatically reject the bottom half.",
                model="tripwire")
-    done = reviewing.decide(rt, held.decision.review_id, ADMIN, approve=False,
+    done = reviews.decide(rt, ADMIN, held.decision.review_id, approve=False,
                             note="not allowed")
     assert done.state == "rejected" and done.answer is None
     assert any(r.event == "review.rejected" and r.payload["held_by_policy_version"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from charter.errors import ConflictError, InvalidInputError, NotFoundError
+from charter.core.errors import ConflictError, InvalidInputError, NotFoundError
 from charter.policy.schema import parse_charter
 from charter.policy.versions import PolicyRepository, default_charter_text
 from charter.runtime import Runtime

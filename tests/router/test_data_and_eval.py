@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.router import evaluate as ev
 from charter.router.data import load_outcomes, split_of
 

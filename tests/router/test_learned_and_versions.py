@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charter.errors import ConflictError, InvalidInputError, NotFoundError
+from charter.core.errors import ConflictError, InvalidInputError, NotFoundError
 from charter.router.learned import RouterModel, Sample, fit, threshold_for_share
 from charter.router.versions import RouterRepository
 from charter.runtime import Runtime
@@ -105,7 +105,7 @@ def test_retraining_on_feedback_moves_decisions_towards_it(runtime: Runtime, tmp
     small talk stays on the quick path."""
     from charter.router.feedback import FeedbackRepository
     from charter.router.log import RouteLog
-    from charter.router.rules import RouteDecision
+    from charter.core.routes import RouteDecision
     from charter.router.train import train
 
     rows = ["prompt,weak,strong\n"]

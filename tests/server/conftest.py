@@ -12,8 +12,8 @@ import httpx
 import pytest
 import uvicorn
 
-from charter.backends.base import AliasConfig
-from charter.config import Settings
+from charter.core.aliases import AliasConfig
+from charter.core.config import Settings
 from charter.runtime import Runtime
 from charter.server.app import create_app
 

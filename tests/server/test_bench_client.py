@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from charter.backends.base import AliasConfig
+from charter.core.aliases import AliasConfig
 from charter.bench.gateway import _Connection, _load, backend_ms, server_timing
 from tests.server.conftest import Served
 

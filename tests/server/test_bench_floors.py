@@ -4,13 +4,16 @@ replaced by the scripted model call (floor ``http``) or by one embedding and tha
 
 from __future__ import annotations
 
+import pickle
+from functools import partial
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from charter.bench import gateway as bench
-from charter.errors import CharterError
+from charter.core.config import Settings, load_settings
+from charter.core.errors import CharterError
 from charter.runtime import Runtime
 
 
@@ -23,12 +26,13 @@ class CountingEmbedder:
         return [[1.0] + [0.0] * 383 for _ in texts]
 
 
+def _settings(tmp_path: Path) -> Settings:
+    return load_settings({"CHARTER_DATA_DIR": str(tmp_path / "data")})
+
+
 def _client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, floor: str) -> tuple[TestClient, str]:
-    data = tmp_path / "data"
-    key = bench._prepare(data, 0.03, 0.0)
-    monkeypatch.setenv("CHARTER_DATA_DIR", str(data))
-    monkeypatch.setenv("CHARTER_BENCH_FLOOR", floor)
-    return TestClient(bench.floor_app()), key
+    key = bench._prepare(tmp_path / "data", 0.03, 0.0)
+    return TestClient(bench.floor_app(floor, _settings(tmp_path))), key
 
 
 def _ask(client: TestClient, key: str, question: str) -> tuple[int, dict, str]:
@@ -57,12 +61,14 @@ def test_floor_answers_with_the_scripted_model_and_no_spine(
 
 
 def test_unknown_floor_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(CharterError, match="CHARTER_BENCH_FLOOR must be one of http, embed"):
+    with pytest.raises(CharterError, match="floor must be one of http, embed"):
         _client(tmp_path, monkeypatch, "spine")
 
 
-def test_floor_servers_start_from_the_uvicorn_command() -> None:
+def test_floor_servers_start_from_the_uvicorn_command(tmp_path: Path) -> None:
     command = bench._server_command(8123, 2, "embed")
-    assert command[1:4] == ["-m", "uvicorn", "charter.bench.gateway:floor_app"]
-    assert "--factory" in command and command[command.index("--workers") + 1] == "2"
+    assert "serve_floor" in command[2] and command[3:] == ["embed", "8123", "2"]
     assert bench._server_command(8123, 1, None)[-4:] == ["--port", "8123", "--workers", "1"]
+    # Worker processes are spawned: the factory travels to them pickled, settings inside.
+    factory = pickle.loads(pickle.dumps(partial(bench.floor_app, "embed", _settings(tmp_path))))
+    assert factory.args[0] == "embed" and factory.args[1].data_path == tmp_path / "data"

@@ -81,7 +81,7 @@ def test_charter_refusal_travels_in_the_charter_object(served: Served) -> None:
     ("approved twice", 409, None),
 ])
 def test_error_shapes_and_codes(served: Served, case: str, status: int, code: str | None) -> None:
-    from charter.backends.base import AliasConfig
+    from charter.core.aliases import AliasConfig
 
     rt = served.runtime
     chat = {"model": "fast", "messages": [{"role": "user", "content": "Hello"}]}
@@ -152,7 +152,7 @@ def test_client_disconnect_cancels_the_backend_stream(served: Served) -> None:
     before its 100 pieces are done, and the audit records the request as cancelled."""
     import time
 
-    from charter.backends.base import AliasConfig
+    from charter.core.aliases import AliasConfig
 
     rt = served.runtime
     rt.aliases.add(AliasConfig("slow", "scripted", "", {
@@ -183,7 +183,7 @@ def test_client_disconnect_cancels_the_backend_stream(served: Served) -> None:
 def test_timing_separates_the_backend_from_charter(served: Served) -> None:
     """Server-Timing and ``charter.timing`` say how long the model call took and how long
     Charter's own stages took; a model that takes 0.3 s shows as backend time."""
-    from charter.backends.base import AliasConfig
+    from charter.core.aliases import AliasConfig
 
     served.runtime.aliases.add(AliasConfig("sleepy", "scripted", "", {
         "replies": ["Done."], "delay": 0.3}))

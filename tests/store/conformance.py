@@ -13,8 +13,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from charter.audit import AuditLog
-from charter.backends.base import AliasConfig
-from charter.errors import (
+from charter.core.aliases import AliasConfig
+from charter.core.errors import (
     AuditIntegrityError,
     ConflictError,
     InvalidInputError,

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from charter.config import load_settings
-from charter.errors import ConfigError, DatabaseUnavailableError, StorageError
-from charter.store.db import Database, mask_url, normalise_url, open_database
+from charter.core.config import load_settings
+from charter.core.errors import ConfigError, DatabaseUnavailableError, StorageError
+from charter.core.config import mask_url
+from charter.store.db import Database, normalise_url, open_database
 
 
 def test_unreachable_postgres_is_reported_with_the_url_and_without_the_password() -> None:

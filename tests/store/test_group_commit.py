@@ -83,7 +83,7 @@ def test_a_busy_database_fails_the_whole_group_at_once(tmp_path: Path) -> None:
     import os
     import time
 
-    from charter.errors import StorageError
+    from charter.core.errors import StorageError
 
     db = Database(f"sqlite:///{tmp_path / 'b.db'}", connect_timeout=0.5)
     db.upgrade()

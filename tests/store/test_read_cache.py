@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from charter.backends.base import AliasConfig
+from charter.core.aliases import AliasConfig
 from charter.store.aliases import AliasRepository
 from charter.store.cache import ReadCache
 from charter.store.db import Database
@@ -53,7 +53,7 @@ def test_revoking_a_key_or_disabling_a_user_takes_effect_at_once(tmp_path: Path)
     import pytest
 
     from charter.accounts import Accounts
-    from charter.errors import AuthError
+    from charter.core.errors import AuthError
 
     db = Database(f"sqlite:///{tmp_path / 'k.db'}", cache_ttl=60)
     db.upgrade()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from charter.audit import AuditLog
-from charter.errors import StorageError
+from charter.core.errors import StorageError
 from charter.store.db import Database
 from charter.store.writer_lock import WriterLock
 

@@ -8,87 +8,11 @@ Its options are a pydantic model with ``extra="forbid"`` so a typo in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-Role = Literal["system", "user", "assistant"]
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A piece of evidence handed to a model, numbered ``n`` for citations ``[n]``."""
-
-    n: int
-    text: str
-    document: str = ""
-    location: str = ""
-    passage_id: str = ""
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """What a strategy asks of a chat model."""
-
-    messages: Sequence[ChatMessage]
-    passages: Sequence[Passage] = ()
-    max_tokens: int | None = None
-    temperature: float | None = None
-    seed: int | None = None
-    stop: Sequence[str] = ()
-
-    @property
-    def question(self) -> str:
-        """The latest user message."""
-        for message in reversed(self.messages):
-            if message.role == "user":
-                return message.content
-        return ""
-
-    def prompt_messages(self) -> list[ChatMessage]:
-        """Messages for a generative model, with the passages as numbered sources."""
-        if not self.passages:
-            return list(self.messages)
-        sources = "\n\n".join(f"[{p.n}] {p.text}" for p in self.passages)
-        guide = (
-            "Answer only from the numbered sources below and cite each claim as [n]. "
-            "If the sources do not answer the question, say so.\n\n" + sources
-        )
-        return [ChatMessage("system", guide), *self.messages]
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens)
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    usage: Usage
-    finish_reason: str = "stop"
-    model: str = ""
-
-
-@dataclass(frozen=True)
-class StreamChunk:
-    """A piece of a streamed answer. The last chunk carries ``usage`` and ``finish_reason``."""
-
-    text: str = ""
-    usage: Usage | None = None
-    finish_reason: str | None = None
+from charter.core.chat import ChatRequest, Completion, StreamChunk
 
 
 class BackendOptions(BaseModel):
@@ -100,18 +24,6 @@ class BackendOptions(BaseModel):
     temperature: float | None = None
     # The model runs outside the organisation: personal data is redacted before it is sent.
     external: bool = False
-
-
-@dataclass(frozen=True)
-class AliasConfig:
-    """A stored alias: a name that maps to a backend, a model and options."""
-
-    name: str
-    backend: str
-    model: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-    version: int = 1
-    kind: Literal["chat", "embedding"] = "chat"
 
 
 @runtime_checkable
@@ -166,9 +78,3 @@ class Embedder(Protocol):
 
     @property
     def query_model_id(self) -> str: ...
-
-
-def approx_tokens(text: str) -> int:
-    """A rough token count for backends that do not tokenize (about 0.75 words a token)."""
-    words = len(text.split())
-    return max(1, round(words * 4 / 3)) if words else 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charter.combining import Combiner
+from charter.core.combining import Combiner
 
 
 @dataclass

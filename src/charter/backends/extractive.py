@@ -13,17 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from charter.backends.base import (
-    AliasConfig,
-    BackendOptions,
-    ChatRequest,
-    Completion,
-    StreamChunk,
-    Usage,
-    approx_tokens,
-)
-from charter.config import Settings
-from charter.text import content_terms, key_terms, split_sentences, stem, words
+from charter.core.chat import ChatRequest, Completion, StreamChunk, Usage, approx_tokens
+from charter.core.aliases import AliasConfig
+from charter.backends.base import BackendOptions
+from charter.core.config import Settings
+from charter.core.text import content_terms, key_terms, split_sentences, stem, words
 
 NO_SOURCES = "I have no sources to answer this from."
 # Words that frame a question rather than name its subject; a source need not contain them.

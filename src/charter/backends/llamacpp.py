@@ -22,17 +22,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from charter.backends.base import (
-    AliasConfig,
-    BackendOptions,
-    ChatMessage,
-    ChatRequest,
-    Completion,
-    StreamChunk,
-    Usage,
-)
-from charter.config import Settings
-from charter.errors import BackendError, ModelFileError
+from charter.core.chat import ChatMessage, ChatRequest, Completion, StreamChunk, Usage
+from charter.core.aliases import AliasConfig
+from charter.backends.base import BackendOptions
+from charter.core.config import Settings
+from charter.core.errors import BackendError, ModelFileError
 
 PACKAGED = "packaged"
 GGUF_MAGIC = b"GGUF"
@@ -207,14 +201,14 @@ class LlamaCppChat:
 
     def _transcript_params(self, request: ChatRequest) -> dict[str, Any]:
         return {
-            "prompt": render_transcript(request.prompt_messages()),
+            "prompt": render_transcript(request.messages),
             "stop": [*TRANSCRIPT_STOPS, *request.stop],
             **self._sampling(request),
         }
 
     def _chat_params(self, request: ChatRequest) -> dict[str, Any]:
         params = {
-            "messages": [{"role": m.role, "content": m.content} for m in request.prompt_messages()],
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             **self._sampling(request),
         }
         if request.stop:

@@ -19,17 +19,11 @@ import httpx
 import openai
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from charter.backends.base import (
-    AliasConfig,
-    BackendOptions,
-    ChatRequest,
-    Completion,
-    StreamChunk,
-    Usage,
-    approx_tokens,
-)
-from charter.config import Settings
-from charter.errors import (
+from charter.core.chat import ChatRequest, Completion, StreamChunk, Usage, approx_tokens
+from charter.core.aliases import AliasConfig
+from charter.backends.base import BackendOptions
+from charter.core.config import Settings
+from charter.core.errors import (
     BackendAuthError,
     BackendError,
     BackendRateLimitError,
@@ -223,7 +217,7 @@ class OpenAICompatChat:
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.prompt_messages()],
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "max_tokens": request.max_tokens or self.options.max_tokens or self.default_max_tokens,
         }
         temperature = request.temperature if request.temperature is not None else self.options.temperature

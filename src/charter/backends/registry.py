@@ -8,46 +8,28 @@ from __future__ import annotations
 
 import json
 import threading
-from functools import cache
-from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import ValidationError
 
-from charter.backends.base import AliasConfig, ChatModel, Embedder
-from charter.config import Settings
-from charter.errors import CharterError, InvalidInputError
+from charter.core.aliases import AliasConfig
+from charter.backends.base import ChatModel, Embedder
+from charter.core.config import Settings
+from charter.core import plugins
+from charter.core.errors import InvalidInputError
 
-CHAT_GROUP = "charter.chat_backends"
-EMBED_GROUP = "charter.embedders"
 
-
-@cache
-def _discover(group: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for ep in entry_points(group=group):
-        found[ep.name] = ep
-    return found
+def _group(kind: str) -> str:
+    return plugins.CHAT_BACKENDS if kind == "chat" else plugins.EMBEDDERS
 
 
 def backend_names(kind: str = "chat") -> list[str]:
-    return sorted(_discover(CHAT_GROUP if kind == "chat" else EMBED_GROUP))
+    return plugins.names(_group(kind))
 
 
 def backend_class(name: str, kind: str = "chat") -> Any:
     """The class registered under ``name``; a clear error lists the known ones."""
-    group = CHAT_GROUP if kind == "chat" else EMBED_GROUP
-    eps = _discover(group)
-    if name not in eps:
-        known = ", ".join(sorted(eps)) or "none"
-        raise InvalidInputError(
-            f"no {kind} backend named '{name}'; known backends: {known} "
-            "(a plugin adds one through the entry point group " + group + ")"
-        )
-    try:
-        return eps[name].load()
-    except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
-        raise CharterError(f"backend '{name}' failed to load: {exc}") from exc
+    return plugins.load(_group(kind), name, what=f"{kind} backend")
 
 
 def check_alias(alias: AliasConfig) -> dict[str, Any]:

@@ -18,17 +18,11 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from charter.backends.base import (
-    AliasConfig,
-    BackendOptions,
-    ChatRequest,
-    Completion,
-    StreamChunk,
-    Usage,
-    approx_tokens,
-)
-from charter.config import Settings
-from charter.errors import BackendError, BackendRateLimitError, BackendUnavailableError
+from charter.core.chat import ChatRequest, Completion, StreamChunk, Usage, approx_tokens
+from charter.core.aliases import AliasConfig
+from charter.backends.base import BackendOptions
+from charter.core.config import Settings
+from charter.core.errors import BackendError, BackendRateLimitError, BackendUnavailableError
 
 
 class ScriptedOptions(BackendOptions):
@@ -87,7 +81,7 @@ class ScriptedChat:
             return next(self._cycle)
 
     def _usage(self, request: ChatRequest, text: str) -> Usage:
-        prompt = sum(approx_tokens(m.content) for m in request.prompt_messages())
+        prompt = sum(approx_tokens(m.content) for m in request.messages)
         return Usage(prompt, approx_tokens(text))
 
     def complete(self, request: ChatRequest) -> Completion:

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from charter.backends.base import AliasConfig
+from charter.core.aliases import AliasConfig
 from charter.backends.batching import MicroBatcher
-from charter.config import Settings
-from charter.errors import ModelFileError
+from charter.core.config import Settings
+from charter.core.errors import ModelFileError
 
 PACKAGED = "all-MiniLM-L6-v2"
 

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charter.auth import local_admin
-from charter.backends.base import ChatMessage
+from charter.core.principal import local_admin
+from charter.core.chat import ChatMessage
 from charter.backends.extractive import NO_SOURCES, NOT_FOUND
-from charter.config import Settings
-from charter.errors import InvalidInputError
-from charter.gateway import AskRequest
+from charter.core.config import Settings
+from charter.core.errors import InvalidInputError
+from charter.core.routes import FAST
+from charter.spine.request import AskRequest
 from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.runtime import Runtime
 
@@ -50,7 +51,7 @@ def load_cases(path: Path) -> list[Case]:
     return cases
 
 
-def run(settings: Settings, devset: Path, folders: list[Path], *, model: str = "fast",
+def run(settings: Settings, devset: Path, folders: list[Path], *, model: str = FAST,
         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     cases = load_cases(devset)
     work = Path(tempfile.mkdtemp(prefix="charter-bench-answers-"))

@@ -37,7 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from charter.errors import CharterError
+from charter.core.errors import CharterError
+from charter.core.routes import AUTO, FAST, ROUTES
 
 # The scripted model's time per call (0: at once, to measure the gateway's capacity).
 DEFAULT_BACKEND_MS = 0.0
@@ -64,18 +65,18 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _prepare(data_dir: Path, delay_s: float = 0.0, jitter: float = 0.0) -> str:
     """Database with scripted aliases and one unlimited user; returns its API key."""
-    from charter.backends.base import AliasConfig
-    from charter.config import load_settings
+    from charter.core.aliases import AliasConfig
+    from charter.core.config import load_settings
     from charter.runtime import Runtime
 
     rt = Runtime.open(load_settings({"CHARTER_DATA_DIR": str(data_dir)}))
     try:
-        for name in ("fast", "thinking", "mini", "pro"):
+        for name in ROUTES:
             rt.aliases.remove(name)
             rt.aliases.add(AliasConfig(name, "scripted", "", {"replies": ["ok"], "delay": delay_s,
                                                            "delay_jitter": jitter}))
         rt.accounts.add_user("bench", roles=["user"], tier="bench")
-        rt.quotas.set_limit("bench", "fast", window_s=3600, max_requests=None, max_tokens=None)
+        rt.quotas.set_limit("bench", FAST, window_s=3600, max_requests=None, max_tokens=None)
         return rt.accounts.create_key("bench")[1]
     finally:
         rt.close()
@@ -146,7 +147,7 @@ async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
         try:
             for i in counter:
                 n = offset + i
-                body = {"model": "auto", "messages": [
+                body = {"model": AUTO, "messages": [
                     {"role": "user", "content": QUESTIONS[n % len(QUESTIONS)].format(i=n)}]}
                 t0 = time.perf_counter()
                 status, headers, data = await conn.post("/v1/chat/completions", body)
@@ -166,54 +167,76 @@ async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
 
 # Reference servers for ``floors``: what a request costs before the spine's own work.
 FLOORS = ("http", "embed")
-_FLOOR_ENV = "CHARTER_BENCH_FLOOR"
 
 
-def floor_app() -> Any:
-    """uvicorn factory of a reference server: the real app whose chat completions skip the
-    spine (floor ``http``: the scripted model, then the answer; ``embed``: one embedding of
-    the question first). The floor's name comes from the environment, as do the settings."""
-    from charter.backends import registry
-    from charter.backends.base import ChatModel, ChatRequest
-    from charter.config import load_settings
-    from charter.runtime import Runtime
-    from charter.schema import Result, RouteInfo, TimingInfo, UsageInfo
-    from charter.server.app import create_app
+class FloorSpine:
+    """A reduced spine for a reference server: the scripted model call and, for floor
+    ``embed``, one embedding of the question first; no screening, routing or storage."""
 
-    floor = os.environ.get(_FLOOR_ENV, "")
-    if floor not in FLOORS:
-        raise CharterError(f"{_FLOOR_ENV} must be one of {', '.join(FLOORS)}, not {floor!r}")
-    settings = load_settings()
-    rt = Runtime.open(settings)
-    model = cast(ChatModel, registry.build(rt.aliases.get("fast", kind="chat"), settings))
-    embedder = rt.embedder() if floor == "embed" else None
+    def __init__(self, floor: str, rt: Any) -> None:
+        from charter.backends import registry
+        from charter.backends.base import ChatModel
 
-    def ask(request: Any) -> Result:
+        if floor not in FLOORS:
+            raise CharterError(f"floor must be one of {', '.join(FLOORS)}, not {floor!r}")
+        self.floor = floor
+        self.model = cast(ChatModel, registry.build(rt.aliases.get(FAST, kind="chat"),
+                                                    rt.settings))
+        self.embedder = rt.embedder() if floor == "embed" else None
+
+    def ask(self, request: Any) -> Any:
+        from charter.core.chat import ChatRequest
+        from charter.core.result import Result, RouteInfo, TimingInfo, UsageInfo
+
         started = time.perf_counter()
         chat = ChatRequest(request.messages)
-        if embedder is not None:
-            embedder.embed_queries([chat.question])
+        if self.embedder is not None:
+            self.embedder.embed_queries([chat.question])
         called = time.perf_counter()
-        done = model.complete(chat)
+        done = self.model.complete(chat)
         backend = time.perf_counter() - called
-        return Result(request_id="req_floor", answer=done.text, model="fast",
-                      route=RouteInfo(name="fast", reason=f"floor {floor}"),
-                      usage=UsageInfo(prompt_tokens=done.usage.prompt_tokens,
-                                      completion_tokens=done.usage.completion_tokens),
+        return Result(request_id="req_floor", answer=done.text, model=FAST,
+                      route=RouteInfo(name=FAST, reason=f"floor {self.floor}"),
+                      usage=UsageInfo.of(done.usage),
                       timing=TimingInfo(total_ms=(time.perf_counter() - started) * 1000,
                                         backend_ms=backend * 1000))
 
-    rt.gateway.ask = ask  # type: ignore[method-assign]
-    return create_app(settings, rt)
+    def ask_stream(self, request: Any) -> Any:
+        raise CharterError("the bench's reference servers do not stream")
+
+
+def floor_app(floor: str, settings: Any) -> Any:
+    """A reference server's app: the real app (keys, rate limit, body limit, JSON,
+    Server-Timing) with ``FloorSpine`` answering chat completions."""
+    from charter.runtime import Runtime
+    from charter.server.app import create_app
+
+    rt = Runtime.open(settings)
+    return create_app(settings, rt, spine=FloorSpine(floor, rt))
+
+
+def serve_floor(floor: str, port: int, workers: int) -> None:
+    """Run a reference server on ``port`` (settings from the environment it was started
+    with); what ``_server_command`` starts for a floor."""
+    from functools import partial
+
+    from charter.core.config import load_settings
+    from charter.server.launch import serve
+
+    if floor not in FLOORS:
+        raise CharterError(f"floor must be one of {', '.join(FLOORS)}, not {floor!r}")
+    settings = load_settings().with_overrides(server_host="127.0.0.1", server_port=port,
+                                              server_workers=workers)
+    serve(settings, factory=partial(floor_app, floor, settings))
 
 
 def _server_command(port: int, workers: int, floor: str | None) -> list[str]:
     if floor is None:
         return [sys.executable, "-c", "from charter.cli.app import main; main()", "serve",
                 "--port", str(port), "--workers", str(workers)]
-    return [sys.executable, "-m", "uvicorn", "charter.bench.gateway:floor_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--log-level", "warning", "--no-access-log"]
+    return [sys.executable, "-c", "import sys; from charter.bench.gateway import serve_floor; "
+            "serve_floor(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))",
+            floor, str(port), str(workers)]
 
 
 def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend_ms: float = DEFAULT_BACKEND_MS,
@@ -238,7 +261,7 @@ def _measure(data: Path, key: str, floor: str | None, requests_c1: int, requests
              log: Callable[[str], None]) -> dict[str, Any]:
     port = _free_port()
     env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
-           "CHARTER_LOG_LEVEL": "warning", _FLOOR_ENV: floor or ""}
+           "CHARTER_LOG_LEVEL": "warning"}
     server = subprocess.Popen(_server_command(port, workers, floor), env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

@@ -13,7 +13,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from charter.backends.base import ChatMessage, ChatRequest
+from charter.core.chat import ChatMessage, ChatRequest
 from charter.backends.llamacpp import (
     TRANSCRIPT_STOPS,
     LlamaCppChat,
@@ -21,7 +21,7 @@ from charter.backends.llamacpp import (
     render_transcript,
     resolve_gguf,
 )
-from charter.config import Settings
+from charter.core.config import Settings
 
 PROMPT = "Write two sentences about audit trails."
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.policy.pii import PiiDetector
 
 # Presidio research labels -> Charter's entity names.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from charter.backends.base import Embedder
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.policy.classify import PolicyClassifier
 from charter.policy.schema import Charter
 
@@ -59,3 +59,9 @@ def run(charter: Charter, embedder: Embedder, labelled: Path,
         for r, p in zip(rows, predictions) if r["tier"] != p.tier
     ]
     return out
+
+
+def run_enforced(rt: Any, labelled: Path) -> dict[str, Any]:
+    """``run`` with the charter version the runtime enforces."""
+    _, charter = rt.policies.active()
+    return run(charter, rt.embedder(), labelled)

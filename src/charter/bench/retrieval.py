@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charter.auth import Principal
+from charter.core.principal import Principal
 from charter.backends.base import Embedder
-from charter.config import Settings
-from charter.errors import InvalidInputError
+from charter.core.config import Settings
+from charter.core.errors import InvalidInputError
 from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.knowledge.loaders import RecordOptions
 from charter.knowledge.store import KnowledgeStore

@@ -22,13 +22,14 @@ from charter.cli import (
     policy_cmd,
     profile_cmd,
     review_cmd,
+    serve_cmd,
     router_cmd,
     usage_cmd,
     usecase_cmd,
     users_cmd,
 )
 from charter.cli.state import STATE
-from charter.errors import CharterError
+from charter.core.errors import CharterError
 
 app = typer.Typer(
     name="charter",
@@ -69,7 +70,7 @@ app.add_typer(review_cmd.app, name="review")
 app.add_typer(usecase_cmd.app, name="usecase")
 app.add_typer(audit_cmd.app, name="audit")
 app.command("serve", help="Run the HTTP server: OpenAI-compatible API, Charter API, web UI.")(
-    users_cmd.serve)
+    serve_cmd.serve)
 app.add_typer(users_cmd.users_app, name="users")
 app.add_typer(users_cmd.keys_app, name="keys")
 app.add_typer(router_cmd.app, name="router")

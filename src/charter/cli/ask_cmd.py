@@ -7,12 +7,13 @@ import sys
 
 import typer
 
-from charter.backends.base import ChatMessage
+from charter.core.chat import ChatMessage
 from charter.cli.state import STATE
-from charter.errors import InvalidInputError
-from charter.gateway import AskRequest, Delta
+from charter.core.errors import InvalidInputError
+from charter.core.routes import AUTO
+from charter.spine.request import AskRequest, Delta
 from charter.profiles import check_instructions, check_personality
-from charter.schema import Result
+from charter.core.result import Result
 
 
 def _footer(result: Result) -> None:
@@ -36,7 +37,7 @@ def _footer(result: Result) -> None:
 
 def ask(
     question: str = typer.Argument(..., help="The question; '-' reads it from standard input."),
-    model: str = typer.Option("auto", "--model", "-m",
+    model: str = typer.Option(AUTO, "--model", "-m",
                               help="Model alias to use, or 'auto' to let Charter route."),
     stream: bool = typer.Option(False, "--stream", help="Print the answer as it is generated."),
     as_json: bool = typer.Option(False, "--json",

@@ -7,6 +7,7 @@ import json
 import typer
 
 from charter.cli.state import STATE
+from charter.services import audit
 
 app = typer.Typer(help="The append-only, hash-chained audit trail.", no_args_is_help=True)
 
@@ -14,7 +15,7 @@ app = typer.Typer(help="The append-only, hash-chained audit trail.", no_args_is_
 @app.command("verify")
 def verify() -> None:
     """Check every record's hash chain; fails on the first changed or missing record."""
-    count = STATE.runtime.audit.verify()
+    count = audit.verify(STATE.runtime, STATE.principal)
     typer.echo(f"audit chain intact: {count} events")
 
 
@@ -25,7 +26,7 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
     """Show the newest audit events."""
-    records = STATE.runtime.audit.records(request_id=request_id, limit=limit, newest_first=True)
+    records = audit.records(STATE.runtime, STATE.principal, request_id=request_id, limit=limit)
     for r in records:
         if as_json:
             typer.echo(json.dumps({"id": r.id, "request_id": r.request_id, "at": r.created_at,

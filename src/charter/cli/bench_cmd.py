@@ -9,6 +9,7 @@ import typer
 
 from charter.bench.gateway import DEFAULT_BACKEND_MS, DEFAULT_JITTER
 from charter.cli.state import STATE
+from charter.core.routes import FAST
 
 app = typer.Typer(help="Benchmarks (figures, not pass/fail).", no_args_is_help=True)
 
@@ -115,7 +116,7 @@ def answers(
                                 help="JSONL development set of questions."),
     folders: list[Path] = typer.Option([Path("examples/handbook"), Path("../shared/data/seed-corpus")],
                                        "--kb", help="Folders to ingest (repeatable)."),
-    model: str = typer.Option("fast", "--model", help="Alias that answers."),
+    model: str = typer.Option(FAST, "--model", help="Alias that answers."),
     as_json: bool = typer.Option(False, "--json", help='Print {"answered_cited", '
                                  '"abstain_precision", "abstain_recall_offtopic", '
                                  '"abstain_recall_ontopic"}.'),
@@ -150,9 +151,7 @@ def policy(
     """Per-tier precision/recall, over-refusal and screening latency of the charter classifier."""
     from charter.bench import policy as bench
 
-    rt = STATE.runtime
-    _, charter = rt.policies.active()
-    result = bench.run(charter, rt.embedder(), labelled)
+    result = bench.run_enforced(STATE.runtime, labelled)
     keys = ("red_line", "high_risk", "limited", "over_refusal", "p50_ms")
     if as_json:
         typer.echo(json.dumps({k: ({"precision": result[k]["precision"],

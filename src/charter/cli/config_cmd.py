@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from charter.cli.state import STATE
-from charter.config import SETTINGS
-from charter.store.db import mask_url
+from charter.core.config import SETTINGS
+from charter.core.config import mask_url
 
 app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 
@@ -42,6 +42,6 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
 @app.command("docs")
 def docs() -> None:
     """Print the settings reference in Markdown (the source of docs/configuration.md)."""
-    from charter.config import settings_markdown
+    from charter.core.config import settings_markdown
 
     typer.echo(settings_markdown(), nl=False)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from charter.cli.state import STATE
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
+from charter.services import feedback
 
 app = typer.Typer(help="Feedback on answers: record and list.", no_args_is_help=True)
 
@@ -28,7 +29,7 @@ def add(request_id: str = typer.Argument(..., help="The request id printed with 
         raise InvalidInputError("give exactly one of --up, --down, --correct, --incorrect, "
                                 "--correction TEXT")
     kind, value = chosen[0]
-    item = STATE.runtime.feedback.record(request_id, STATE.principal.id, kind, value, note)
+    item = feedback.record(STATE.runtime, STATE.principal, request_id, kind, value, note)
     typer.echo(f"recorded {item.kind} {item.value!r} on {item.request_id}")
 
 
@@ -36,7 +37,7 @@ def add(request_id: str = typer.Argument(..., help="The request id printed with 
 def list_(request_id: str | None = typer.Option(None, "--request", help="Only this request."),
           limit: int = typer.Option(50, "--limit", min=1, help="Most recent N.")) -> None:
     """Recent feedback, newest first."""
-    items = STATE.runtime.feedback.list(request_id, limit)
+    items = feedback.recent(STATE.runtime, STATE.principal, request_id, limit)
     for f in items:
         typer.echo(f"{f.created_at[:19]} {f.request_id} {f.kind:<10} {f.value[:60]!r} "
                    f"by {f.principal_id} {f.note}")

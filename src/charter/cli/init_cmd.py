@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from charter.cli.state import STATE
-from charter.defaults import seed_defaults
+from charter.services import models, setup
 
 
 def init(
@@ -13,10 +13,10 @@ def init(
                                      help="Do not prepare the packaged GGUF model file."),
 ) -> None:
     rt = STATE.runtime
-    added = seed_defaults(rt.aliases)
-    current, _ = rt.db.revisions()
+    added = setup.init(rt)
+    current = setup.revision(rt)
     typer.echo(f"database: {rt.settings.resolved_database_url.split('://')[0]} at schema {current}")
-    names = ", ".join(a.name for a in rt.aliases.list())
+    names = ", ".join(a.name for a in models.list_aliases(rt, STATE.principal))
     typer.echo(f"model aliases: {names}" + (f" (added now: {', '.join(added)})" if added else ""))
     if not skip_models:
         from charter.backends.llamacpp import packaged_model_path

@@ -12,11 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from charter.cli.state import STATE
-from charter.knowledge.ingest import IngestOptions, IngestReport, Ingestor
+from charter.knowledge.ingest import IngestOptions, IngestReport
 from charter.knowledge.loaders import RecordOptions
-from charter.knowledge.reindex import reindex as run_reindex
-from charter.knowledge.search import SearchFilters, Searcher
-from charter.knowledge.store import KnowledgeStore
+from charter.knowledge.search import SearchFilters
+from charter.services import documents
 
 app = typer.Typer(help="The knowledge base: documents that answers are grounded in.",
                   no_args_is_help=True)
@@ -43,16 +42,13 @@ def _split(value: str | None) -> tuple[str, ...] | None:
 
 def _options(classification, groups, tags, source, text_column, id_column, title_column,
              meta_columns) -> IngestOptions:  # noqa: ANN001
-    s = STATE.settings
     return IngestOptions(
         classification=classification, groups=_split(groups), tags=_split(tags), source=source,
         records=RecordOptions(text_column, id_column, title_column, _split(meta_columns) or ()),
-        chunk_size=s.kb_chunk_size, chunk_overlap=s.kb_chunk_overlap,
     )
 
 
-def _run(action, *args) -> IngestReport:  # noqa: ANN001
-    rt = STATE.runtime
+def _run(action, target, options: IngestOptions) -> IngestReport:  # noqa: ANN001
     console = Console(stderr=True)
     started = time.perf_counter()
     with Progress(TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(),
@@ -66,9 +62,7 @@ def _run(action, *args) -> IngestReport:  # noqa: ANN001
             bar.update(task, completed=done, total=total, rate=f"{rate:.1f} files/s",
                        current=Path(path).name[:40])
 
-        ingestor = Ingestor(rt.db, rt.embedder(), batch_chunks=rt.settings.kb_batch_chunks,
-                            progress=progress)
-        report = getattr(ingestor, action)(*args)
+        report = action(STATE.runtime, STATE.principal, target, options, progress)
     _print_report(report)
     return report
 
@@ -88,7 +82,7 @@ def add(paths: list[Path] = typer.Argument(..., help="Files or folders."),
     """Add files and folders (re-ingesting changed files, skipping unchanged ones)."""
     opts = _options(classification, groups, tags, source, text_column, id_column, title_column,
                     meta_columns)
-    report = _run("add", paths, opts)
+    report = _run(documents.add, paths, opts)
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)
 
@@ -102,14 +96,14 @@ def sync(folder: Path = typer.Argument(..., help="Folder to mirror."),
     """Mirror a folder: add new files, re-ingest changed ones, remove deleted ones."""
     opts = _options(classification, groups, tags, source, text_column, id_column, title_column,
                     meta_columns)
-    _run("sync", folder, opts)
+    _run(documents.sync, folder, opts)
 
 
 @app.command("list")
 def list_(source: str | None = typer.Option(None, "--source", help="Only this source."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List documents with their classification, groups and size."""
-    docs = KnowledgeStore(STATE.runtime.db).list(source=source)
+    docs = documents.list_documents(STATE.runtime, STATE.principal, source=source)
     if as_json:
         typer.echo(json.dumps([d.__dict__ for d in docs], indent=2))
         return
@@ -125,40 +119,27 @@ def list_(source: str | None = typer.Option(None, "--source", help="Only this so
 def show(key: str = typer.Argument(..., help="Document id (or its start) or path."),
          chunks: bool = typer.Option(False, "--chunks", help="Print the chunks too.")) -> None:
     """Show one document and, with --chunks, its chunks and their locations."""
-    store = KnowledgeStore(STATE.runtime.db)
-    doc = _resolve(store, key)
+    doc = documents.resolve(STATE.runtime, STATE.principal, key)
     for k, v in doc.__dict__.items():
         typer.echo(f"{k:>14}: {v}")
     if chunks:
-        for c in store.chunks_of(doc.id):
+        for c in documents.chunks(STATE.runtime, STATE.principal, doc):
             where = ", ".join(x for x in (c["heading"], f"page {c['page']}" if c["page"] else "") if x)
             typer.echo(f"\n[{c['uid']}] chars {c['char_start']}-{c['char_end']} {where}")
             typer.echo(c["text"])
 
 
-def _resolve(store: KnowledgeStore, key: str):  # noqa: ANN202
-    if len(key) < 32 and not key.startswith(("/", ".")):
-        matches = [d for d in store.list() if d.id.startswith(key)]
-        if len(matches) == 1:
-            return matches[0]
-    path = Path(key).expanduser()
-    return store.get(str(path.resolve()) if path.exists() else key)
-
-
 @app.command("remove")
 def remove(keys: list[str] = typer.Argument(..., help="Document ids or paths.")) -> None:
     """Remove documents with their chunks and vectors."""
-    store = KnowledgeStore(STATE.runtime.db)
-    docs = [_resolve(store, k) for k in keys]
-    store.remove([d.id for d in docs])
+    docs = documents.remove(STATE.runtime, STATE.principal, keys)
     typer.echo(f"removed {len(docs)} document(s)")
 
 
 @app.command("reindex")
 def reindex() -> None:
     """Re-embed every chunk with the current embedding alias (after changing the model)."""
-    rt = STATE.runtime
-    count, seconds = run_reindex(rt.db, rt.embedder())
+    count, seconds = documents.reindex(STATE.runtime, STATE.principal)
     typer.echo(f"re-embedded {count} chunks in {seconds:.1f}s")
 
 
@@ -170,11 +151,9 @@ def search(query: str = typer.Argument(..., help="What to look for."),
            tag: str | None = typer.Option(None, "--tag", help="Only documents with this tag."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Search the knowledge base as the CLI's principal would, without answering."""
-    rt = STATE.runtime
-    s = rt.settings
-    searcher = Searcher(rt.db, rt.embedder(), fusion=s.kb_fusion, alpha=s.kb_alpha)
     filters = SearchFilters(sources=(source,) if source else (), tags=(tag,) if tag else ())
-    hits = searcher.search(STATE.principal, query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+    hits = documents.search(STATE.runtime, STATE.principal, query, k=k, mode=mode,  # type: ignore[arg-type]
+                            filters=filters)
     if as_json:
         typer.echo(json.dumps([h.__dict__ for h in hits], indent=2))
         return

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from charter.backends import registry
-from charter.backends.base import AliasConfig, ChatMessage, ChatRequest
 from charter.cli.state import STATE
-from charter.errors import InvalidInputError
+from charter.core.aliases import AliasConfig
+from charter.core.errors import InvalidInputError
+from charter.services import models
 
 app = typer.Typer(help="Model aliases: names that map to a backend, a model and options.",
                   no_args_is_help=True)
@@ -35,7 +34,7 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the aliases."""
-    aliases = STATE.runtime.aliases.list()
+    aliases = models.list_aliases(STATE.runtime, STATE.principal)
     if as_json:
         typer.echo(json.dumps([a.__dict__ for a in aliases], indent=2))
         return
@@ -74,18 +73,14 @@ def add(
     if api_key_env is not None:
         options["api_key_env"] = api_key_env
     alias = AliasConfig(name, backend, model, options, kind=kind)  # type: ignore[arg-type]
-    normalised = registry.check_alias(alias)
-    saved = STATE.runtime.aliases.add(
-        AliasConfig(name, backend, model, normalised, kind=kind),  # type: ignore[arg-type]
-        replace=replace,
-    )
+    saved = models.add_alias(STATE.runtime, STATE.principal, alias, replace=replace)
     typer.echo(f"alias '{saved.name}' -> {saved.backend} {saved.model or ''} (version {saved.version})")
 
 
 @app.command("remove")
 def remove(name: str = typer.Argument(..., help="Alias to remove.")) -> None:
     """Remove an alias."""
-    STATE.runtime.aliases.remove(name)
+    models.remove_alias(STATE.runtime, STATE.principal, name)
     typer.echo(f"removed alias '{name}'")
 
 
@@ -97,30 +92,12 @@ def test(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Send one request to an alias and report latency and tokens."""
-    rt = STATE.runtime
-    alias = rt.aliases.get(name)
-    t0 = time.perf_counter()
-    instance = registry.build(alias, rt.settings)
-    if alias.kind == "embedding":
-        _ = instance.dimension  # local embedders load lazily; count that as loading
-    load_ms = (time.perf_counter() - t0) * 1000
-    t1 = time.perf_counter()
-    report: dict[str, Any] = {"alias": name, "backend": alias.backend, "kind": alias.kind,
-                              "model": instance.model_id, "load_ms": round(load_ms, 1)}
-    if alias.kind == "chat":
-        done = instance.complete(ChatRequest([ChatMessage("user", prompt)], max_tokens=32))
-        report.update(latency_ms=round((time.perf_counter() - t1) * 1000, 1),
-                      prompt_tokens=done.usage.prompt_tokens,
-                      completion_tokens=done.usage.completion_tokens, reply=done.text[:200])
-    else:
-        vectors = instance.embed([prompt])
-        report.update(latency_ms=round((time.perf_counter() - t1) * 1000, 1),
-                      dimension=len(vectors[0]))
+    report: dict[str, Any] = models.test_alias(STATE.runtime, STATE.principal, name, prompt)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
     typer.echo(f"{name}: ok in {report['latency_ms']} ms (load {report['load_ms']} ms) "
-               f"via {alias.backend} {instance.model_id}")
+               f"via {report['backend']} {report['model']}")
     if "reply" in report:
         typer.echo(f"tokens: {report['prompt_tokens']} prompt + {report['completion_tokens']} "
                    f"completion")

@@ -9,8 +9,9 @@ from pathlib import Path
 import typer
 
 from charter.cli.state import STATE
-from charter.errors import InvalidInputError
-from charter.policy.schema import parse_charter
+from charter.core.errors import InvalidInputError
+from charter.core.principal import as_actor
+from charter.services import policies
 
 app = typer.Typer(help="The AI charter: policy as code, versioned and approved.",
                   no_args_is_help=True)
@@ -26,11 +27,9 @@ def _read(path: Path) -> str:
 def show(number: int | None = typer.Argument(None, help="Version (default: the approved one)."),
          as_json: bool = typer.Option(False, "--json", help="Print the parsed charter as JSON.")) -> None:
     """Print a charter version's YAML (the enforced one by default)."""
-    repo = STATE.runtime.policies
-    n = number if number is not None else repo.active()[0]
-    version = repo.get(n)
+    version = policies.get(STATE.runtime, STATE.principal, number)
     if as_json:
-        typer.echo(parse_charter(version.yaml).model_dump_json(indent=2))
+        typer.echo(policies.validate(version.yaml).model_dump_json(indent=2))
         return
     typer.echo(f"# charter version {version.number} ({version.state}) by {version.author}: "
                f"{version.note}")
@@ -40,7 +39,7 @@ def show(number: int | None = typer.Argument(None, help="Version (default: the a
 @app.command("list")
 def list_() -> None:
     """List charter versions with their state."""
-    for v in STATE.runtime.policies.list():
+    for v in policies.versions(STATE.runtime, STATE.principal):
         approved = f", approved by {v.approved_by} {v.approved_at[:10]}" if v.approved_at else ""
         typer.echo(f"v{v.number:<3} {v.state:<9} {v.created_at[:10]} by {v.author}{approved}: {v.note}")
 
@@ -49,13 +48,13 @@ def list_() -> None:
 def diff(a: int = typer.Argument(..., help="Older version."),
          b: int = typer.Argument(..., help="Newer version.")) -> None:
     """Show what changed between two versions."""
-    typer.echo(STATE.runtime.policies.diff(a, b) or "no differences")
+    typer.echo(policies.diff(STATE.runtime, STATE.principal, a, b) or "no differences")
 
 
 @app.command("validate")
 def validate(path: Path = typer.Argument(..., help="Charter YAML file.")) -> None:
     """Check a charter file against the schema without storing it."""
-    charter = parse_charter(_read(path), str(path))
+    charter = policies.validate(_read(path), str(path))
     typer.echo(f"valid: {charter.name}: {len(charter.categories)} categories, "
                f"{len(charter.benign_examples)} benign examples")
 
@@ -65,7 +64,8 @@ def propose(path: Path = typer.Argument(..., help="Charter YAML file."),
             note: str = typer.Option(..., "--note", help="What changes and why."),
             author: str = typer.Option(getpass.getuser(), "--author", help="Who proposes it.")) -> None:
     """Store a new draft version; it is enforced only once someone else approves it."""
-    version = STATE.runtime.policies.propose(_read(path), author, note)
+    version = policies.propose(STATE.runtime, as_actor(STATE.principal, author), _read(path),
+                               note)
     typer.echo(f"proposed charter v{version.number} (draft); approve with "
                f"`charter policy approve {version.number} --approver NAME`")
 
@@ -75,11 +75,7 @@ def approve(number: int = typer.Argument(..., help="Draft version to enforce."),
             approver: str = typer.Option(..., "--approver",
                                          help="Who approves it (not the author).")) -> None:
     """Enforce a draft version; the previously approved one is retired."""
-    rt = STATE.runtime
-    version = rt.policies.approve(number, approver)
-    rt.audit.append(f"policy-v{number}", approver, "policy.approved",
-                    {"version": number, "sha256": version.sha256, "author": version.author,
-                     "note": version.note})
+    policies.approve(STATE.runtime, as_actor(STATE.principal, approver), number)
     typer.echo(f"charter v{number} is now enforced")
 
 

@@ -6,6 +6,7 @@ import typer
 
 from charter.cli.state import STATE
 from charter.profiles import PERSONALITIES
+from charter.services import profiles
 
 app = typer.Typer(help="Personality and custom instructions (beneath the charter).",
                   no_args_is_help=True)
@@ -14,7 +15,7 @@ app = typer.Typer(help="Personality and custom instructions (beneath the charter
 @app.command("show")
 def show(user: str | None = typer.Option(None, "--user", help="Principal id (default: you).")) -> None:
     """Show a profile."""
-    p = STATE.runtime.profiles.get(user or STATE.principal.id)
+    p = profiles.get(STATE.runtime, STATE.principal, user)
     typer.echo(f"{p.principal_id}: personality {p.personality}, tier {p.tier or '(own)'}")
     typer.echo(f"instructions: {p.instructions or '(none)'}")
 
@@ -26,7 +27,7 @@ def set_(personality: str | None = typer.Option(None, "--personality",
                                                  help="Custom instructions ('' clears them)."),
          user: str | None = typer.Option(None, "--user", help="Principal id (default: you).")) -> None:
     """Change personality and/or custom instructions."""
-    p = STATE.runtime.profiles.set(user or STATE.principal.id, personality=personality,
-                                   instructions=instructions)
+    p = profiles.set_profile(STATE.runtime, STATE.principal, personality=personality,
+                             instructions=instructions, user=user)
     typer.echo(f"{p.principal_id}: personality {p.personality}; instructions "
                f"{'set' if p.instructions else 'none'}")

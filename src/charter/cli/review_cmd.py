@@ -6,8 +6,8 @@ import json
 
 import typer
 
-from charter import reviewing
 from charter.cli.state import STATE
+from charter.services import reviews as review_service
 
 app = typer.Typer(help="Held requests: list, show, approve, reject.", no_args_is_help=True)
 
@@ -17,10 +17,9 @@ def list_(state: str | None = typer.Option("pending", "--state",
                                            help="pending, approved, rejected, or '' for all."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List reviews (pending ones by default)."""
-    reviews = STATE.runtime.reviews.list(state or None)
+    reviews = review_service.list_reviews(STATE.runtime, STATE.principal, state)
     if as_json:
-        typer.echo(json.dumps([{k: v for k, v in r.__dict__.items() if k != "request"}
-                               for r in reviews], indent=2))
+        typer.echo(json.dumps([review_service.public(r) for r in reviews], indent=2))
         return
     for r in reviews:
         typer.echo(f"{r.id} {r.state:<8} {r.created_at[:19]} {r.category or '-'} "
@@ -32,7 +31,7 @@ def list_(state: str | None = typer.Option("pending", "--state",
 @app.command("show")
 def show(review_id: str = typer.Argument(..., help="Review id.")) -> None:
     """Show one review and, once approved, its answer."""
-    r = STATE.runtime.reviews.get(review_id)
+    r = review_service.get(STATE.runtime, STATE.principal, review_id)
     typer.echo(f"review {r.id}: {r.state}")
     typer.echo(f"asked by {r.principal_id} at {r.created_at}; held as {r.category} ({r.tier}) "
                f"under charter v{r.policy_version}")
@@ -47,7 +46,8 @@ def show(review_id: str = typer.Argument(..., help="Review id.")) -> None:
 def approve(review_id: str = typer.Argument(..., help="Review id."),
             note: str = typer.Option(..., "--note", help="Why it may be answered.")) -> None:
     """Approve a held request: it is answered now and the answer kept for the asker."""
-    r = reviewing.decide(STATE.runtime, review_id, STATE.principal, approve=True, note=note)
+    r = review_service.decide(STATE.runtime, STATE.principal, review_id, approve=True,
+                              note=note)
     typer.echo(f"approved {r.id}; answer stored for {r.principal_id}")
     typer.echo(r.answer or "")
 
@@ -56,5 +56,6 @@ def approve(review_id: str = typer.Argument(..., help="Review id."),
 def reject(review_id: str = typer.Argument(..., help="Review id."),
            note: str = typer.Option(..., "--note", help="Why it may not be answered.")) -> None:
     """Reject a held request: it is never answered."""
-    r = reviewing.decide(STATE.runtime, review_id, STATE.principal, approve=False, note=note)
+    r = review_service.decide(STATE.runtime, STATE.principal, review_id, approve=False,
+                              note=note)
     typer.echo(f"rejected {r.id}")

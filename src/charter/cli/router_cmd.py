@@ -8,8 +8,7 @@ from pathlib import Path
 import typer
 
 from charter.cli.state import STATE
-from charter.errors import InvalidInputError
-from charter.router.train import evaluate_router, train
+from charter.services import routing
 
 app = typer.Typer(help="The learned router: train, eval, list, activate, rollback.",
                   no_args_is_help=True)
@@ -42,12 +41,10 @@ def train_(
                                   help="Make the new version the active router."),
 ) -> None:
     """Train a router version from outcome data and recorded feedback."""
-    rt = STATE.runtime
-    feedback = rt.feedback.samples(feedback_weight) if use_feedback else []
-    report = train(rt.embedder(), data=data, feedback=feedback, deep_share=deep_share,
-                   quality=quality, progress=_progress("embedding"))
-    version = rt.routers.save(report.model, author=STATE.principal.id, note=note,
-                              activate=activate)
+    version, report = routing.train_version(
+        STATE.runtime, STATE.principal, data=data, use_feedback=use_feedback,
+        feedback_weight=feedback_weight, deep_share=deep_share, quality=quality, note=note,
+        activate=activate, progress=_progress("embedding"))
     typer.echo(f"router v{version}: {report.samples} samples ({report.feedback_samples} from "
                f"feedback), threshold {report.model.threshold:.3f} "
                f"({report.model.meta['calibration']})" + (", active" if activate else ""))
@@ -63,17 +60,8 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Quality against strong-model share, APGR, CPT(50%/80%), cost saving at 95%."""
-    rt = STATE.runtime
-    if version is None:
-        active = rt.routers.active()
-        if active is None:
-            raise InvalidInputError("no router is trained yet: run `charter router train --data "
-                                    "DIR` first")
-        version, model = active
-    else:
-        model = rt.routers.load(version)
-    result = evaluate_router(rt.embedder(), model, version, data,
-                             progress=None if as_json else _progress("embedding"))
+    version, result = routing.evaluate(STATE.runtime, STATE.principal, data, version,
+                                       progress=None if as_json else _progress("embedding"))
     if as_json:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "sweep"}))
         return
@@ -95,9 +83,7 @@ def eval_(
 @app.command("list")
 def list_() -> None:
     """Trained router versions; * marks the active one."""
-    rt = STATE.runtime
-    active = rt.routers.active_version()
-    versions = rt.routers.list()
+    versions, active = routing.versions(STATE.runtime, STATE.principal)
     for v in versions:
         mark = "*" if v.version == active else " "
         cal = v.meta.get("calibration")
@@ -112,13 +98,13 @@ def list_() -> None:
 @app.command("activate")
 def activate_(version: int = typer.Argument(..., help="Router version to make active.")) -> None:
     """Point the active router at a version."""
-    STATE.runtime.routers.activate(version, actor=STATE.principal.id)
+    routing.activate(STATE.runtime, STATE.principal, version)
     typer.echo(f"router v{version} is active")
 
 
 @app.command("rollback")
 def rollback() -> None:
     """Go back to the version that was active before the current one."""
-    previous = STATE.runtime.routers.rollback(actor=STATE.principal.id)
+    previous = routing.rollback(STATE.runtime, STATE.principal)
     typer.echo(f"router v{previous} is active again" if previous else
                "no router is active now (rules and conversation features decide)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from charter.auth import Principal, local_admin
-from charter.config import Settings, load_settings
+from charter.core.principal import Principal, local_admin
+from charter.core.config import Settings, load_settings
 from charter.runtime import Runtime
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import typer
 
 from charter.cli.state import STATE
+from charter.services import usage
 
 app = typer.Typer(help="Quotas: usage per principal, tier limits, tiers of users.",
                   no_args_is_help=True)
@@ -21,7 +22,7 @@ def _n(value: int | None) -> str:
 def show(user: str | None = typer.Option(None, "--user", help="Only this principal."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Requests and tokens used per principal, route and window."""
-    rows = STATE.runtime.quotas.usage(user)
+    rows = usage.usage(STATE.runtime, STATE.principal, user)
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in rows], indent=2))
         return
@@ -36,7 +37,7 @@ def show(user: str | None = typer.Option(None, "--user", help="Only this princip
 @app.command("limits")
 def limits(tier: str | None = typer.Option(None, "--tier", help="Only this tier.")) -> None:
     """Limits per tier and route (routes not listed are unlimited)."""
-    for lim in STATE.runtime.quotas.limits(tier):
+    for lim in usage.limits(STATE.runtime, STATE.principal, tier):
         if lim.max_requests == 0:
             typer.echo(f"{lim.tier:<8} {lim.route:<10} not included")
             continue
@@ -54,8 +55,8 @@ def limit(tier: str = typer.Argument(..., help="Tier name (a new name creates th
                                             help="Tokens per window (omit: unlimited)."),
           window: int = typer.Option(3 * 3600, "--window", min=1, help="Window in seconds.")) -> None:
     """Set a tier's limit for one route."""
-    lim = STATE.runtime.quotas.set_limit(tier, route, window_s=window, max_requests=requests,
-                                         max_tokens=tokens)
+    lim = usage.set_limit(STATE.runtime, STATE.principal, tier, route, window_s=window,
+                          max_requests=requests, max_tokens=tokens)
     typer.echo(f"{lim.tier} {lim.route}: {_n(lim.max_requests)} requests, "
                f"{_n(lim.max_tokens)} tokens per {lim.window_s // 60} min")
 
@@ -64,12 +65,12 @@ def limit(tier: str = typer.Argument(..., help="Tier name (a new name creates th
 def set_tier(user: str = typer.Argument(..., help="Principal id."),
              tier: str = typer.Argument(..., help="Tier name.")) -> None:
     """Put a principal on a tier."""
-    STATE.runtime.quotas.set_tier(user, tier)
+    usage.set_tier(STATE.runtime, STATE.principal, user, tier)
     typer.echo(f"{user} is on the {tier} tier")
 
 
 @app.command("reset")
 def reset(user: str = typer.Argument(..., help="Principal id.")) -> None:
     """Clear a principal's counters."""
-    n = STATE.runtime.quotas.reset(user)
+    n = usage.reset(STATE.runtime, STATE.principal, user)
     typer.echo(f"cleared {n} counter(s) for {user}")

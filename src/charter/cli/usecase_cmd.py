@@ -7,9 +7,10 @@ import json
 
 import typer
 
-from charter.auth import Principal
 from charter.cli.state import STATE
+from charter.core.principal import as_actor
 from charter.policy.register import AUTOMATION
+from charter.services import usecases
 
 app = typer.Typer(help="The use-case register.", no_args_is_help=True)
 
@@ -25,17 +26,9 @@ def register(
                                    help="Level of automation: " + ", ".join(AUTOMATION) + "."),
 ) -> None:
     """Register a use case; the charter classifies it and decides what approval it needs."""
-    rt = STATE.runtime
-    version, charter = rt.policies.active()
-    classifier = rt.screen.assessor().classifier
-    case = rt.use_cases.register(
-        name=name, purpose=purpose, owner=owner,
-        data_categories=[d.strip() for d in data.split(",") if d.strip()],
-        affected_people=affected, automation=automation, charter=charter, version=version,
-        classifier=classifier)
-    rt.audit.append(case.id, STATE.principal.id, "usecase.registered",
-                    {"name": case.name, "tier": case.tier, "category": case.category,
-                     "state": case.state, "policy_version": version})
+    case = usecases.register(STATE.runtime, STATE.principal, name=name, purpose=purpose,
+                             owner=owner, data_categories=data.split(","),
+                             affected_people=affected, automation=automation)
     typer.echo(f"{case.name}: {case.state} ({case.tier}{', ' + case.category if case.category else ''})")
     typer.echo(case.reason)
     if case.state == "rejected":
@@ -45,7 +38,7 @@ def register(
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List registered use cases."""
-    cases = STATE.runtime.use_cases.list()
+    cases = usecases.list_all(STATE.runtime, STATE.principal)
     if as_json:
         typer.echo(json.dumps([c.__dict__ for c in cases], indent=2))
         return
@@ -57,20 +50,15 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 @app.command("show")
 def show(name: str = typer.Argument(..., help="Use case name or id.")) -> None:
     """Show a use case with every decision taken on it."""
-    c = STATE.runtime.use_cases.get(name)
+    c = usecases.get(STATE.runtime, STATE.principal, name)
     for k, v in c.__dict__.items():
         typer.echo(f"{k:>16}: {v}")
 
 
 def _decide(name: str, approve: bool, note: str, role: str | None, reviewer: str) -> None:
-    rt = STATE.runtime
     # On the CLI the operator names who decides; the server uses the signed-in principal.
-    who = Principal(reviewer, STATE.principal.roles, STATE.principal.clearance,
-                    STATE.principal.groups, STATE.principal.tier)
-    case = rt.use_cases.decide(name, who, approve=approve, note=note, role=role)
-    rt.audit.append(case.id, reviewer,
-                    "usecase.approved" if approve else "usecase.rejected",
-                    {"name": case.name, "state": case.state, "role": role, "note": note})
+    case = usecases.decide(STATE.runtime, as_actor(STATE.principal, reviewer), name,
+                           approve=approve, note=note, role=role)
     typer.echo(f"{case.name}: {case.state} ({len(case.decisions)} decision(s))")
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.knowledge.loaders import LoadedDocument
-from charter.text import split_sentences
+from charter.core.text import split_sentences
 
 SEPARATOR = "\n\n"
 

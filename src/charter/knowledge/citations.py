@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from charter.backends.base import Passage
-from charter.schema import CitationInfo
+from charter.core.chat import Passage
+from charter.core.result import CitationInfo
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 

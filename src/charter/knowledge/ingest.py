@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from charter.backends.base import Embedder
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.knowledge.chunking import chunk_document
 from charter.knowledge.loaders import LoaderError, RecordOptions, load, loader_for
 from charter.knowledge.store import (

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from charter.auth import Principal
-from charter.backends.base import Embedder, Passage
-from charter.config import Settings
+from charter.core.principal import Principal
+from charter.core.chat import Passage
+from charter.backends.base import Embedder
+from charter.core.config import Settings
 from charter.knowledge.search import Searcher
 from charter.knowledge.store import KnowledgeStore
 from charter.store.db import Database

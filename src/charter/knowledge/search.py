@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
-from charter.auth import CLEARANCE_LEVELS, Principal
+from charter.core.principal import CLEARANCE_LEVELS, Principal
 from charter.backends.base import Embedder
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.knowledge import vectors
 from charter.knowledge.store import KnowledgeStore, decode_names, vector_literal
 from charter.store.db import Database
-from charter.text import STOPWORDS
+from charter.core.text import STOPWORDS
 
 Mode = Literal["hybrid", "bm25", "dense"]
 Fusion = Literal["rrf", "convex"]

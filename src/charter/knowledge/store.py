@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
-from charter.auth import CLEARANCE_LEVELS
-from charter.errors import InvalidInputError, NotFoundError, StorageError
+from charter.core.principal import CLEARANCE_LEVELS
+from charter.core.errors import InvalidInputError, NotFoundError, StorageError
 from charter.knowledge.chunking import Chunk
 from charter.store.db import Database, utcnow
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import text
 
-from charter.auth import CLEARANCE_LEVELS, Principal
+from charter.core.principal import CLEARANCE_LEVELS, Principal
 from charter.store.db import Database
 
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charter.backends.base import ChatMessage, ChatModel, ChatRequest, Embedder
-from charter.errors import CharterError
+from charter.core.chat import ChatMessage, ChatRequest
+from charter.backends.base import ChatModel, Embedder
+from charter.core.errors import CharterError
 from charter.policy.schema import Charter
 
 

@@ -11,13 +11,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from charter.auth import Principal
-from charter.backends.base import ChatMessage, ChatModel, Embedder, Passage
+from charter.core.principal import Principal
+from charter.core.chat import ChatMessage, ChatRequest, Passage, question_of
+from charter.backends.base import ChatModel, Embedder
 from charter.policy.classify import Classification, PolicyClassifier
 from charter.policy.injection import InjectionDetector, InjectionVerdict
 from charter.policy.pii import PiiDetector, Span
 from charter.policy.schema import Charter
-from charter.policy.screen import Decision, InputScreen, OutputScreen, PassageScreen
+from charter.core.result import Decision
+from charter.policy.screen import InputScreen, OutputScreen, PassageScreen, redacted_request
 from charter.policy.versions import PolicyRepository
 from charter.store.db import Database
 
@@ -88,7 +90,7 @@ class CharterScreen:
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen:
         assessor = self.assessor()
         version, charter = self._version, assessor.charter
-        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        question = question_of(messages)
         found = assessor.assess(question)
         result, redacted, spans, verdict = (found.classification, found.redacted, found.spans,
                                             found.injection)
@@ -134,3 +136,12 @@ class CharterScreen:
 
     def redact(self, text: str) -> str:
         return self._current()[3].redact(text)[0]
+
+    def for_backend(self, request: ChatRequest, *, external: bool) -> ChatRequest:
+        """The request as it may leave for the backend: for one outside the organisation
+        (an alias marked ``external``), with personal data redacted from every message
+        and passage, as the charter's ``pii.redact_for_external_backends`` asks."""
+        _, charter, _, pii, _ = self._current()
+        if not external or not charter.pii.redact_for_external_backends:
+            return request
+        return redacted_request(request, lambda t: pii.redact(t)[0])

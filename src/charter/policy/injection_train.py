@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from charter.backends.base import Embedder
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 
 SEED = 20261126
 

@@ -186,7 +186,7 @@ class PiiDetector:
     def __init__(self, entities: Sequence[str] = SUPPORTED, min_score: float = 0.4) -> None:
         unknown = sorted(set(entities) - set(SUPPORTED))
         if unknown:
-            from charter.errors import InvalidInputError
+            from charter.core.errors import InvalidInputError
 
             raise InvalidInputError(f"PII entities not supported offline: {', '.join(unknown)}; "
                                     f"supported: {', '.join(SUPPORTED)}")

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from charter.auth import Principal
-from charter.errors import ConflictError, InvalidInputError, NotFoundError
+from charter.core.principal import Principal
+from charter.core.errors import ConflictError, InvalidInputError, NotFoundError
 from charter.policy.classify import PolicyClassifier
 from charter.policy.schema import Charter
 from charter.store.db import Database, utcnow
@@ -86,10 +86,11 @@ class UseCaseRegister:
             conn.execute(text(
                 "INSERT INTO use_cases (id, name, purpose, owner, data_categories, affected_people, "
                 "automation, tier, category, state, reason, policy_version, created_at, decided_at, "
-                "review_by) VALUES (:id, :name, :purpose, :owner, :data, :people, :auto, :tier, "
+                "review_by) VALUES (:id, :name, :purpose, :owner, :data, :people, :automation, :tier, "
                 ":cat, :state, :reason, :v, :now, :decided, :review)"),
                 {"id": use_id, "name": name, "purpose": purpose, "owner": owner,
-                 "data": json.dumps(data_categories), "people": affected_people, "auto": automation,
+                 "data": json.dumps(data_categories), "people": affected_people,
+                 "automation": automation,
                  "tier": tier, "cat": result.category, "state": state, "reason": reason,
                  "v": version, "now": now, "decided": now if state != "pending" else None,
                  "review": _later(self.review_days) if state == "approved" else None})

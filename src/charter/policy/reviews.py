@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from charter.errors import ConflictError, NotFoundError
+from charter.core.errors import ConflictError, NotFoundError
 from charter.store.db import Database, utcnow
 
 

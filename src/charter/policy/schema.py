@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 
 Tier = Literal["red_line", "high_risk", "limited", "minimal"]
 Action = Literal["allow", "safe_complete", "refuse", "hold_for_review"]

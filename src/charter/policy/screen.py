@@ -6,28 +6,13 @@ methods; ``PassThroughScreen`` allows everything and is what unit tests of other
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from charter.auth import Principal
-from charter.backends.base import ChatMessage, Passage
-from charter.schema import Action
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: Action = "allow"
-    tier: str | None = None
-    category: str | None = None
-    reason: str | None = None
-    alternatives: tuple[str, ...] = ()
-    review_id: str | None = None
-    evidence: str | None = None
-    confidence: float | None = None
-    policy_version: int | None = None
-    safe_completion: str | None = None
-    answer_with_model: bool = True
+from charter.core.principal import Principal
+from charter.core.chat import ChatMessage, ChatRequest, Passage, question_of
+from charter.core.result import Decision
 
 
 @dataclass(frozen=True)
@@ -67,13 +52,22 @@ class Screen(Protocol):
 
     def redact(self, text: str) -> str: ...
 
+    def for_backend(self, request: ChatRequest, *, external: bool) -> ChatRequest: ...
+
+
+def redacted_request(request: ChatRequest, redact: Callable[[str], str]) -> ChatRequest:
+    """``request`` with ``redact`` applied to every message and passage text."""
+    return replace(
+        request,
+        messages=[ChatMessage(m.role, redact(m.content)) for m in request.messages],
+        passages=[replace(p, text=redact(p.text)) for p in request.passages])
+
 
 class PassThroughScreen:
     """Allows everything and changes nothing."""
 
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen:
-        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        return InputScreen(Decision(), messages, redacted_question=question)
+        return InputScreen(Decision(), messages, redacted_question=question_of(messages))
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:
         return PassageScreen(list(passages))
@@ -84,3 +78,6 @@ class PassThroughScreen:
 
     def redact(self, text: str) -> str:
         return text
+
+    def for_backend(self, request: ChatRequest, *, external: bool) -> ChatRequest:
+        return request

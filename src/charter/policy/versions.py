@@ -14,7 +14,7 @@ from importlib.resources import files
 
 from sqlalchemy import text
 
-from charter.errors import ConflictError, NotFoundError
+from charter.core.errors import ConflictError, NotFoundError
 from charter.policy.schema import Charter, parse_charter
 from charter.store.db import Database, utcnow
 

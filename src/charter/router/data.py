@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 
 Split = Literal["train", "test", "all"]
 TEST_SHARE_PERCENT = 20

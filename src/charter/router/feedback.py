@@ -22,13 +22,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from charter.errors import InvalidInputError, NotFoundError
+from charter.core.errors import InvalidInputError, NotFoundError
+from charter.core.routes import DEEP, QUICK
 from charter.router.learned import Sample
 from charter.store.db import Database, utcnow
 
 KINDS = ("vote", "switch", "correction", "eval")
-QUICK = {"fast", "mini"}
-DEEP = {"thinking", "pro"}
 SWITCH_WINDOW_S = 30 * 60
 
 

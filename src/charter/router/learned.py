@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
 from charter.router.features import NAMES, feature_matrix
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from charter.router.feedback import SWITCH_WINDOW_S
-from charter.router.rules import AUTO, RouteDecision
+from charter.core.routes import AUTO, RouteDecision
 from charter.store.db import Database, utcnow
 
 

@@ -17,22 +17,12 @@ drafts) is only ever the user's pick.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from charter.core.routes import AUTO, THINKING, RouteDecision
 from charter.router.features import explicit_intent, signals
 from charter.router.learned import RouterModel
 
-AUTO = "auto"
-DEEP_ROUTE = "thinking"
-
-
-@dataclass(frozen=True)
-class RouteDecision:
-    name: str
-    reason: str
-    score: float | None = None
-    router_version: int | None = None
-    quota_exhausted: bool = False
+DEEP_ROUTE = THINKING
 
 
 def _feature_reason(question: str, turns: int) -> str | None:

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from charter.backends.base import Embedder
-from charter.errors import InvalidInputError
+from charter.core.errors import InvalidInputError
+from charter.core.routes import AUTO, FAST
 from charter.router import evaluate
 from charter.router.data import Outcome, load_outcomes
 from charter.router.learned import RouterModel, Sample, fit, threshold_for_share
@@ -123,7 +124,7 @@ def evaluate_router(embedder: Embedder, model: RouterModel, version: int | None,
     timings = []
     for text_, vec in zip(texts, vectors, strict=True):
         t0 = time.perf_counter()
-        choose_route("auto", text_, "fast", vector=vec, router=(version or 0, model))
+        choose_route(AUTO, text_, FAST, vector=vec, router=(version or 0, model))
         timings.append((time.perf_counter() - t0) * 1000)
     at_threshold = float(np.mean(scores >= model.threshold))
     acc_at_threshold = float(np.mean(np.where(scores >= model.threshold, strong, weak)))

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from charter.errors import ConflictError, NotFoundError
+from charter.core.errors import ConflictError, NotFoundError
 from charter.router.learned import RouterModel
 from charter.store.db import Database, utcnow
 

@@ -19,11 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter import __version__
-from charter.config import Settings
-from charter.errors import CharterError, PayloadTooLargeError
+from charter.core.config import Settings
+from charter.core.errors import CharterError, PayloadTooLargeError
 from charter.runtime import Runtime
-from charter.server import native_api, openai_api
+from charter.server.api import ROUTERS
 from charter.server.deps import RateLimiter
+from charter.spine import Spine
 
 _STATUS_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
                  403: "invalid_request_error", 404: "invalid_request_error",
@@ -76,18 +77,18 @@ class BodyLimit:
 def _warm(rt: Runtime) -> None:
     import logging
 
-    from charter.auth import Principal
-    from charter.backends.base import ChatMessage
+    from charter.services import setup
 
     try:
-        rt.gateway.screen.screen_input(Principal("charter-warm-up"),
-                                       [ChatMessage("user", "Warm-up: how many days of leave?")])
+        setup.warm_up(rt)
     except Exception as exc:  # noqa: BLE001 - a request will show the real error
         logging.getLogger("charter.server").warning("warm-up failed: %s", exc)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    """The app; ``runtime`` is opened from ``settings`` when not given."""
+def create_app(settings: Settings, runtime: Runtime | None = None, *,
+               spine: Spine | None = None) -> FastAPI:
+    """The app; ``runtime`` is opened from ``settings`` when not given. Chat requests go to
+    ``spine``, the runtime's gateway unless another is given (the bench's floors)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,6 +126,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                   description="A governed AI assistant: OpenAI-compatible API under /v1, "
                               "Charter's own API under /api, web UI at /.")
     app.state.runtime = runtime or Runtime.open(settings)
+    app.state.spine = spine or app.state.runtime.gateway
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
 
     @app.exception_handler(CharterError)
@@ -153,8 +155,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         return JSONResponse(error_body(500, f"internal error ({type(exc).__name__}); it was "
                                        "logged", "internal_error"), 500)
 
-    app.include_router(openai_api.router)
-    app.include_router(native_api.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     ui = files("charter.server").joinpath("ui")
 

@@ -1,22 +1,42 @@
-"""What every endpoint shares: the runtime, the caller, role checks, the per-key rate limit."""
+"""What every endpoint shares: the runtime, the spine, the caller, the per-key rate limit,
+request-body models that refuse unknown fields, and plain JSON of dataclasses."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
+from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from charter.accounts import hash_key
-from charter.auth import Principal
-from charter.errors import ForbiddenError, RateLimitedError
+from charter.core.errors import RateLimitedError
+from charter.core.principal import Principal
 from charter.runtime import Runtime
+from charter.services import accounts
+from charter.spine import Spine
+
+MAX_INT = 2**31 - 1  # what an INTEGER column holds on every database
 
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def spine(request: Request) -> Spine:
+    """What answers chat requests: the gateway (a bench floor may put another here)."""
+    return request.app.state.spine  # type: ignore[no-any-return]
+
+
+def plain(obj: Any) -> Any:
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class RateLimiter:
@@ -51,14 +71,8 @@ async def caller(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else None
     rt = runtime(request)
-    principal = rt.accounts.authenticate_cached(secret) or \
-        await run_in_threadpool(rt.accounts.authenticate, secret)
-    request.app.state.limiter.check(hash_key(secret or "")[:16])  # per key, not per user
+    principal = accounts.authenticate_cached(rt, secret) or \
+        await run_in_threadpool(accounts.authenticate, rt, secret)
+    request.app.state.limiter.check(accounts.rate_key(secret))  # per key, not per user
     request.state.principal = principal
     return principal
-
-
-def require(principal: Principal, role: str) -> None:
-    if not principal.has_role(role):
-        raise ForbiddenError(f"this needs the {role} role; {principal.id} has "
-                             f"{', '.join(sorted(principal.roles))}")

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from charter.backends.base import AliasConfig
-from charter.errors import ConflictError, InvalidInputError, UnknownAliasError
+from charter.core.aliases import AliasConfig
+from charter.core.errors import ConflictError, InvalidInputError, UnknownAliasError
+from charter.core.routes import AUTO
 from charter.store.db import Database, utcnow
 from charter.store.tables import ModelAlias
 
@@ -16,7 +17,7 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def _validate_name(name: str) -> None:
-    if not name or len(name) > 100 or not set(name.lower()) <= _NAME_OK or name == "auto":
+    if not name or len(name) > 100 or not set(name.lower()) <= _NAME_OK or name == AUTO:
         raise InvalidInputError(
             f"invalid alias name {name!r}: use 1-100 letters, digits, '-', '_' or '.' "
             "('auto' is reserved for the router)"

@@ -8,7 +8,6 @@ from the Alembic migrations in ``charter/store/migrations``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,8 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from charter.config import Settings
-from charter.errors import (
+from charter.core.config import Settings, mask_url
+from charter.core.errors import (
     ConfigError,
     DatabaseUnavailableError,
     SchemaVersionError,
@@ -33,11 +32,6 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def utcnow() -> str:
     """The current time as the ISO-8601 UTC text every table stores."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced, safe for messages and logs."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def normalise_url(url: str) -> str:

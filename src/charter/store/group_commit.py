@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from charter.combining import Combiner
+from charter.core.combining import Combiner
 
 if TYPE_CHECKING:
     from charter.store.db import Database

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from charter.errors import StorageError
+from charter.core.errors import StorageError
 
 try:
     import fcntl

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from charter.backends.base import ChatModel, ChatRequest, Completion, StreamChunk
+from charter.backends.base import ChatModel
+from charter.core.aliases import AliasConfig
+from charter.core.chat import ChatRequest, Completion, StreamChunk
+from charter.core.routes import FAST
 
 
-def run(model: ChatModel, request: ChatRequest) -> Completion:
-    return model.complete(request)
+class FastStrategy:
+    name = FAST
 
+    def __init__(self, model: ChatModel, alias: AliasConfig) -> None:
+        self.model = model
+        self.alias = alias
 
-def stream(model: ChatModel, request: ChatRequest) -> Iterator[StreamChunk]:
-    return model.stream(request)
+    @property
+    def aliases(self) -> tuple[AliasConfig, ...]:
+        return (self.alias,)
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    def complete(self, request: ChatRequest) -> Completion:
+        return self.model.complete(request)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        return self.model.stream(request)

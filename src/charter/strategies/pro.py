@@ -9,11 +9,16 @@ not fail (and the notes say so). Usage adds up every call.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from charter.backends.base import ChatMessage, ChatModel, ChatRequest, Completion, Usage
-from charter.errors import BackendError, CharterError
+from charter.backends.base import ChatModel
+from charter.core.aliases import AliasConfig
+from charter.core.chat import ChatMessage, ChatRequest, Completion, StreamChunk, Usage
+from charter.core.errors import BackendError, CharterError
+from charter.core.routes import PRO
+from charter.prompt import judge_prompt
 
 _NUMBER = re.compile(r"\b(\d+)\b")
 
@@ -24,12 +29,6 @@ class ProOutcome:
     drafts: int
     chosen: int  # 1-based
     note: str
-
-
-def judge_prompt(question: str, drafts: list[str]) -> str:
-    listed = "\n\n".join(f"Draft {i}:\n{d}" for i, d in enumerate(drafts, start=1))
-    return (f"Question:\n{question}\n\n{listed}\n\nWhich draft answers the question best: "
-            f"most correct, complete and faithful to any sources? Reply with the draft number only.")
 
 
 def run(model: ChatModel, judge: ChatModel, request: ChatRequest, drafts: int = 3) -> ProOutcome:
@@ -68,3 +67,33 @@ def run(model: ChatModel, judge: ChatModel, request: ChatRequest, drafts: int = 
         pick, note = 1, f"judge failed ({exc.code}): first draft kept"
     idx, chosen = ok[pick - 1]
     return ProOutcome(replace(chosen, usage=usage), drafts, idx, note)
+
+
+class ProStrategy:
+    """``drafts`` parallel drafts from the route's alias, judged by the judge alias."""
+
+    name = PRO
+
+    def __init__(self, model: ChatModel, alias: AliasConfig, judge: ChatModel,
+                 judge_alias: AliasConfig, *, drafts: int = 3) -> None:
+        self.model, self.alias = model, alias
+        self.judge, self.judge_alias = judge, judge_alias
+        self.drafts = drafts
+
+    @property
+    def aliases(self) -> tuple[AliasConfig, ...]:
+        return (self.alias, self.judge_alias)
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    def complete(self, request: ChatRequest) -> Completion:
+        outcome = run(self.model, self.judge, request, drafts=self.drafts)
+        return replace(outcome.completion, note=outcome.note)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        # Drafts are judged whole, so the chosen answer streams as one piece.
+        done = self.complete(request)
+        yield StreamChunk(text=done.text)
+        yield StreamChunk(usage=done.usage, finish_reason=done.finish_reason, note=done.note)

@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from charter.errors import InvalidInputError
-
-GROUP = "charter.loaders"
+from charter.core import plugins
+from charter.core.errors import InvalidInputError
 
 
 class LoaderError(InvalidInputError):
@@ -69,8 +67,7 @@ class Loader(Protocol):
 @cache
 def _registry() -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for ep in entry_points(group=GROUP):
-        cls = ep.load()
+    for cls in plugins.load_all(plugins.LOADERS, what="loader").values():
         for ext in cls.extensions:
             found[ext] = cls
     return found

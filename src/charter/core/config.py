@@ -9,13 +9,19 @@ where the value came from; ``charter config show`` prints all of them.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charter.errors import ConfigError
+from charter.core.errors import ConfigError
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced, safe for messages and logs."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -223,6 +229,10 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
+        # Called only for names the dataclass lacks; while an unpickled copy is being
+        # rebuilt even ``values`` is missing, and looking it up here would recurse.
+        if name in ("values", "sources") or name.startswith("__"):
+            raise AttributeError(name)
         try:
             return self.values[name]
         except KeyError:

@@ -6,11 +6,42 @@ renaming anything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from charter.core.chat import Usage
+from charter.core.routes import RouteDecision
+
 Action = Literal["allow", "safe_complete", "refuse", "hold_for_review"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the charter decided about a request: the one shape, from which the result's
+    ``decision`` (``info()``) and the audit record's decision are both projected."""
+
+    action: Action = "allow"
+    tier: str | None = None
+    category: str | None = None
+    reason: str | None = None
+    alternatives: tuple[str, ...] = ()
+    review_id: str | None = None
+    evidence: str | None = None
+    confidence: float | None = None
+    policy_version: int | None = None
+    safe_completion: str | None = None
+    answer_with_model: bool = True
+
+    def with_review(self, review_id: str) -> Decision:
+        return replace(self, review_id=review_id)
+
+    def info(self) -> DecisionInfo:
+        """What the asker is shown."""
+        return DecisionInfo(action=self.action, tier=self.tier, category=self.category,
+                            reason=self.reason, alternatives=list(self.alternatives),
+                            review_id=self.review_id)
 
 
 class RouteInfo(BaseModel):
@@ -19,6 +50,11 @@ class RouteInfo(BaseModel):
     score: float | None = None  # the learned router's score, when it decided
     router_version: int | None = None
     quota_exhausted: bool = False  # the wanted route was over quota, so mini served
+
+    @classmethod
+    def of(cls, route: RouteDecision) -> RouteInfo:
+        return cls(name=route.name, reason=route.reason, score=route.score,
+                   router_version=route.router_version, quota_exhausted=route.quota_exhausted)
 
 
 class DecisionInfo(BaseModel):
@@ -40,6 +76,10 @@ class CitationInfo(BaseModel):
 class UsageInfo(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    @classmethod
+    def of(cls, usage: Usage) -> UsageInfo:
+        return cls(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
 
 
 class TimingInfo(BaseModel):

@@ -17,14 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from charter.auth import Principal
-from charter.backends import registry
-from charter.backends.base import ChatMessage, Embedder
-from charter.errors import CharterError, InvalidInputError
-from charter.gateway import AskRequest, Delta
+from charter.core.chat import ChatMessage
+from charter.core.errors import CharterError, InvalidInputError
+from charter.core.principal import Principal
+from charter.core.result import Result
+from charter.core.routes import AUTO
 from charter.profiles import check_instructions, check_personality
-from charter.schema import Result
-from charter.server.deps import caller, runtime
+from charter.server.deps import caller, runtime, spine
+from charter.services import models as model_service
+from charter.spine.request import AskRequest, Delta
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -65,7 +66,7 @@ class StreamOptions(BaseModel):
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # OpenAI clients send fields Charter ignores
-    model: str = "auto"
+    model: str = AUTO
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -112,10 +113,10 @@ def completion_body(result: Result) -> dict[str, Any]:
 @router.post("/chat/completions", summary="Chat completion (OpenAI-compatible)")
 async def chat_completions(body: ChatCompletionRequest, request: Request,
                            principal: Principal = Depends(caller)) -> Any:
-    rt = runtime(request)
+    answer = spine(request)
     ask = to_ask(body, principal)
     if not body.stream:
-        result = await run_in_threadpool(rt.gateway.ask, ask)
+        result = await run_in_threadpool(answer.ask, ask)
         response = fast_json(completion_body(result))
         t = result.timing
         response.headers["Server-Timing"] = (f"charter;dur={t.total_ms - t.backend_ms:.3f}, "
@@ -123,7 +124,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
         return response
     # Everything before the first token (screening, routing, quota) runs here, so its
     # errors are ordinary error responses, not a broken stream.
-    events = await run_in_threadpool(rt.gateway.ask_stream, ask)
+    events = await run_in_threadpool(answer.ask_stream, ask)
     return StreamingResponse(_sse(events), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -188,11 +189,7 @@ def _event(data: dict[str, Any]) -> str:
 
 @router.get("/models", summary="Models this key may use")
 def models(request: Request, principal: Principal = Depends(caller)) -> dict[str, Any]:
-    rt = runtime(request)
-    tier = rt.quotas.tier_of(principal)
-    excluded = {lim.route for lim in rt.quotas.limits(tier) if lim.max_requests == 0}
-    names = ["auto"] + [a.name for a in rt.aliases.list() if a.kind == "chat"
-                        and a.name not in excluded]
+    names = [AUTO, *model_service.chat_models(runtime(request), principal)]
     return {"object": "list",
             "data": [{"id": n, "object": "model", "created": 0, "owned_by": "charter"}
                      for n in names]}
@@ -201,17 +198,15 @@ def models(request: Request, principal: Principal = Depends(caller)) -> dict[str
 @router.post("/embeddings", summary="Embeddings (OpenAI-compatible)")
 async def embeddings(body: EmbeddingRequest, request: Request,
                      principal: Principal = Depends(caller)) -> dict[str, Any]:
-    rt = runtime(request)
     texts = [body.input] if isinstance(body.input, str) else body.input
     if not texts or any(not isinstance(t, str) or not t for t in texts):
         raise InvalidInputError("input must be a non-empty string or a list of non-empty strings")
     if len(texts) > 256:
         raise InvalidInputError(f"{len(texts)} inputs; send at most 256 per request")
-    alias = rt.aliases.get(body.model, kind="embedding")
-    embedder: Embedder = registry.build(alias, rt.settings)  # type: ignore[assignment]
-    vectors = await run_in_threadpool(embedder.embed, texts)
+    name, vectors = await run_in_threadpool(model_service.embed, runtime(request), principal,
+                                            body.model, texts)
     tokens = sum(len(t.split()) for t in texts)
-    return {"object": "list", "model": alias.name,
+    return {"object": "list", "model": name,
             "data": [{"object": "embedding", "index": i,
                       "embedding": _b64(v) if body.encoding_format == "base64" else v}
                      for i, v in enumerate(vectors)],

@@ -8,14 +8,17 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from charter.core.principal import Principal, require
+from charter.core.routes import FAST, MINI, NONE, PRO, THINKING
 from charter.runtime import Runtime
 
 # Estimated cost per 1,000 tokens by route, for the dashboard only (configure real prices
 # in your own deployment; the offline defaults cost nothing).
-COST_PER_1K = {"fast": 0.0005, "mini": 0.0002, "thinking": 0.005, "pro": 0.02}
+COST_PER_1K = {FAST: 0.0005, MINI: 0.0002, THINKING: 0.005, PRO: 0.02}
 
 
-def dashboard(rt: Runtime, days: int) -> dict[str, Any]:
+def dashboard(rt: Runtime, actor: Principal, days: int) -> dict[str, Any]:
+    require(actor, "reviewer")
     since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
     per_day: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "requests": 0, "refused": 0, "held": 0, "tokens": 0, "cost": 0.0, "latencies": [],
@@ -27,7 +30,7 @@ def dashboard(rt: Runtime, days: int) -> dict[str, Any]:
         action = (p.get("decision") or {}).get("action")
         day["refused"] += action == "refuse"
         day["held"] += action == "hold_for_review"
-        route = (p.get("route") or {}).get("name", "none")
+        route = (p.get("route") or {}).get("name", NONE)
         day["routes"][route] += 1
         usage = p.get("usage") or {}
         tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))

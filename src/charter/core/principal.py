@@ -39,3 +39,19 @@ def local_admin() -> Principal:
         groups=frozenset({"*"}),
         display_name="Local administrator",
     )
+
+
+def require(principal: Principal, role: str) -> None:
+    """Raise ``ForbiddenError`` unless the principal holds ``role`` (admins hold every role)."""
+    from charter.core.errors import ForbiddenError
+
+    if not principal.has_role(role):
+        raise ForbiddenError(f"this needs the {role} role; {principal.id} has "
+                             f"{', '.join(sorted(principal.roles))}")
+
+
+def as_actor(principal: Principal, actor_id: str) -> Principal:
+    """The same rights under another name: the CLI operator acting as a named person
+    (``--reviewer``, ``--approver``, ``--author``)."""
+    return Principal(actor_id, principal.roles, principal.clearance, principal.groups,
+                     principal.tier, principal.display_name)

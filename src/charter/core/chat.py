@@ -1,0 +1,97 @@
+"""Messages, passages, requests to a model, and what comes back.
+
+Every stage, strategy and backend speaks in these types. ``question_of`` is the one
+definition of "the question" of a conversation: its latest user message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+def question_of(messages: Sequence[ChatMessage]) -> str:
+    """The question a conversation asks: its latest user message ("" when it has none)."""
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content
+    return ""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of evidence handed to a model, numbered ``n`` for citations ``[n]``."""
+
+    n: int
+    text: str
+    document: str = ""
+    location: str = ""
+    passage_id: str = ""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What a strategy asks of a chat model.
+
+    ``messages`` are the complete prompt, assembled once (``charter.spine.prompt``): the
+    system message already carries the charter, style and instruction layers and the
+    numbered sources. ``passages`` are the same sources as data, for backends that work
+    on them directly (the extractive composer) and for citations.
+    """
+
+    messages: Sequence[ChatMessage]
+    passages: Sequence[Passage] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    stop: Sequence[str] = ()
+
+    @property
+    def question(self) -> str:
+        return question_of(self.messages)
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt_tokens + other.prompt_tokens,
+                     self.completion_tokens + other.completion_tokens)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage
+    finish_reason: str = "stop"
+    model: str = ""
+    # What a strategy did beyond one call, for the audit record (e.g. which pro draft won).
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamChunk:
+    """A piece of a streamed answer. The last chunk carries ``usage`` and ``finish_reason``
+    (and a strategy's ``note``, as ``Completion`` does)."""
+
+    text: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    note: str | None = None
+
+
+def approx_tokens(text: str) -> int:
+    """A rough token count for backends that do not tokenize (about 0.75 words a token)."""
+    words = len(text.split())
+    return max(1, round(words * 4 / 3)) if words else 0

@@ -1,0 +1,46 @@
+"""/api/documents: listing (inside the caller's access), upload, removal, status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from charter.core.principal import Principal, require
+from charter.server.deps import caller, runtime
+from charter.services import documents
+
+router = APIRouter(prefix="/api", tags=["documents"])
+
+
+@router.get("/documents", summary="Documents the caller may see")
+def list_documents(request: Request, p: Principal = Depends(caller)) -> list[dict[str, Any]]:
+    return [{"id": d.id, "uri": d.uri, "title": d.title, "classification": d.classification,
+             "groups": d.groups, "tags": d.tags, "chunks": d.chunk_count, "version": d.version,
+             "updated_at": d.updated_at}
+            for d in documents.list_documents(runtime(request), p)]
+
+
+@router.post("/documents", summary="Upload one document (raw body; admin)")
+async def upload(request: Request, filename: str = Query(..., min_length=1, max_length=200),
+                 classification: str = Query("internal"), groups: str = Query(""),
+                 p: Principal = Depends(caller)) -> dict[str, Any]:
+    require(p, "admin")  # before the body is read
+    body = await request.body()
+    report = await run_in_threadpool(documents.upload, runtime(request), p, filename, body,
+                                     classification=classification, groups=groups.split(","))
+    return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+            "failed": [{"file": f, "reason": r} for f, r in report.failed],
+            "chunks": report.chunks}
+
+
+@router.delete("/documents/{doc_id}", summary="Remove a document (admin)")
+def delete_document(doc_id: str, request: Request, p: Principal = Depends(caller)) -> dict[str, Any]:
+    documents.remove(runtime(request), p, [doc_id])
+    return {"removed": doc_id}
+
+
+@router.get("/documents/status", summary="Knowledge-base counts and index (reviewer)")
+def kb_status(request: Request, p: Principal = Depends(caller)) -> dict[str, Any]:
+    return documents.status(runtime(request), p)

@@ -1,0 +1,27 @@
+"""The audit trail: read, export and verify."""
+
+from __future__ import annotations
+
+from charter.audit import AuditRecord
+from charter.core.principal import Principal, require
+from charter.runtime import Runtime
+
+
+def records(rt: Runtime, actor: Principal, *, request_id: str | None = None,
+            actor_id: str | None = None, event: str | None = None, since: str | None = None,
+            until: str | None = None, limit: int = 100) -> list[AuditRecord]:
+    """Newest first, filtered; reviewers and admins only."""
+    require(actor, "reviewer")
+    return rt.audit.records(request_id=request_id, newest_first=True, limit=limit,
+                            actor=actor_id, event=event, since=since, until=until)
+
+
+def export(rt: Runtime, actor: Principal, **filters: object) -> list[AuditRecord]:
+    require(actor, "admin")
+    return records(rt, actor, **filters)  # type: ignore[arg-type]
+
+
+def verify(rt: Runtime, actor: Principal) -> int:
+    """Check the whole hash chain; returns the number of events."""
+    require(actor, "reviewer")
+    return rt.audit.verify()

@@ -1,0 +1,146 @@
+"""The knowledge base: documents (add, upload, sync, remove, reindex), listings and search.
+
+Listings and search show only what the caller may read (clearance and groups); writes
+need the admin role and are audited as ``document.added``, ``document.synced``,
+``document.removed`` and ``index.rebuilt``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from charter.core.errors import InvalidInputError, NotFoundError
+from charter.core.principal import Principal, require
+from charter.knowledge.ingest import IngestOptions, IngestReport, Ingestor, Progress
+from charter.knowledge.reindex import reindex as run_reindex
+from charter.knowledge.search import Hit, Mode, SearchFilters, Searcher
+from charter.knowledge.store import DocumentRecord
+from charter.runtime import Runtime
+from charter.services import events
+
+
+def _report(report: IngestReport) -> dict[str, Any]:
+    return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+            "removed": report.removed,
+            "failed": [{"file": f, "reason": r} for f, r in report.failed],
+            "chunks": report.chunks}
+
+
+def _ingestor(rt: Runtime, progress: Progress | None = None) -> Ingestor:
+    return Ingestor(rt.db, rt.embedder(), batch_chunks=rt.settings.kb_batch_chunks,
+                    progress=progress)
+
+
+def _options(rt: Runtime, options: IngestOptions) -> IngestOptions:
+    s = rt.settings
+    return IngestOptions(classification=options.classification, groups=options.groups,
+                         tags=options.tags, source=options.source, records=options.records,
+                         chunk_size=s.kb_chunk_size, chunk_overlap=s.kb_chunk_overlap)
+
+
+def list_documents(rt: Runtime, actor: Principal, *, source: str | None = None
+                   ) -> list[DocumentRecord]:
+    """Documents the caller may read."""
+    return [d for d in rt.documents.list(source=source)
+            if actor.may_read(d.classification, d.groups)]
+
+
+def resolve(rt: Runtime, actor: Principal, key: str) -> DocumentRecord:
+    """A document by id, unique id prefix or path, if the caller may read it."""
+    doc = None
+    if len(key) < 32 and not key.startswith(("/", ".")):
+        matches = [d for d in rt.documents.list() if d.id.startswith(key)]
+        if len(matches) == 1:
+            doc = matches[0]
+    if doc is None:
+        path = Path(key).expanduser()
+        doc = rt.documents.get(str(path.resolve()) if path.exists() else key)
+    if not actor.may_read(doc.classification, doc.groups):
+        # The same answer as for a document that does not exist.
+        raise NotFoundError(f"no document with id or path {key!r}; see `charter kb list`")
+    return doc
+
+
+def chunks(rt: Runtime, actor: Principal, doc: DocumentRecord) -> list[dict[str, Any]]:
+    if not actor.may_read(doc.classification, doc.groups):
+        raise NotFoundError(f"no document {doc.id!r}")
+    return rt.documents.chunks_of(doc.id)
+
+
+def add(rt: Runtime, actor: Principal, paths: Sequence[Path], options: IngestOptions,
+        progress: Progress | None = None) -> IngestReport:
+    """Ingest files and folders; changed files are re-ingested, unchanged ones skipped."""
+    require(actor, "admin")
+    report = _ingestor(rt, progress).add(list(paths), _options(rt, options))
+    events.record(rt, actor, "document.added", "kb", _report(report))
+    return report
+
+
+def sync(rt: Runtime, actor: Principal, folder: Path, options: IngestOptions,
+         progress: Progress | None = None) -> IngestReport:
+    """Mirror a folder: add new files, re-ingest changed ones, remove deleted ones."""
+    require(actor, "admin")
+    report = _ingestor(rt, progress).sync(folder, _options(rt, options))
+    events.record(rt, actor, "document.synced", "kb", {"folder": str(folder), **_report(report)})
+    return report
+
+
+def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
+           classification: str = "internal", groups: Sequence[str] = ()) -> IngestReport:
+    """Store one uploaded file under the data folder and ingest it."""
+    require(actor, "admin")
+    name = Path(filename).name
+    if not name or name.startswith("."):
+        raise InvalidInputError("filename must be a plain file name such as policy.pdf")
+    if not body:
+        raise InvalidInputError("the request body is empty: send the file's bytes")
+    folder = rt.settings.data_path / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as tmp:
+        tmp.write(body)
+    Path(tmp.name).replace(target)
+    options = IngestOptions(classification=classification,
+                            groups=tuple(g for g in groups if g), source="upload")
+    report = _ingestor(rt).add([target], _options(rt, options))
+    events.record(rt, actor, "document.added", "kb", _report(report))
+    return report
+
+
+def remove(rt: Runtime, actor: Principal, keys: Sequence[str]) -> list[DocumentRecord]:
+    """Remove documents with their chunks and vectors."""
+    require(actor, "admin")
+    docs = [resolve(rt, actor, k) for k in keys]
+    rt.documents.remove([d.id for d in docs])
+    events.record(rt, actor, "document.removed", "kb",
+                  {"documents": [{"id": d.id, "uri": d.uri} for d in docs]})
+    return docs
+
+
+def reindex(rt: Runtime, actor: Principal) -> tuple[int, float]:
+    """Re-embed every chunk with the current embedding alias."""
+    require(actor, "admin")
+    embedder = rt.embedder()
+    count, seconds = run_reindex(rt.db, embedder)
+    events.record(rt, actor, "index.rebuilt", "kb",
+                  {"chunks": count, "embedding_model": embedder.model_id})
+    return count, seconds
+
+
+def search(rt: Runtime, actor: Principal, query: str, *, k: int = 5, mode: Mode = "hybrid",
+           filters: SearchFilters | None = None) -> list[Hit]:
+    """Hybrid search inside the caller's access, without composing an answer."""
+    s = rt.settings
+    searcher = Searcher(rt.db, rt.embedder(), fusion=s.kb_fusion, alpha=s.kb_alpha)
+    return searcher.search(actor, query, k=k, mode=mode, filters=filters)
+
+
+def status(rt: Runtime, actor: Principal) -> dict[str, Any]:
+    """Counts, the index's embedding model and its generation."""
+    require(actor, "reviewer")
+    info = rt.documents.index_info()
+    return {"counts": rt.documents.counts(), "embedding_model": info[0] if info else None,
+            "dimension": info[1] if info else None, "generation": rt.documents.generation()}

@@ -1,0 +1,313 @@
+"""The gateway: one request, one straight path through the stages.
+
+principal -> screen input -> charter gates -> route -> quota -> retrieve -> screen
+passages -> prompt -> strategy -> screen output -> citations -> route log, token count,
+audit record (committed together) -> result
+
+The gateway only composes: each stage is a call into the module that owns the decision
+(``policy`` for screening, gates and redaction, ``router`` for the route, ``usage`` for
+quotas and the mini fallback, ``knowledge`` for passages, ``prompt`` for what the model
+sees, ``strategies`` for how it is asked, ``spine.record`` for the audit record). Stage
+results are immutable values handed forward. Streaming goes through the same stages:
+everything before the strategy runs before the first token; output screening and the
+audit record follow the stream. A request the charter refuses or holds never reaches a
+model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from charter.audit import AuditLog
+from charter.core.aliases import AliasConfig
+from charter.core.chat import ChatRequest, Passage, Usage
+from charter.core.config import Settings
+from charter.core.errors import CharterError
+from charter.core.result import Decision, Result, RouteInfo, TimingInfo, UsageInfo
+from charter.core.routes import NONE, RouteDecision
+from charter import prompt
+from charter.knowledge.citations import drop_unsupported_markers, resolve_citations
+from charter.knowledge.retrieve import NoRetrieval, Retriever
+from charter.policy import gates
+from charter.policy.reviews import ReviewQueue
+from charter.policy.screen import InputScreen, PassThroughScreen, Screen
+from charter.profiles import ProfileRepository
+from charter.router.log import RouteLog
+from charter.router.rules import choose_route
+from charter.router.versions import RouterRepository
+from charter.spine.record import ErrorRecord, chat_record, model_record, question_sha256
+from charter.spine.request import AskRequest, Delta, encode, new_request_id
+from charter.store.aliases import AliasRepository
+from charter.store.db import Database
+from charter.strategies import Strategy, for_route
+from charter.usage import QuotaState, Quotas, check_quota, served_route
+
+__all__ = ["AskRequest", "Delta", "Gateway"]
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """The request after input screening and the charter's gates."""
+
+    request_id: str
+    started: float
+    request: AskRequest
+    screen: InputScreen
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """The passages the answer may use, after passage screening."""
+
+    passages: tuple[Passage, ...] = ()
+    dropped: tuple[str, ...] = ()  # neutralised passages, with the evidence
+    notes: tuple[str, ...] = ()  # told to the user with the answer
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything decided before a model is called."""
+
+    admitted: Admitted
+    route: RouteDecision
+    quota: QuotaState
+    grounding: Grounding = Grounding()
+    alias: AliasConfig | None = None
+    strategy: Strategy | None = None
+    chat: ChatRequest | None = None
+    final: str | None = None  # the answer when no model is called (refused, held, safe text)
+
+
+class Gateway:
+    """Runs requests through the stages; one instance serves many requests and threads."""
+
+    def __init__(self, settings: Settings, db: Database, *, retriever: Retriever | None = None,
+                 screen: Screen | None = None, reviews: ReviewQueue | None = None,
+                 use_cases: gates.UseCases | None = None, quotas: Quotas | None = None,
+                 routers: RouterRepository | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.aliases = AliasRepository(db)
+        self.audit = AuditLog(db)
+        self.retriever = retriever or NoRetrieval()
+        self.screen = screen or PassThroughScreen()
+        self.reviews = reviews
+        self.use_cases = use_cases
+        self.quotas = quotas
+        self.routers = routers
+        self.profiles = ProfileRepository(db)
+        self.route_log = RouteLog(db)
+
+    # -- stages before the model -------------------------------------------------------
+
+    def _admit(self, req: AskRequest) -> Admitted:
+        req.check()
+        started = time.perf_counter()
+        screened = self.screen.screen_input(req.principal, req.messages)
+        decision = gates.use_case_gate(screened.decision, req.use_case, self.use_cases)
+        return Admitted(new_request_id(), started, req, screened, decision)
+
+    def _stopped(self, admitted: Admitted, stop: gates.Stop) -> Prepared:
+        decision, text = admitted.decision, stop.text
+        if stop.kind == "hold":
+            review_id = self._hold(admitted)
+            decision, text = decision.with_review(review_id), gates.held_text(review_id)
+        admitted = Admitted(admitted.request_id, admitted.started, admitted.request,
+                            admitted.screen, decision)
+        return Prepared(admitted, RouteDecision(NONE, stop.route_reason),
+                        check_quota(admitted.request.principal), final=text)
+
+    def _hold(self, admitted: Admitted) -> str:
+        if self.reviews is None:
+            raise CharterError("this request must be held for review, but no review queue "
+                               "is configured")
+        d, req = admitted.decision, admitted.request
+        review = self.reviews.create(
+            request_id=admitted.request_id, principal_id=req.principal.id, category=d.category,
+            tier=d.tier, policy_version=d.policy_version or 0,
+            question_redacted=admitted.screen.redacted_question, request=encode(req))
+        return review.id
+
+    def _route(self, admitted: Admitted) -> tuple[RouteDecision, QuotaState, AliasConfig]:
+        req = admitted.request
+        router = self.routers.active() if self.routers is not None else None
+        route = choose_route(req.model, req.question, self.settings.default_route,
+                             vector=admitted.screen.vector, turns=req.turns, router=router)
+        # The alias must exist before anything is counted against the user's quota.
+        alias = self.aliases.get(route.name, kind="chat")
+        quota = check_quota(req.principal)
+        if self.quotas is not None:
+            quota = self.quotas.reserve(req.principal, route.name)
+            served = served_route(route, quota)
+            if served.name != route.name:
+                alias = self.aliases.get(served.name, kind="chat")
+            route = served
+        return route, quota, alias
+
+    def _ground(self, admitted: Admitted) -> Grounding:
+        req, screened = admitted.request, admitted.screen
+        passages = self.retriever.retrieve(req.principal, req.question, vector=screened.vector,
+                                           vector_model=screened.vector_model)
+        checked = self.screen.screen_passages(passages)
+        return Grounding(tuple(checked.passages), checked.dropped, checked.notes)
+
+    def _prepare(self, req: AskRequest) -> Prepared:
+        admitted = self._admit(req)
+        stop = gates.stop_for(admitted.decision, approved_review=req.approved_review)
+        if stop is not None:
+            return self._stopped(admitted, stop)
+        route, quota, alias = self._route(admitted)
+        strategy = for_route(route.name, alias,
+                             lambda name: self.aliases.get(name, kind="chat"), self.settings)
+        grounding = self._ground(admitted)
+        profile = self.profiles.get(req.principal.id)
+        decision = admitted.decision
+        chat = prompt.build(
+            admitted.screen.messages, policy_version=decision.policy_version,
+            personality=req.personality if req.personality is not None else profile.personality,
+            instructions=req.instructions if req.instructions is not None else profile.instructions,
+            safe_completion=gates.safe_completion_instruction(decision),
+            passages=grounding.passages, max_tokens=req.max_tokens,
+            temperature=req.temperature, seed=req.seed)
+        # Personal data never leaves for a backend marked as outside the organisation.
+        chat = self.screen.for_backend(chat, external=any(a.external for a in strategy.aliases))
+        return Prepared(admitted, route, quota, grounding, alias, strategy, chat)
+
+    # -- after the model -----------------------------------------------------------------
+
+    def _result(self, p: Prepared, text: str, usage: Usage) -> Result:
+        passages = p.grounding.passages
+        text = drop_unsupported_markers(text, passages)
+        out = self.screen.screen_output(p.admitted.request.principal, text, passages)
+        answer = out.answer
+        for note in (*p.grounding.notes, *out.notes):
+            answer = f"{answer}\n\nNote: {note}"
+        return Result(request_id=p.admitted.request_id, answer=answer,
+                      model=p.alias.name if p.alias else NONE, route=RouteInfo.of(p.route),
+                      decision=p.admitted.decision.info(),
+                      citations=resolve_citations(out.answer, passages), label=out.label,
+                      usage=UsageInfo.of(usage))
+
+    def _finish(self, p: Prepared, text: str, usage: Usage, *, streamed: bool,
+                backend_s: float = 0.0, note: str | None = None) -> Result:
+        result = self._result(p, text, usage)
+        req = p.admitted.request
+
+        def writes(conn: Connection) -> None:
+            if self.quotas is not None:
+                self.quotas.add_tokens(req.principal.id, p.quota,
+                                       usage.prompt_tokens + usage.completion_tokens, conn=conn)
+            self.route_log.record(p.admitted.request_id, req.principal.id,
+                                  question_sha256(req.question),
+                                  p.admitted.screen.redacted_question, req.model, p.route,
+                                  conn=conn)
+            self._record(p, streamed=streamed, backend_s=backend_s, note=note, result=result,
+                         conn=conn)
+
+        # Tokens, the route log and the audit record land together, committed (with other
+        # requests' final writes, see GroupCommit) before the answer is returned.
+        self.db.writes.run(writes)
+        result.timing = TimingInfo(
+            total_ms=round((time.perf_counter() - p.admitted.started) * 1000, 3),
+            backend_ms=round(backend_s * 1000, 3))
+        return result
+
+    def _record(self, p: Prepared, *, streamed: bool, backend_s: float, note: str | None = None,
+                result: Result | None = None, error: CharterError | None = None,
+                conn: Connection | None = None) -> None:
+        a, req = p.admitted, p.admitted.request
+        record = chat_record(
+            principal=req.principal, question=req.question,
+            redacted=a.screen.redacted_question, messages=len(req.messages),
+            pii=a.screen.pii, injection=a.screen.injection, quota_tier=p.quota.tier,
+            quota_route=p.quota.route, quota_exhausted=p.quota.exhausted, decision=a.decision,
+            use_case=req.use_case, approved_review=req.approved_review, route=p.route,
+            model=model_record(p.alias, p.strategy.model_id if p.strategy else None),
+            passages=p.grounding.passages, dropped=p.grounding.dropped, stream=streamed,
+            strategy=note, latency_ms=(time.perf_counter() - a.started) * 1000,
+            backend_ms=backend_s * 1000, result=result,
+            error=ErrorRecord(code=error.code, message=error.message) if error else None)
+        if conn is not None:
+            self.audit.append(a.request_id, req.principal.id, "chat", record.payload(),
+                              conn=conn)
+            return
+
+        def writes(own: Connection) -> None:
+            if self.quotas is not None:  # a failed request still counts on a deferred route
+                self.quotas.add_tokens(req.principal.id, p.quota, 0, conn=own)
+            self.audit.append(a.request_id, req.principal.id, "chat", record.payload(),
+                              conn=own)
+
+        self.db.writes.run(writes)
+
+    # -- public ------------------------------------------------------------------------
+
+    def ask(self, req: AskRequest) -> Result:
+        p = self._prepare(req)
+        if p.final is not None:
+            return self._finish(p, p.final, Usage(), streamed=False)
+        assert p.strategy is not None and p.chat is not None
+        began = time.perf_counter()
+        try:
+            completion = p.strategy.complete(p.chat)
+        except CharterError as exc:
+            self._record(p, streamed=False, backend_s=time.perf_counter() - began, error=exc)
+            raise
+        return self._finish(p, completion.text, completion.usage, streamed=False,
+                            backend_s=time.perf_counter() - began, note=completion.note)
+
+    def ask_stream(self, req: AskRequest) -> Iterator[Delta | Result]:
+        """Yields ``Delta`` pieces as the model produces them, then the final ``Result``.
+
+        Input checks and routing happen before this returns, so their errors are raised
+        here, not halfway through a stream.
+        """
+        p = self._prepare(req)
+        return self._stream(p)
+
+    def _stream(self, p: Prepared) -> Iterator[Delta | Result]:
+        rid = p.admitted.request_id
+        if p.final is not None:
+            yield Delta(p.final, rid)
+            yield self._finish(p, p.final, Usage(), streamed=True)
+            return
+        assert p.strategy is not None and p.chat is not None
+        pieces: list[str] = []
+        usage = Usage()
+        note: str | None = None
+        backend_s = 0.0
+        source = iter(p.strategy.stream(p.chat))
+        try:
+            while True:
+                began = time.perf_counter()
+                chunk = next(source, None)
+                backend_s += time.perf_counter() - began
+                if chunk is None:
+                    break
+                if chunk.text:
+                    pieces.append(chunk.text)
+                    yield Delta(chunk.text, rid)
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                note = chunk.note or note
+        except CharterError as exc:
+            self._record(p, streamed=True, backend_s=backend_s, error=exc)
+            raise
+        except GeneratorExit:
+            # The consumer went away (client disconnect, Ctrl-C): stop the backend and
+            # still leave a record of what was served.
+            self._record(p, streamed=True, backend_s=backend_s,
+                         error=CharterError("the client stopped reading the stream",
+                                            code="cancelled"))
+            raise
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        yield self._finish(p, "".join(pieces).strip(), usage, streamed=True,
+                           backend_s=backend_s, note=note)

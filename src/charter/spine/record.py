@@ -1,0 +1,148 @@
+"""The audit record of one chat request, typed, built from what the stages returned.
+
+The field names are the audit trail's JSON (``charter audit list --json``, the
+dashboard and the review console read them); ``ChatRecord.payload()`` is what is
+hashed into the chain. Personal data is redacted before anything reaches this record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from charter.core.aliases import AliasConfig
+from charter.core.chat import Passage
+from charter.core.principal import Principal
+from charter.core.result import Decision, Result
+from charter.core.routes import RouteDecision
+
+
+class PrincipalRecord(BaseModel):
+    id: str
+    roles: list[str]
+    tier: str
+
+
+class PromptRecord(BaseModel):
+    redacted: str
+    sha256: str  # of the question, as the route log hashes it
+    chars: int
+    messages: int
+    pii: list[str]
+    injection: str | None
+
+
+class QuotaRecord(BaseModel):
+    tier: str
+    route: str
+    exhausted: bool
+
+
+class DecisionRecord(BaseModel):
+    action: str
+    tier: str | None
+    category: str | None
+    confidence: float | None
+    evidence: str | None
+    policy_version: int | None
+    review_id: str | None
+
+    @classmethod
+    def of(cls, d: Decision) -> DecisionRecord:
+        return cls(action=d.action, tier=d.tier, category=d.category, confidence=d.confidence,
+                   evidence=d.evidence, policy_version=d.policy_version, review_id=d.review_id)
+
+
+class RouteRecord(BaseModel):
+    name: str
+    reason: str
+    score: float | None
+    router_version: int | None
+
+    @classmethod
+    def of(cls, r: RouteDecision) -> RouteRecord:
+        return cls(name=r.name, reason=r.reason, score=r.score, router_version=r.router_version)
+
+
+class ModelRecord(BaseModel):
+    alias: str
+    alias_version: int
+    backend: str
+    model: str
+
+
+class RetrievalRecord(BaseModel):
+    passages: list[str]
+    neutralised: list[str]
+
+
+class ErrorRecord(BaseModel):
+    code: str
+    message: str
+
+
+class ChatRecord(BaseModel):
+    principal: PrincipalRecord
+    prompt: PromptRecord
+    quota: QuotaRecord
+    decision: DecisionRecord
+    use_case: str | None
+    approved_review: str | None
+    route: RouteRecord
+    model: ModelRecord | None
+    retrieval: RetrievalRecord
+    stream: bool
+    strategy: str | None
+    latency_ms: float
+    backend_ms: float
+    status: Literal["ok", "error"]
+    citations: list[int] | None = None
+    usage: dict[str, int] | None = None
+    label: str | None = None
+    error: ErrorRecord | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON the audit chain stores: an answered request has citations, usage and
+        label; a failed one has the error instead."""
+        answered = self.error is None
+        return self.model_dump(exclude={"error"} if answered else {"citations", "usage", "label"})
+
+
+def question_sha256(question: str) -> str:
+    """The question's hash, the same in the route log and the audit record."""
+    return hashlib.sha256(question.strip().encode()).hexdigest()
+
+
+def model_record(alias: AliasConfig | None, model_id: str | None) -> ModelRecord | None:
+    if alias is None or model_id is None:
+        return None
+    return ModelRecord(alias=alias.name, alias_version=alias.version, backend=alias.backend,
+                       model=model_id)
+
+
+def chat_record(*, principal: Principal, question: str, redacted: str, messages: int,
+                pii: Sequence[str], injection: str | None, quota_tier: str, quota_route: str,
+                quota_exhausted: bool, decision: Decision, use_case: str | None,
+                approved_review: str | None, route: RouteDecision, model: ModelRecord | None,
+                passages: Sequence[Passage], dropped: Sequence[str], stream: bool,
+                strategy: str | None, latency_ms: float, backend_ms: float,
+                result: Result | None = None, error: ErrorRecord | None = None) -> ChatRecord:
+    return ChatRecord(
+        principal=PrincipalRecord(id=principal.id, roles=sorted(principal.roles),
+                                  tier=principal.tier),
+        prompt=PromptRecord(redacted=redacted, sha256=question_sha256(question),
+                            chars=len(question), messages=messages, pii=list(pii),
+                            injection=injection),
+        quota=QuotaRecord(tier=quota_tier, route=quota_route, exhausted=quota_exhausted),
+        decision=DecisionRecord.of(decision), use_case=use_case,
+        approved_review=approved_review, route=RouteRecord.of(route), model=model,
+        retrieval=RetrievalRecord(passages=[p.passage_id or str(p.n) for p in passages],
+                                  neutralised=list(dropped)),
+        stream=stream, strategy=strategy, latency_ms=round(latency_ms, 2),
+        backend_ms=round(backend_ms, 2), status="ok" if error is None else "error",
+        citations=[c.n for c in result.citations] if result is not None else None,
+        usage=result.usage.model_dump() if result is not None else None,
+        label=result.label if result is not None else None, error=error)

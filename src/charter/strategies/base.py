@@ -1,0 +1,32 @@
+"""The ``Strategy`` contract: how a routed request is answered.
+
+A strategy is built for one request's route (``charter.strategies.for_route``) and the
+gateway calls it without knowing which it is. ``complete`` returns the whole answer (its
+``note`` says what the strategy did beyond one call, for the audit record); ``stream``
+yields text pieces and ends with one chunk carrying ``usage`` and ``finish_reason``.
+Both raise only ``CharterError``. ``aliases`` names every alias the strategy may call, so
+the spine can redact for any of them that runs outside the organisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+from charter.core.aliases import AliasConfig
+from charter.core.chat import ChatRequest, Completion, StreamChunk
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    name: str
+
+    @property
+    def aliases(self) -> tuple[AliasConfig, ...]: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+    def complete(self, request: ChatRequest) -> Completion: ...
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]: ...
