@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, select
 
 from charter.core.errors import AuditIntegrityError
 from charter.store.db import Database, utcnow
@@ -67,8 +67,7 @@ class AuditLog:
     def _append(self, conn: Connection, request_id: str, actor: str, event: str,
                 payload: dict[str, Any]) -> AuditRecord:
         body = canonical(payload)
-        if self.db.dialect == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(727112)"))
+        self.db.lock(conn, "audit_chain")  # one appender at a time reads the chain's end
         prev = conn.execute(_LAST_HASH).scalar() or GENESIS
         created = utcnow()
         digest = chain_hash(prev, request_id, created, actor, event, body)

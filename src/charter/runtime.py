@@ -15,7 +15,7 @@ from charter.policy.register import UseCaseRegister
 from charter.policy.reviews import ReviewQueue
 from charter.policy.versions import PolicyRepository
 from charter.knowledge.retrieve import KnowledgeRetriever
-from charter.knowledge.store import KnowledgeStore
+from charter.knowledge.store import DocumentStore, open_store
 from charter.core.config import Settings
 from charter.defaults import seed_defaults
 from charter.spine.gateway import Gateway
@@ -63,8 +63,8 @@ class Runtime:
         return cast(Embedder, registry.build(alias, self.settings))
 
     @cached_property
-    def documents(self) -> KnowledgeStore:
-        return KnowledgeStore(self.db)
+    def documents(self) -> DocumentStore:
+        return open_store(self.db)
 
     @cached_property
     def retriever(self) -> KnowledgeRetriever:

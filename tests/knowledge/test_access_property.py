@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from charter.core.principal import CLEARANCE_LEVELS, Principal
 from charter.knowledge.chunking import Chunk
 from charter.knowledge.search import Searcher
-from charter.knowledge.store import DocumentWrite, KnowledgeStore
+from charter.knowledge.store import DocumentWrite, open_store
 from charter.store.db import Database
 from tests.knowledge.helpers import HashEmbedder
 
@@ -36,7 +36,7 @@ def visible(principal: Principal, classification: str, groups: list[str]) -> boo
 
 
 def fill(db: Database, docs: list[tuple[str, list[str]]]) -> None:
-    store = KnowledgeStore(db)
+    store = open_store(db)
     store.remove([d.id for d in store.list()])
     emb = HashEmbedder()
     writes = []

@@ -6,7 +6,7 @@ import pytest
 
 from charter.core.errors import InvalidInputError
 from charter.knowledge.ingest import IngestOptions, Ingestor
-from charter.knowledge.store import KnowledgeStore
+from charter.knowledge.store import open_store
 from charter.store.db import Database
 from tests.knowledge.helpers import HashEmbedder
 
@@ -28,7 +28,7 @@ def test_incremental_sync(db: Database, tmp_path: Path) -> None:
     (folder / ".hidden.txt").write_text("never ingested")
     first = Ingestor(db, HashEmbedder()).sync(folder)
     assert len(first.added) == 6 and not first.failed
-    store = KnowledgeStore(db)
+    store = open_store(db)
     stamps = {d.uri: (d.version, d.updated_at) for d in store.list()}
 
     (folder / "note1.txt").write_text("Note 1\n\nThe plant was moved to the kitchen.")
@@ -58,7 +58,7 @@ def test_sync_keeps_classification_unless_told(db: Database, tmp_path: Path) -> 
     Ingestor(db, HashEmbedder()).sync(folder, IngestOptions(classification="confidential",
                                                              groups=("hr",)))
     Ingestor(db, HashEmbedder()).sync(folder)
-    (doc,) = KnowledgeStore(db).list()
+    (doc,) = open_store(db).list()
     assert (doc.classification, doc.groups) == ("confidential", ["hr"])
 
 

@@ -27,7 +27,7 @@ from charter.core.config import Settings
 from charter.core.errors import InvalidInputError
 from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.knowledge.loaders import RecordOptions
-from charter.knowledge.store import KnowledgeStore
+from charter.knowledge.store import open_store
 from charter.knowledge.search import Searcher
 from charter.store.db import Database
 
@@ -81,7 +81,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _already_ingested(db: Database, data: Dataset, corpus_limit: int | None) -> bool:
     expected = corpus_limit or sum(1 for _ in data.corpus.open())
-    return KnowledgeStore(db).counts()["documents"] == expected
+    return open_store(db).counts()["documents"] == expected
 
 
 def run_backend(db: Database, embedder: Embedder, data: Dataset, settings: Settings,
@@ -91,7 +91,7 @@ def run_backend(db: Database, embedder: Embedder, data: Dataset, settings: Setti
     db.upgrade()
     if reuse and _already_ingested(db, data, corpus_limit):
         log("  reusing the ingested corpus in the work folder (no ingest figures)")
-        KnowledgeStore(db).refresh_statistics()  # as the ingest itself would have
+        open_store(db).refresh_statistics()  # as the ingest itself would have
         return _queries(db, embedder, data, settings, None, None, log)
     corpus = data.corpus
     tmp: Path | None = None

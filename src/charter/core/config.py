@@ -328,7 +328,7 @@ def settings_markdown() -> str:
         "Environment variables win over the file, which wins over the defaults.",
         "`charter config show` prints each value and where it came from.",
         "",
-        "This page is generated from `charter/config.py`; a test keeps the two in step.",
+        "This page is generated from `charter/core/config.py`; a test keeps the two in step.",
         "",
         "| setting | environment variable | default | meaning |",
         "|---|---|---|---|",

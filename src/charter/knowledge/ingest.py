@@ -21,11 +21,12 @@ from charter.core.errors import InvalidInputError
 from charter.knowledge.chunking import chunk_document
 from charter.knowledge.loaders import LoaderError, RecordOptions, load, loader_for
 from charter.knowledge.store import (
+    DocumentStore,
     DocumentWrite,
-    KnowledgeStore,
     clearance_level,
     encode_names,
     index_body,
+    open_store,
 )
 from charter.store.db import Database
 
@@ -103,7 +104,7 @@ class Ingestor:
 
     def __init__(self, db: Database, embedder: Embedder, *, batch_chunks: int = 256,
                  progress: Progress | None = None) -> None:
-        self.store = KnowledgeStore(db)
+        self.store: DocumentStore = open_store(db)
         self.embedder = embedder
         self.batch_chunks = batch_chunks
         self.progress = progress

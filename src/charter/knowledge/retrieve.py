@@ -10,7 +10,7 @@ from charter.core.chat import Passage
 from charter.backends.base import Embedder
 from charter.core.config import Settings
 from charter.knowledge.search import Searcher
-from charter.knowledge.store import KnowledgeStore
+from charter.knowledge.store import DocumentStore, open_store
 from charter.store.db import Database
 
 
@@ -35,6 +35,7 @@ class KnowledgeRetriever:
     def __init__(self, db: Database, settings: Settings,
                  embedder: Callable[[], Embedder]) -> None:
         self.db = db
+        self.store: DocumentStore = open_store(db)
         self.settings = settings
         self._embedder_factory = embedder
         self._searcher: Searcher | None = None
@@ -50,7 +51,7 @@ class KnowledgeRetriever:
                  ) -> list[Passage]:
         """``vector`` is the question's embedding when the caller has one (input screening
         does); it is used only when it comes from the model the index was built with."""
-        info = KnowledgeStore(self.db).index_info()
+        info = self.store.index_info()
         if info is None:
             return []  # nothing ingested yet: no need to load the embedding model
         if vector is not None and (vector_model != info[0] or len(vector) != info[1]):

@@ -48,16 +48,19 @@ def list_documents(rt: Runtime, actor: Principal, *, source: str | None = None
             if actor.may_read(d.classification, d.groups)]
 
 
-def resolve(rt: Runtime, actor: Principal, key: str) -> DocumentRecord:
-    """A document by id, unique id prefix or path, if the caller may read it."""
-    doc = None
+def _find(rt: Runtime, key: str) -> DocumentRecord:
+    """A document by id, unique id prefix or path."""
     if len(key) < 32 and not key.startswith(("/", ".")):
         matches = [d for d in rt.documents.list() if d.id.startswith(key)]
         if len(matches) == 1:
-            doc = matches[0]
-    if doc is None:
-        path = Path(key).expanduser()
-        doc = rt.documents.get(str(path.resolve()) if path.exists() else key)
+            return matches[0]
+    path = Path(key).expanduser()
+    return rt.documents.get(str(path.resolve()) if path.exists() else key)
+
+
+def resolve(rt: Runtime, actor: Principal, key: str) -> DocumentRecord:
+    """A document by id, unique id prefix or path, if the caller may read it."""
+    doc = _find(rt, key)
     if not actor.may_read(doc.classification, doc.groups):
         # The same answer as for a document that does not exist.
         raise NotFoundError(f"no document with id or path {key!r}; see `charter kb list`")
@@ -113,7 +116,8 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
 def remove(rt: Runtime, actor: Principal, keys: Sequence[str]) -> list[DocumentRecord]:
     """Remove documents with their chunks and vectors."""
     require(actor, "admin")
-    docs = [resolve(rt, actor, k) for k in keys]
+    # Managing documents is the admin role's, whatever the admin's own clearance.
+    docs = [_find(rt, k) for k in keys]
     rt.documents.remove([d.id for d in docs])
     events.record(rt, actor, "document.removed", "kb",
                   {"documents": [{"id": d.id, "uri": d.uri} for d in docs]})

@@ -2,8 +2,10 @@
 
 SQLite runs through ``pysqlite3`` (a build that can load extensions) in WAL mode with
 ``sqlite-vec`` loaded on every connection. PostgreSQL runs through psycopg 3 with the
-``vector`` extension created by the first migration. Either way the schema comes only
-from the Alembic migrations in ``charter/store/migrations``.
+``vector`` extension created by the first migration. What differs between the two when
+opening, beginning and locking lives in ``store/dialects.py``. Either way the schema
+comes only from the Alembic migrations in ``charter/store/migrations`` (declared once in
+``store/tables.py``, which tests/store/test_schema.py keeps equal to them).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
@@ -25,6 +27,7 @@ from charter.core.errors import (
     SchemaVersionError,
     StorageError,
 )
+from charter.store.dialects import LOCKS, Dialect, dialect_for
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -40,49 +43,6 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
-
-
-def _sqlite_engine(url: str, timeout: float) -> Engine:
-    try:
-        import pysqlite3.dbapi2 as dbapi  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - platforms without the wheel
-        import sqlite3 as dbapi
-    engine = create_engine(
-        url, module=dbapi, connect_args={"timeout": max(timeout, 5.0), "check_same_thread": False}
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy's begin event below issue BEGIN itself, so IMMEDIATE works.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(max(timeout, 5.0) * 1000)}")
-        cur.close()
-        try:
-            import sqlite_vec
-
-            dbapi_conn.enable_load_extension(True)
-            sqlite_vec.load(dbapi_conn)
-            dbapi_conn.enable_load_extension(False)
-        except (AttributeError, ImportError, Exception):  # noqa: BLE001
-            # Vector search is checked where it is used; the rest of Charter works without it.
-            pass
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
-
-
-def _postgres_engine(url: str, timeout: float) -> Engine:
-    return create_engine(
-        url, pool_pre_ping=True, connect_args={"connect_timeout": max(1, int(round(timeout)))}
-    )
 
 
 class Database:
@@ -104,34 +64,16 @@ class Database:
                 f"database URL {mask_url(url)!r} is not a valid URL; use "
                 "sqlite:///path/to/charter.db or postgresql+psycopg://user:pass@host/db"
             ) from None
-        self.dialect = parsed.get_backend_name()
+        self.dialect = parsed.get_backend_name()  # the backend's name, e.g. for dict lookups
+        self._impl: Dialect = dialect_for(self.dialect)
         try:
-            if self.dialect == "sqlite":
-                if parsed.database and parsed.database != ":memory:":
-                    folder = Path(parsed.database).parent
-                    try:
-                        folder.mkdir(parents=True, exist_ok=True)
-                    except OSError as exc:
-                        raise StorageError(
-                            f"cannot create the data folder {folder}: {exc.strerror}; "
-                            "set CHARTER_DATA_DIR to a writable folder"
-                        ) from None
-                self.engine = _sqlite_engine(self.url, connect_timeout)
-                file = Path(parsed.database) if parsed.database and \
-                    parsed.database != ":memory:" else None
-                self._writers = WriterLock(file, max(connect_timeout, 5.0))
-            elif self.dialect == "postgresql":
-                self.engine = _postgres_engine(self.url, connect_timeout)
-            else:
-                raise ConfigError(
-                    f"database {self.dialect!r} is not supported; use SQLite "
-                    "(sqlite:///path) or PostgreSQL (postgresql+psycopg://...)"
-                )
+            self.engine = self._impl.make_engine(parsed, connect_timeout)
         except sa_exc.NoSuchModuleError:
             raise ConfigError(
                 f"no driver for database URL {mask_url(url)!r}; use "
                 "postgresql+psycopg://... or sqlite:///..."
             ) from None
+        self._writers = self._impl.writer_lock(parsed, connect_timeout)
 
     # -- connections -----------------------------------------------------------------
 
@@ -163,12 +105,19 @@ class Database:
     def _transaction(self, exclusive: bool) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
-                if exclusive and self.dialect == "sqlite":
-                    conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                options = self._impl.begin_options(exclusive)
+                if options:
+                    conn = conn.execution_options(**options)
                 with conn.begin():
                     yield conn
         except sa_exc.OperationalError as exc:
             raise self._unavailable(exc) from None
+
+    def lock(self, conn: Connection, lock: str | int) -> None:
+        """Hold a named lock (``dialects.LOCKS``) or a numeric key until ``conn``'s
+        transaction ends, for read-then-write sequences that must not interleave across
+        processes. A no-op on SQLite, whose write lock already serialises writers."""
+        self._impl.lock(conn, LOCKS[lock] if isinstance(lock, str) else lock)
 
     def _unavailable(self, exc: sa_exc.OperationalError) -> StorageError:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -236,9 +185,8 @@ class Database:
         if before == head:
             return before, head
         with self.transaction(exclusive=True) as conn:
-            if self.dialect == "postgresql":
-                # Several replicas may start at once; one migrates, the others wait.
-                conn.execute(text("SELECT pg_advisory_xact_lock(727111)"))
+            # Several replicas may start at once; one migrates, the others wait.
+            self.lock(conn, "migrations")
             command.upgrade(self._alembic_config(conn), "head")
         return before, head
 

@@ -14,7 +14,6 @@ from charter.spine.request import AskRequest
 from charter.profiles import PERSONALITIES
 from charter.router.rules import choose_route
 from charter.runtime import Runtime
-from charter.strategies import pro
 
 ADMIN = local_admin()
 
@@ -100,51 +99,6 @@ def test_feedback_needs_a_known_request_and_a_valid_value(gw: Gateway, runtime: 
         runtime.feedback.record(result.request_id, ADMIN.id, "vote", "meh")
     runtime.feedback.record(result.request_id, ADMIN.id, "vote", "down")
     assert runtime.feedback.samples()[0].deep is True  # a quick answer down-voted
-
-
-class Drafts:
-    """A model whose answer depends on the seed, to tell drafts apart."""
-
-    model_id = "drafts"
-
-    def __init__(self, fail_seeds: tuple[int, ...] = ()) -> None:
-        self.fail_seeds = fail_seeds
-
-    def complete(self, request: ChatRequest) -> Completion:
-        if request.seed in self.fail_seeds:
-            raise BackendUnavailableError("draft backend down")
-        return Completion(f"draft with seed {request.seed}", Usage(10, 5))
-
-
-class Judge:
-    model_id = "judge"
-
-    def __init__(self, reply: str | None) -> None:
-        self.reply = reply
-        self.seen = ""
-
-    def complete(self, request: ChatRequest) -> Completion:
-        if self.reply is None:
-            raise BackendUnavailableError("judge down")
-        self.seen = request.question
-        return Completion(self.reply, Usage(50, 1))
-
-
-def test_pro_writes_drafts_and_the_judge_picks_one() -> None:
-    question = ChatRequest([ChatMessage("user", "Compare two plans")], seed=10)
-    judge = Judge("Draft 2 is best")
-    out = pro.run(Drafts(), judge, question, drafts=3)  # type: ignore[arg-type]
-    assert out.completion.text == "draft with seed 11" and out.chosen == 2
-    assert "Draft 3:\ndraft with seed 12" in judge.seen
-    assert out.completion.usage == Usage(3 * 10 + 50, 3 * 5 + 1)
-    unclear = pro.run(Drafts(), Judge("hmm"), question, drafts=3)  # type: ignore[arg-type]
-    assert unclear.chosen == 1 and "unclear" in unclear.note
-    judge_down = pro.run(Drafts(), Judge(None), question, drafts=3)  # type: ignore[arg-type]
-    assert judge_down.chosen == 1 and "judge failed" in judge_down.note
-    one_left = pro.run(Drafts(fail_seeds=(10, 12)), Judge("1"), question, drafts=3)  # type: ignore[arg-type]
-    assert one_left.completion.text == "draft with seed 11"
-    with pytest.raises(BackendUnavailableError):
-        pro.run(Drafts(fail_seeds=(10, 11, 12)), Judge("1"), question, drafts=3)  # type: ignore[arg-type]
 
 
 def test_pro_route_through_the_gateway(gw: Gateway, runtime: Runtime) -> None:

@@ -7,7 +7,7 @@ import pytest
 from charter.core.config import SETTINGS, load_settings, settings_markdown
 from charter.core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_and_their_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,13 @@
 """Knowledge base conformance: ingestion, atomic versions, search and access on each database.
 
-Subclasses override ``db_url``. Uses the deterministic ``HashEmbedder``.
+Subclasses override ``db_url`` and name the ``DocumentStore`` implementation that
+``open_store`` must pick for that database (``implementation``). Uses the deterministic
+``HashEmbedder``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from charter.core.errors import NotFoundError
 from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.knowledge.loaders import RecordOptions
 from charter.knowledge.search import SearchFilters, Searcher
-from charter.knowledge.store import IndexMismatchError, KnowledgeStore
+from charter.knowledge.store import DocumentStore, IndexMismatchError, open_store
 from charter.store.db import Database
 from tests.knowledge.helpers import HashEmbedder
 
@@ -30,7 +33,15 @@ def write(folder: Path, name: str, body: str) -> Path:
     return path
 
 
+def protocol_methods() -> dict[str, inspect.Signature]:
+    """The operations ``DocumentStore`` names, with their signatures."""
+    return {name: inspect.signature(member) for name, member in vars(DocumentStore).items()
+            if callable(member) and not name.startswith("_")}
+
+
 class KnowledgeConformance:
+    implementation: type  # the DocumentStore class open_store picks for this database
+
     @pytest.fixture
     def db_url(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -53,20 +64,37 @@ class KnowledgeConformance:
               "r2,Parking permits are issued by facilities.,ops\n")
         return folder
 
+    def test_open_store_picks_this_databases_implementation(self, db) -> None:
+        store = open_store(db)
+        assert type(store) is self.implementation
+
+    def test_the_implementation_satisfies_the_protocol(self, db) -> None:
+        store = open_store(db)
+        methods = protocol_methods()
+        assert {"index_info", "ensure_index", "generation", "dimension", "find", "get", "list",
+                "chunks_of", "counts", "write_documents", "refresh_statistics", "update_access",
+                "remove", "replace_vectors", "keyword", "dense"} <= set(methods)
+        assert isinstance(store, DocumentStore)
+        for name, signature in methods.items():
+            member = getattr(store, name, None)
+            assert callable(member), f"{type(store).__name__} has no {name}()"
+            bound = list(signature.parameters)[1:]  # without self
+            assert list(inspect.signature(member).parameters) == bound, name
+
     def ingest(self, db: Database, *paths: Path, **opts) -> object:  # noqa: ANN003
         return Ingestor(db, HashEmbedder(), batch_chunks=2).add(list(paths), IngestOptions(**opts))
 
     def test_ingest_writes_documents_chunks_keywords_and_vectors_together(self, db, docs) -> None:
         report = self.ingest(db, docs, records=RecordOptions("body", "id"))
         assert len(report.added) == 4 and not report.failed
-        counts = KnowledgeStore(db).counts()
+        counts = open_store(db).counts()
         assert counts["documents"] == 4
         assert counts["chunks"] == counts["chunk_vectors"] == counts["keyword_entries"] >= 4
-        assert KnowledgeStore(db).index_info() == ("hash-64", 64)
+        assert open_store(db).index_info() == ("hash-64", 64)
 
     def test_chunks_keep_their_location(self, db, docs) -> None:
         self.ingest(db, docs / "leave.md")
-        store = KnowledgeStore(db)
+        store = open_store(db)
         doc = store.list()[0]
         chunks = store.chunks_of(doc.id)
         assert [c["heading"] for c in chunks] == ["Leave > Annual leave", "Leave > Sick leave"]
@@ -90,7 +118,7 @@ class KnowledgeConformance:
 
     def test_changed_document_swaps_to_its_new_version(self, db, docs) -> None:
         self.ingest(db, docs / "travel.txt")
-        store = KnowledgeStore(db)
+        store = open_store(db)
         before = store.list()[0]
         write(docs, "travel.txt", "Travel\n\nAll trips need a manager's approval first.")
         report = self.ingest(db, docs / "travel.txt")
@@ -116,7 +144,7 @@ class KnowledgeConformance:
         embedder = HashEmbedder()
         Ingestor(db, embedder).add([docs / "leave.md"], IngestOptions(
             classification="confidential", groups=("hr",)))
-        doc = KnowledgeStore(db).list()[0]
+        doc = open_store(db).list()[0]
         assert (doc.classification, doc.groups, doc.version) == ("confidential", ["hr"], 1)
         assert embedder.calls == 0
         outsider = Principal("x", clearance="restricted", groups=frozenset({"sales"}))
@@ -124,7 +152,7 @@ class KnowledgeConformance:
 
     def test_remove_deletes_everything(self, db, docs) -> None:
         self.ingest(db, docs)
-        store = KnowledgeStore(db)
+        store = open_store(db)
         store.remove([d.id for d in store.list()])
         assert store.counts() == {"documents": 0, "chunks": 0, "chunk_vectors": 0,
                                   "keyword_entries": 0}
@@ -136,7 +164,7 @@ class KnowledgeConformance:
         other = HashEmbedder(dimension=32, name="hash-32")
         with pytest.raises(IndexMismatchError, match="charter kb reindex"):
             Ingestor(db, other).add([docs / "travel.txt"])
-        assert len(KnowledgeStore(db).list()) == 1
+        assert len(open_store(db).list()) == 1
 
     def test_metadata_filters(self, db, docs) -> None:
         self.ingest(db, docs / "leave.md", tags=("hr",), source="policies")
@@ -151,7 +179,7 @@ class KnowledgeConformance:
 
     def test_a_failed_batch_leaves_the_previous_state(self, db, docs, monkeypatch) -> None:
         self.ingest(db, docs / "leave.md")
-        store = KnowledgeStore(db)
+        store = open_store(db)
         before = store.counts()
         original = store.__class__._insert_chunks
 
@@ -173,7 +201,7 @@ class KnowledgeConformance:
         from charter.knowledge.reindex import reindex
 
         self.ingest(db, docs)
-        store = KnowledgeStore(db)
+        store = open_store(db)
         chunks = store.counts()["chunks"]
         other = HashEmbedder(dimension=32, name="hash-32")
         count, _ = reindex(db, other)

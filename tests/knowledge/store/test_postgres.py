@@ -1,10 +1,13 @@
 import pytest
 
-from tests.knowledge.kb_conformance import KnowledgeConformance
+from charter.knowledge.store.postgres import PostgresDocumentStore
+from tests.knowledge.store.conformance import KnowledgeConformance
 
 
 @pytest.mark.integration
 class TestKnowledgeOnPostgres(KnowledgeConformance):
+    implementation = PostgresDocumentStore
+
     @pytest.fixture
     def db_url(self, pg_url: str) -> str:
         return pg_url

@@ -1,4 +1,5 @@
-"""Exact vector search for SQLite, over an in-process copy of the vectors.
+"""Exact vector search for SQLite, over an in-process copy of the vectors (the dense leg of
+``SQLiteDocumentStore``; private to that implementation).
 
 sqlite-vec's distance function costs a SQL row visit per chunk; a NumPy matrix does the
 same exact cosine search in a fraction of the time. The copy is read from the database

@@ -1,9 +1,9 @@
-"""The knowledge base tables: documents, chunks, keyword index and vectors, kept in step.
+"""The knowledge base SQL that SQLite and PostgreSQL share, and the access-filter clauses.
 
-Every write goes through ``write_documents``: a batch of documents with their chunks,
-keyword entries and vectors lands in one transaction, and a changed document's old
-chunks are replaced in that same transaction, so readers see the old version or the
-new one, never a mix, and a crash leaves the previous state.
+``BaseDocumentStore`` holds every read and write whose SQL is the same on both
+databases; where the two differ (the keyword index, the vector column and index,
+planner statistics, the search legs) it calls a hook that ``SQLiteDocumentStore`` and
+``PostgresDocumentStore`` implement.
 """
 
 from __future__ import annotations
@@ -11,87 +11,28 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Connection, text
 
-from charter.core.principal import CLEARANCE_LEVELS
-from charter.core.errors import InvalidInputError, NotFoundError, StorageError
-from charter.knowledge.chunking import Chunk
+from charter.core.errors import NotFoundError, StorageError
+from charter.core.principal import CLEARANCE_LEVELS, Principal
+from charter.knowledge.store import (
+    DocumentRecord,
+    DocumentWrite,
+    IndexMismatchError,
+    clearance_level,
+    decode_names,
+    encode_names,
+    index_body,
+)
 from charter.store.db import Database, utcnow
 
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+if TYPE_CHECKING:
+    from charter.knowledge.search import SearchFilters
 
-
-class IndexMismatchError(StorageError):
-    """The configured embedder differs from the one the index was built with."""
-
-    status = 409
-    code = "index_mismatch"
-    exit_code = 2
-
-
-def encode_names(names: Sequence[str], what: str) -> str:
-    """``["hr", "legal"]`` -> ``"|hr|legal|"``: one text column that both databases filter."""
-    clean = sorted({n.strip().lower() for n in names if n.strip()})
-    for n in clean:
-        if not set(n) <= _NAME_CHARS or len(n) > 60:
-            raise InvalidInputError(
-                f"invalid {what} name {n!r}: use letters, digits, '-', '_' or '.'"
-            )
-    return "|" + "|".join(clean) + "|" if clean else ""
-
-
-def decode_names(value: str) -> list[str]:
-    return [n for n in value.split("|") if n]
-
-
-def clearance_level(classification: str) -> int:
-    if classification not in CLEARANCE_LEVELS:
-        raise InvalidInputError(
-            f"unknown classification {classification!r}; use one of "
-            + ", ".join(CLEARANCE_LEVELS)
-        )
-    return CLEARANCE_LEVELS.index(classification)
-
-
-@dataclass(frozen=True)
-class DocumentRecord:
-    id: str
-    uri: str
-    source: str
-    title: str
-    content_hash: str
-    version: int
-    classification: str
-    groups: list[str]
-    tags: list[str]
-    metadata: dict[str, Any]
-    loader: str
-    chars: int
-    chunk_count: int
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class DocumentWrite:
-    """A document to store, with its chunks and one vector per chunk."""
-
-    uri: str
-    source: str
-    title: str
-    content_hash: str
-    classification: str
-    groups: Sequence[str]
-    tags: Sequence[str]
-    loader: str
-    chars: int
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    metadata: dict[str, Any] = field(default_factory=dict)
+ALL_GROUPS = "*"
 
 
 def _doc(row: Any) -> DocumentRecord:
@@ -104,22 +45,111 @@ def _doc(row: Any) -> DocumentRecord:
     )
 
 
-def index_body(title: str, chunk: Chunk) -> str:
-    """What the keyword and vector legs see: the chunk with its document title and headings."""
-    head = " > ".join(x for x in (title, chunk.heading) if x)
-    return f"{head}\n{chunk.text}" if head else chunk.text
+# -- access and metadata filters, as SQL -------------------------------------------------
 
 
-def vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+def _acl(principal: Principal, alias: str = "c") -> tuple[list[str], dict[str, Any]]:
+    """SQL clauses for what the principal may see, on a table with ``clearance_level`` and
+    ``groups`` columns (chunks, or PostgreSQL's postings)."""
+    level = CLEARANCE_LEVELS.index(principal.clearance)
+    clauses = [f"{alias}.clearance_level <= :acl_level"]
+    params: dict[str, Any] = {"acl_level": level}
+    if ALL_GROUPS not in principal.groups:
+        group_terms = [f"{alias}.groups = ''"]
+        for i, group in enumerate(sorted(principal.groups)):
+            group_terms.append(f"{alias}.groups LIKE :acl_g{i}")
+            params[f"acl_g{i}"] = f"%|{group.lower()}|%"
+        clauses.append("(" + " OR ".join(group_terms) + ")")
+    return clauses, params
 
 
-class KnowledgeStore:
-    """Reads and writes the knowledge base tables on SQLite or PostgreSQL."""
+def _metadata(filters: SearchFilters | None, alias: str = "c") -> tuple[list[str], dict[str, Any]]:
+    """SQL clauses for the metadata filters, on chunks."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if filters:
+        if filters.sources:
+            names = []
+            for i, src in enumerate(filters.sources):
+                names.append(f":f_src{i}")
+                params[f"f_src{i}"] = src
+            clauses.append(f"{alias}.source IN ({', '.join(names)})")
+        if filters.tags:
+            tag_terms = []
+            for i, tag in enumerate(filters.tags):
+                tag_terms.append(f"{alias}.tags LIKE :f_tag{i}")
+                params[f"f_tag{i}"] = f"%|{tag.lower()}|%"
+            clauses.append("(" + " OR ".join(tag_terms) + ")")
+        if filters.updated_after:
+            clauses.append(f"{alias}.updated_at >= :f_after")
+            params["f_after"] = filters.updated_after
+        if filters.updated_before:
+            clauses.append(f"{alias}.updated_at < :f_before")
+            params["f_before"] = filters.updated_before
+    return clauses, params
+
+
+def _where(principal: Principal, filters: SearchFilters | None) -> tuple[str, dict[str, Any]]:
+    """SQL for what the principal may see, plus the metadata filters, on table alias ``c``."""
+    acl, params = _acl(principal)
+    meta, meta_params = _metadata(filters)
+    return " AND ".join(acl + meta), {**params, **meta_params}
+
+
+def _sees_everything(principal: Principal, filters: SearchFilters | None) -> bool:
+    """True when the access filter and the metadata filters admit every chunk."""
+    no_filters = filters is None or not (filters.sources or filters.tags or filters.updated_after
+                                         or filters.updated_before)
+    return (no_filters and ALL_GROUPS in principal.groups
+            and principal.clearance == CLEARANCE_LEVELS[-1])
+
+
+class BaseDocumentStore:
+    """The shared SQL of the knowledge base tables; subclasses fill in the hooks below."""
+
+    # Counts the chunks that have keyword entries (``counts()["keyword_entries"]``).
+    KEYWORD_ENTRIES_SQL: str
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.pg = db.dialect == "postgresql"
+
+    # -- hooks: what differs per database ------------------------------------------
+
+    def _create_vector_index(self, conn: Connection, dimension: int) -> None:
+        """Prepare the vector column and its index for ``dimension`` (the table is empty)."""
+        raise NotImplementedError
+
+    def _index_keywords(self, conn: Connection, chunk_id: int, body: str, level: int,
+                        groups: str) -> None:
+        """Add a new chunk's keyword entries for ``body``."""
+        raise NotImplementedError
+
+    def _insert_vector(self, conn: Connection, chunk_id: int, vector: Sequence[float]) -> None:
+        raise NotImplementedError
+
+    def _delete_keywords(self, conn: Connection, doc_id: str) -> None:
+        """Delete a document's keyword entries that deleting its chunks does not."""
+        raise NotImplementedError
+
+    def _update_keyword_access(self, conn: Connection, doc_id: str, level: int,
+                               groups: str) -> None:
+        """Copy a document's new access fields to keyword entries that carry them."""
+        raise NotImplementedError
+
+    def _clear_vectors(self, conn: Connection) -> None:
+        """Delete every vector (and the vector index) before a reindex."""
+        raise NotImplementedError
+
+    def refresh_statistics(self) -> None:
+        raise NotImplementedError
+
+    def keyword(self, principal: Principal, terms: Sequence[str], depth: int,
+                filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        raise NotImplementedError
+
+    def dense(self, principal: Principal, vector: Sequence[float], depth: int,
+              filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        raise NotImplementedError
 
     # -- index metadata ------------------------------------------------------------
 
@@ -152,16 +182,6 @@ class KnowledgeStore:
                 f"the embedding alias now gives {model_id} ({dimension} dimensions); run "
                 "`charter kb reindex` to re-embed every document with the new model"
             )
-
-    def _create_vector_index(self, conn: Connection, dimension: int) -> None:
-        """On PostgreSQL, fix the column's dimension (the table is empty here) and index it."""
-        if self.pg:
-            conn.execute(text(f"ALTER TABLE chunk_vectors ALTER COLUMN embedding TYPE "
-                              f"vector({dimension})"))
-            conn.execute(text(
-                "CREATE INDEX IF NOT EXISTS ix_chunk_vectors_hnsw ON chunk_vectors USING hnsw "
-                "(embedding vector_cosine_ops)"
-            ))
 
     def generation(self) -> str:
         """Changes with every write to chunks or their access fields (and with a new index)."""
@@ -218,11 +238,7 @@ class KnowledgeStore:
         with self.db.connect() as conn:
             out = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                    for t in ("documents", "chunks", "chunk_vectors")}
-            if not self.pg:
-                out["keyword_entries"] = conn.execute(text("SELECT count(*) FROM chunks_fts")).scalar_one()
-            else:
-                out["keyword_entries"] = conn.execute(
-                    text("SELECT count(DISTINCT chunk_id) FROM chunk_terms")).scalar_one()
+            out["keyword_entries"] = conn.execute(text(self.KEYWORD_ENTRIES_SQL)).scalar_one()
         return out
 
     # -- writes --------------------------------------------------------------------
@@ -272,6 +288,9 @@ class KnowledgeStore:
 
     def _insert_chunks(self, conn: Connection, doc_id: str, version: int, item: DocumentWrite,
                        level: int, groups: str, tags: str, now: str) -> None:
+        columns = ("uid, document_id, ordinal, text, heading, page, char_start, char_end, "
+                   "clearance_level, groups, source, tags, updated_at")
+        values = ":uid, :d, :o, :text, :heading, :page, :s, :e, :l, :g, :src, :tags, :now"
         for chunk, vector in zip(item.chunks, item.vectors, strict=True):
             params = {
                 "uid": f"{doc_id}:{version}:{chunk.ordinal}", "d": doc_id, "o": chunk.ordinal,
@@ -279,53 +298,17 @@ class KnowledgeStore:
                 "s": chunk.start, "e": chunk.end, "l": level, "g": groups, "src": item.source,
                 "tags": tags, "now": now, "body": index_body(item.title, chunk),
             }
-            columns = ("uid, document_id, ordinal, text, heading, page, char_start, char_end, "
-                       "clearance_level, groups, source, tags, updated_at")
-            values = ":uid, :d, :o, :text, :heading, :page, :s, :e, :l, :g, :src, :tags, :now"
-            if self.pg:
-                chunk_id = conn.execute(text(
-                    f"INSERT INTO chunks ({columns}) VALUES ({values}) RETURNING id"),
-                    params).scalar_one()
-                # Postings carry the chunk's length and access fields, so the keyword leg
-                # reads only the covering index (migration 0004).
-                conn.execute(text(
-                    "WITH terms AS (SELECT lexeme, coalesce(array_length(positions, 1), 1) AS tf "
-                    "FROM unnest(to_tsvector('english', :body))), "
-                    "ins AS (INSERT INTO chunk_terms (chunk_id, term, tf, length, clearance_level, "
-                    "groups) SELECT :id, lexeme, tf, (SELECT coalesce(sum(tf), 0) FROM terms), "
-                    ":l, :g FROM terms RETURNING length) "
-                    "UPDATE chunks SET length = coalesce((SELECT max(length) FROM ins), 0) "
-                    "WHERE id = :id"),
-                    {"id": chunk_id, "body": params["body"], "l": level, "g": groups})
-                conn.execute(text("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES "
-                                  "(:id, CAST(:v AS vector))"),
-                             {"id": chunk_id, "v": vector_literal(vector)})
-            else:
-                chunk_id = conn.execute(text(
-                    f"INSERT INTO chunks ({columns}) VALUES ({values}) RETURNING id"),
-                    params).scalar_one()
-                conn.execute(text("INSERT INTO chunks_fts (rowid, body) VALUES (:id, :body)"),
-                             {"id": chunk_id, "body": params["body"]})
-                conn.execute(text("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (:id, :v)"),
-                             {"id": chunk_id,
-                              "v": np.asarray(vector, dtype=np.float32).tobytes()})
+            chunk_id = conn.execute(text(
+                f"INSERT INTO chunks ({columns}) VALUES ({values}) RETURNING id"),
+                params).scalar_one()
+            self._index_keywords(conn, chunk_id, params["body"], level, groups)
+            self._insert_vector(conn, chunk_id, vector)
 
     def _delete_chunks(self, conn: Connection, doc_id: str) -> None:
-        if not self.pg:
-            conn.execute(text("DELETE FROM chunks_fts WHERE rowid IN "
-                              "(SELECT id FROM chunks WHERE document_id = :d)"), {"d": doc_id})
+        self._delete_keywords(conn, doc_id)
         conn.execute(text("DELETE FROM chunk_vectors WHERE chunk_id IN "
                           "(SELECT id FROM chunks WHERE document_id = :d)"), {"d": doc_id})
         conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": doc_id})
-
-    def refresh_statistics(self) -> None:
-        """Refresh planner statistics after a large write (VACUUM ANALYZE / PRAGMA optimize)."""
-        if self.pg:
-            with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM (ANALYZE) chunk_terms, chunks, chunk_vectors"))
-        else:
-            with self.db.connect() as conn:
-                conn.execute(text("PRAGMA optimize"))
 
     def update_access(self, doc_id: str, classification: str, groups: Sequence[str],
                       tags: Sequence[str]) -> None:
@@ -340,10 +323,7 @@ class KnowledgeStore:
             conn.execute(text("UPDATE chunks SET clearance_level = :l, groups = :g, tags = :t, "
                               "updated_at = :now WHERE document_id = :id"),
                          {"l": level, "g": g, "t": t, "now": now, "id": doc_id})
-            if self.pg:
-                conn.execute(text("UPDATE chunk_terms SET clearance_level = :l, groups = :g "
-                                  "WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = :id)"),
-                             {"l": level, "g": g, "id": doc_id})
+            self._update_keyword_access(conn, doc_id, level, g)
             self._bump(conn)
 
     def remove(self, doc_ids: Sequence[str]) -> int:
@@ -353,3 +333,19 @@ class KnowledgeStore:
                 conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": doc_id})
             self._bump(conn)
         return len(doc_ids)
+
+    def replace_vectors(self, model_id: str, dimension: int, chunk_ids: Sequence[int],
+                        vectors: np.ndarray) -> None:
+        """Replace all vectors and the index record; readers see the old index until commit."""
+        with self.db.connect() as conn:
+            generation = conn.execute(text("SELECT generation FROM kb_index WHERE id = 1")).scalar() or 0
+        with self.db.transaction(exclusive=True) as conn:
+            self._clear_vectors(conn)
+            conn.execute(text("DELETE FROM kb_index"))
+            conn.execute(text("INSERT INTO kb_index (id, embedding_model, dimension, generation, "
+                              "created_at) VALUES (1, :m, :d, :g, :t)"),
+                         {"m": model_id, "d": dimension, "g": generation + 1, "t": utcnow()})
+            self._create_vector_index(conn, dimension)
+            for chunk_id, vector in zip(chunk_ids, vectors, strict=True):
+                self._insert_vector(conn, chunk_id, vector)
+        self.db.cache.invalidate("kb_index")

@@ -2,10 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.knowledge.kb_conformance import KnowledgeConformance
+from charter.knowledge.store.sqlite import SQLiteDocumentStore
+from tests.knowledge.store.conformance import KnowledgeConformance
 
 
 class TestKnowledgeOnSQLite(KnowledgeConformance):
+    implementation = SQLiteDocumentStore
+
     @pytest.fixture
     def db_url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'kb.db'}"

@@ -1,0 +1,69 @@
+"""Loader conformance: what every loader does, whatever its file type.
+
+Each loader's test class inherits ``LoaderConformance``, names the loader class
+(``loader``) and overrides two fixtures: ``sample`` (a readable file of that type) and
+``corrupt`` (a damaged one, whose ``LoaderError`` must match ``reason``). Record loaders
+also set ``records``, the options their sample is read with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from charter.knowledge.loaders import (
+    Block,
+    LoadedDocument,
+    LoaderError,
+    RecordOptions,
+    load,
+    loader_for,
+)
+
+
+class LoaderConformance:
+    loader: ClassVar[type]  # the loader class registered for the sample's extension
+    reason: ClassVar[str]  # what LoaderError says about the corrupt file (a regex)
+    records: ClassVar[RecordOptions | None] = None
+
+    @pytest.fixture
+    def sample(self, tmp_path: Path) -> Path:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @pytest.fixture
+    def corrupt(self, tmp_path: Path) -> Path:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def test_the_loader_is_registered_for_its_files(self, sample: Path, corrupt: Path) -> None:
+        assert isinstance(loader_for(sample), self.loader)
+        assert isinstance(loader_for(corrupt), self.loader)
+
+    def test_a_sample_loads_into_documents_with_blocks_and_a_title(self, sample: Path) -> None:
+        docs = load(sample, self.records)
+        assert docs
+        for doc in docs:
+            assert isinstance(doc, LoadedDocument)
+            assert doc.title.strip(), f"{sample.name}: a document without a title"
+            assert doc.blocks, f"{sample.name}: a document without blocks"
+            assert all(isinstance(b, Block) and b.text.strip() for b in doc.blocks)
+            assert all(b.kind in ("heading", "paragraph") for b in doc.blocks)
+            assert doc.text.strip()
+
+    def test_a_corrupt_file_raises_loader_error_with_the_reason(self, corrupt: Path) -> None:
+        with pytest.raises(LoaderError, match=self.reason) as info:
+            load(corrupt, self.records)
+        assert info.value.message.strip()
+
+    def test_an_empty_file_raises_loader_error_with_the_reason(self, sample: Path,
+                                                               tmp_path: Path) -> None:
+        empty = tmp_path / f"empty{sample.suffix}"
+        empty.write_bytes(b"")
+        with pytest.raises(LoaderError, match="empty"):
+            load(empty, self.records)
+
+    def test_loading_is_deterministic(self, sample: Path) -> None:
+        first, second = load(sample, self.records), load(sample, self.records)
+        assert [(d.title, d.key, d.blocks, d.metadata) for d in first] == \
+            [(d.title, d.key, d.blocks, d.metadata) for d in second]
