@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -133,17 +134,26 @@ def build(model: Any, model_dir: Path, cache_dir: Path, *,
 def _quantize(fp32: Path, path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    own = f"{os.getpid()}.{threading.get_ident()}"
+    tmp = path.with_suffix(f".{own}.tmp")
+    # The quantizer writes and deletes "<input>-inferred.onnx" beside its input: from a
+    # private link to the graph, so that server workers starting together do not share it.
+    source = fp32.with_name(f"{fp32.stem}.{own}.onnx")
+    try:
+        os.link(fp32, source)
+    except OSError:
+        shutil.copyfile(fp32, source)
     # Only the matrix products: quantizing the embedding tables and the rest cost accuracy
     # (cosine 0.93) for little speed.
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice through the root logger
     try:
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"])
     finally:
         root.setLevel(level)
+        source.unlink(missing_ok=True)
     tmp.replace(path)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from inspect import signature
 from typing import Any
 
 from charter.core.config import Settings
@@ -41,4 +42,9 @@ def serve(settings: Settings, app: Any = None, *,
         server.run()
         return
     socket = config.bind_socket()
-    Multiprocess(config, target=server.run, sockets=[socket]).run()
+    # uvicorn 0.29-0.3x supervisors take the server's run method; newer ones build the
+    # worker servers themselves.
+    if "target" in signature(Multiprocess.__init__).parameters:
+        Multiprocess(config, target=server.run, sockets=[socket]).run()  # type: ignore[call-arg]
+    else:
+        Multiprocess(config, sockets=[socket]).run()
