@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from charter.core.principal import CLEARANCE_LEVELS, ROLES, Principal
+from charter.core.routes import TIER_FREE
 from charter.core.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
 from charter.store.db import Database, utcnow
 
@@ -75,7 +76,7 @@ class Accounts:
 
     def add_user(self, user_id: str, *, roles: list[str] | tuple[str, ...] = ("user",),
                  clearance: str = "internal", groups: list[str] | tuple[str, ...] = (),
-                 tier: str = "free", display_name: str = "") -> User:
+                 tier: str = TIER_FREE, display_name: str = "") -> User:
         if not _ID.match(user_id or ""):
             raise InvalidInputError(f"user id {user_id!r}: use letters, digits and . _ @ - "
                                     "(at most 200 characters)")

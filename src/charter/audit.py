@@ -78,10 +78,15 @@ class AuditLog:
 
     def records(self, *, request_id: str | None = None, limit: int | None = None,
                 newest_first: bool = False, actor: str | None = None, event: str | None = None,
-                since: str | None = None, until: str | None = None) -> list[AuditRecord]:
+                since: str | None = None, until: str | None = None,
+                hidden_prefixes: tuple[str, ...] = ()) -> list[AuditRecord]:
         """Records in chain order (or newest first), filtered in SQL; ``since`` and
-        ``until`` compare with the ISO-8601 ``created_at`` text (a date works)."""
+        ``until`` compare with the ISO-8601 ``created_at`` text (a date works);
+        ``hidden_prefixes`` leaves out events whose type starts with one of them."""
         stmt = select(AuditEvent)
+        for prefix in hidden_prefixes:
+            stmt = stmt.where(AuditEvent.event.not_like(prefix.replace("_", r"\_") + "%",
+                                                        escape="\\"))
         if request_id:
             stmt = stmt.where(AuditEvent.request_id == request_id)
         if actor:

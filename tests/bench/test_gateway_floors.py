@@ -5,7 +5,6 @@ replaced by the scripted model call (floor ``http``) or by one embedding and tha
 from __future__ import annotations
 
 import pickle
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -70,5 +69,6 @@ def test_floor_servers_start_from_the_uvicorn_command(tmp_path: Path) -> None:
     assert "serve_floor" in command[2] and command[3:] == ["embed", "8123", "2"]
     assert bench._server_command(8123, 1, None)[-4:] == ["--port", "8123", "--workers", "1"]
     # Worker processes are spawned: the factory travels to them pickled, settings inside.
-    factory = pickle.loads(pickle.dumps(partial(bench.floor_app, "embed", _settings(tmp_path))))
+    factory = pickle.loads(pickle.dumps(bench.floor_factory("embed", _settings(tmp_path))))
+    assert factory.func is bench.floor_app
     assert factory.args[0] == "embed" and factory.args[1].data_path == tmp_path / "data"

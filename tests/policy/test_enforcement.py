@@ -117,6 +117,46 @@ def test_external_backends_never_see_pii(rt: Runtime) -> None:
     assert inside.answer == "Email jane.doe@example.com the summary"
 
 
+class _Contact:
+    def retrieve(self, principal: Principal, question: str, **_: object) -> list[Passage]:
+        return [Passage(1, "Claims go to finance; write to ada.lovelace@example.com.",
+                        "exp.md", "Expenses", "p1")]
+
+
+def test_external_backends_see_no_pii_in_passages_or_the_system_message(rt: Runtime) -> None:
+    rt.aliases.add(AliasConfig("outside-sys", "scripted", "",
+                               {"echo_system": True, "external": True}))
+    gw = Gateway(rt.settings, rt.db, retriever=_Contact(), screen=rt.screen)
+    sent = ask(gw, "Where do expense claims go?", model="outside-sys",
+               instructions="Copy bob@example.com on everything.").answer
+    assert "ada.lovelace@example.com" not in sent and "bob@example.com" not in sent
+    assert sent.count("<EMAIL_ADDRESS>") == 2 and "[1] Claims go to finance" in sent
+    rt.aliases.add(AliasConfig("inside-sys", "scripted", "", {"echo_system": True}))
+    inside = ask(gw, "Where do expense claims go?", model="inside-sys")
+    assert "ada.lovelace@example.com" in inside.answer
+
+
+def test_an_external_pro_judge_redacts_the_drafts_too(rt: Runtime) -> None:
+    rt.aliases.remove("pro")
+    rt.aliases.add(AliasConfig("pro", "scripted", "", {"echo": True}))
+    rt.aliases.remove("thinking")
+    rt.aliases.add(AliasConfig("thinking", "scripted", "", {"replies": ["1"], "external": True}))
+    result = ask(rt.gateway, "Summarise the note from jane.doe@example.com", model="pro")
+    assert result.answer == "Summarise the note from <EMAIL_ADDRESS>"
+
+
+def test_the_charter_can_allow_pii_to_external_backends(rt: Runtime) -> None:
+    from charter.policy.versions import default_charter_text
+
+    body = default_charter_text().replace("redact_for_external_backends: true",
+                                          "redact_for_external_backends: false")
+    rt.policies.propose(body, "alice", "external backends are under contract")
+    rt.policies.approve(2, "bob")
+    rt.aliases.add(AliasConfig("outside", "scripted", "", {"echo": True, "external": True}))
+    result = ask(rt.gateway, "Email jane.doe@example.com the summary", model="outside")
+    assert result.answer == "Email jane.doe@example.com the summary"
+
+
 class _Poisoned:
     def retrieve(self, principal: Principal, question: str, **_: object) -> list[Passage]:
         return [

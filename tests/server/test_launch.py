@@ -4,6 +4,7 @@ serve from the same database."""
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -13,24 +14,43 @@ from pathlib import Path
 import httpx
 import pytest
 
+from charter.core.config import load_settings
+from charter.server.launch import worker_factory
 from tests.server.conftest import free_port
 
-pytestmark = pytest.mark.slow
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _workers(pid: int) -> dict[int, float]:
+    """The server's spawned worker processes and the CPU seconds each has used
+    (multiprocessing's resource tracker, also a child, is left out)."""
+    found = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if int(fields[1]) == pid and "spawn_main" in command and "resource_tracker" not in command:
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return found
 
 
+def test_each_worker_gets_its_settings_inside_the_factory(tmp_path: Path) -> None:
+    settings = load_settings({"CHARTER_DATA_DIR": str(tmp_path / "elsewhere"),
+                              "CHARTER_SERVER_WARMUP": "false"})
+    # What a spawned worker receives: the factory, pickled, with the settings in it.
+    factory = pickle.loads(pickle.dumps(worker_factory(settings)))
+    app = factory()
+    try:
+        assert app.state.runtime.settings.data_path == tmp_path / "elsewhere"
+        assert (tmp_path / "elsewhere" / "charter.db").is_file()
+    finally:
+        app.state.runtime.close()
+
+
+@pytest.mark.slow
 def test_two_workers_serve_the_same_database(tmp_path: Path, onnx_cache: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}
     env.update(CHARTER_DATA_DIR=str(tmp_path / "data"), CHARTER_ONNX_CACHE_DIR=str(onnx_cache),
@@ -56,15 +76,21 @@ def test_two_workers_serve_the_same_database(tmp_path: Path, onnx_cache: Path) -
             time.sleep(0.5)
         else:
             pytest.fail("the server did not answer within 180 s")
-        assert len(_children(server.pid)) >= 2  # the supervisor's spawned workers
-        # Users added through either worker are seen by the other: one database.
-        for i in range(6):
-            made = client.post("/api/users", json={"id": f"u{i}@example.com"})
+        before = _workers(server.pid)
+        assert len(before) == 2, before
+        # New connections each time, so that both workers accept some: users added
+        # through either one are seen by the other (one database).
+        for i in range(40):
+            with httpx.Client(base_url=client.base_url, headers=client.headers,
+                              timeout=30) as fresh:
+                made = fresh.post("/api/users", json={"id": f"u{i}@example.com"})
             assert made.status_code == 200, made.text
+        after = _workers(server.pid)
+        assert all(after[w] > before[w] for w in before), (before, after)
         listed = {u["id"] for u in client.get("/api/users").json()}
-        assert {f"u{i}@example.com" for i in range(6)} <= listed
+        assert {f"u{i}@example.com" for i in range(40)} <= listed
         events = [e["event"] for e in client.get("/api/audit?event=user.added").json()]
-        assert len(events) == 7  # ann from the CLI and the six added here
+        assert len(events) == 41  # ann from the CLI and the forty added here
     finally:
         server.terminate()
         try:

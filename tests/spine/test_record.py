@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from charter.core.chat import Passage
+from charter.core.aliases import AliasConfig
+from charter.core.chat import ChatMessage, Passage
 from charter.core.principal import Principal
 from charter.core.result import Decision, Result, RouteInfo
 from charter.core.routes import RouteDecision
-from charter.spine.record import ErrorRecord, chat_record, question_sha256
+from charter.spine.record import (ErrorRecord, chat_record, conversation_sha256, model_record,
+                                  question_sha256)
 
 ASKER = Principal("ann", frozenset({"user"}))
+CONVERSATION = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"),
+                ChatMessage("user", "  How many days?  ")]
 
 
 def _record(**kw):  # noqa: ANN003, ANN202
     base = dict(principal=ASKER, question="  How many days?  ", redacted="How many days?",
-                messages=3, pii=["EMAIL_ADDRESS"], injection=None, quota_tier="free",
+                messages=CONVERSATION, pii=["EMAIL_ADDRESS"], injection=None, quota_tier="free",
                 quota_route="fast", quota_exhausted=False,
                 decision=Decision(action="allow", tier="minimal", policy_version=2),
                 use_case=None, approved_review=None, route=RouteDecision("fast", "default route"),
@@ -35,6 +39,19 @@ def test_an_answered_request_records_citations_usage_and_label() -> None:
     # The same hash as the route log: of the question, stripped.
     assert payload["prompt"]["sha256"] == question_sha256("How many days?")
     assert payload["prompt"]["pii"] == ["EMAIL_ADDRESS"] and payload["prompt"]["messages"] == 3
+    assert payload["prompt"]["chars"] == len("How many days?")
+    # The whole conversation has its own hash: another turn, another hash.
+    assert payload["prompt"]["conversation_sha256"] == conversation_sha256(CONVERSATION)
+    assert conversation_sha256(CONVERSATION[1:]) != conversation_sha256(CONVERSATION)
+    assert payload["model"] is None
+
+
+def test_the_model_is_recorded_with_its_alias_version() -> None:
+    alias = AliasConfig("fast", "scripted", "", version=4)
+    payload = _record(model=model_record(alias, "scripted:fast")).payload()
+    assert payload["model"] == {"alias": "fast", "alias_version": 4, "backend": "scripted",
+                                "model": "scripted:fast"}
+    assert model_record(None, "x") is None and model_record(alias, None) is None
 
 
 def test_a_failed_request_records_the_error_instead() -> None:

@@ -215,11 +215,16 @@ def floor_app(floor: str, settings: Any) -> Any:
     return create_app(settings, rt, spine=FloorSpine(floor, rt))
 
 
+def floor_factory(floor: str, settings: Any) -> Any:
+    """What each worker of a reference server calls for its app (picklable)."""
+    from functools import partial
+
+    return partial(floor_app, floor, settings)
+
+
 def serve_floor(floor: str, port: int, workers: int) -> None:
     """Run a reference server on ``port`` (settings from the environment it was started
     with); what ``_server_command`` starts for a floor."""
-    from functools import partial
-
     from charter.core.config import load_settings
     from charter.server.launch import serve
 
@@ -227,7 +232,7 @@ def serve_floor(floor: str, port: int, workers: int) -> None:
         raise CharterError(f"floor must be one of {', '.join(FLOORS)}, not {floor!r}")
     settings = load_settings().with_overrides(server_host="127.0.0.1", server_port=port,
                                               server_workers=workers)
-    serve(settings, factory=partial(floor_app, floor, settings))
+    serve(settings, factory=floor_factory(floor, settings))
 
 
 def _server_command(port: int, workers: int, floor: str | None) -> list[str]:

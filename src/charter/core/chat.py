@@ -42,7 +42,7 @@ class Passage:
 class ChatRequest:
     """What a strategy asks of a chat model.
 
-    ``messages`` are the complete prompt, assembled once (``charter.spine.prompt``): the
+    ``messages`` are the complete prompt, assembled once (``charter.prompt``): the
     system message already carries the charter, style and instruction layers and the
     numbered sources. ``passages`` are the same sources as data, for backends that work
     on them directly (the extractive composer) and for citations.

@@ -22,6 +22,11 @@ def worker_app(settings: Settings) -> Any:
     return create_app(settings)
 
 
+def worker_factory(settings: Settings) -> Callable[[], Any]:
+    """What each spawned worker calls for its app: picklable, the settings inside."""
+    return partial(worker_app, settings)
+
+
 def serve(settings: Settings, app: Any = None, *,
           factory: Callable[[], Any] | None = None) -> None:
     """Run until interrupted. ``app`` serves in this process (one worker); otherwise
@@ -35,7 +40,7 @@ def serve(settings: Settings, app: Any = None, *,
     if settings.server_workers <= 1 and app is not None:
         uvicorn.Server(uvicorn.Config(app, **common)).run()
         return
-    build = factory or partial(worker_app, settings)
+    build = factory or worker_factory(settings)
     config = uvicorn.Config(build, factory=True, workers=settings.server_workers, **common)
     server = uvicorn.Server(config)
     if settings.server_workers <= 1:

@@ -64,8 +64,10 @@ def set_disabled(rt: Runtime, actor: Principal, user_id: str, disabled: bool) ->
     require(actor, "admin")
     if disabled and user_id == actor.id:
         raise InvalidInputError("you cannot disable yourself")
+    was = rt.accounts.get_user(user_id).disabled
     user = rt.accounts.set_disabled(user_id, disabled)
-    events.record(rt, actor, "user.disabled" if disabled else "user.enabled", user.id, {})
+    if was != disabled:  # only changes are events
+        events.record(rt, actor, "user.disabled" if disabled else "user.enabled", user.id, {})
     return user
 
 
@@ -77,8 +79,7 @@ def create_key(rt: Runtime, actor: Principal, owner: str | None = None,
     if owner != actor.id:
         require(actor, "admin")
     key, secret = rt.accounts.create_key(owner, name)
-    events.record(rt, actor, "key.created", key.id, {"user_id": owner, "name": name,
-                                                     "prefix": key.prefix})
+    events.record(rt, actor, "key.created", key.id, {"user_id": owner, "name": name})
     return key, secret
 
 
@@ -90,8 +91,11 @@ def list_keys(rt: Runtime, actor: Principal, user_id: str | None = None) -> list
 
 
 def revoke_key(rt: Runtime, actor: Principal, key_id: str) -> ApiKey:
-    if key_id not in {k.id for k in rt.accounts.list_keys(actor.id)}:
+    own = {k.id: k for k in rt.accounts.list_keys(actor.id)}
+    if key_id not in own:
         require(actor, "admin")
+    was = own.get(key_id) or next((k for k in rt.accounts.list_keys() if k.id == key_id), None)
     key = rt.accounts.revoke_key(key_id)
-    events.record(rt, actor, "key.revoked", key.id, {"user_id": key.user_id})
+    if was is None or was.revoked_at is None:  # only changes are events
+        events.record(rt, actor, "key.revoked", key.id, {"user_id": key.user_id})
     return key

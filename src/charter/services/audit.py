@@ -5,15 +5,19 @@ from __future__ import annotations
 from charter.audit import AuditRecord
 from charter.core.principal import Principal, require
 from charter.runtime import Runtime
+from charter.services import events
 
 
 def records(rt: Runtime, actor: Principal, *, request_id: str | None = None,
             actor_id: str | None = None, event: str | None = None, since: str | None = None,
             until: str | None = None, limit: int = 100) -> list[AuditRecord]:
-    """Newest first, filtered; reviewers and admins only."""
+    """Newest first, filtered; reviewers and admins only, and the events about accounts,
+    keys, aliases, quotas and profiles for admins only."""
     require(actor, "reviewer")
+    hidden = () if actor.has_role("admin") else events.ADMIN_ONLY
     return rt.audit.records(request_id=request_id, newest_first=True, limit=limit,
-                            actor=actor_id, event=event, since=since, until=until)
+                            actor=actor_id, event=event, since=since, until=until,
+                            hidden_prefixes=hidden)
 
 
 def export(rt: Runtime, actor: Principal, **filters: object) -> list[AuditRecord]:

@@ -22,11 +22,15 @@ from charter.runtime import Runtime
 from charter.services import events
 
 
-def _report(report: IngestReport) -> dict[str, Any]:
-    return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
-            "removed": report.removed,
-            "failed": [{"file": f, "reason": r} for f, r in report.failed],
-            "chunks": report.chunks}
+def _audited(report: IngestReport, options: IngestOptions) -> dict[str, Any]:
+    """What the audit keeps of an ingest: counts and the access applied, not file names
+    (reviewers read the trail; a document's path can be as telling as its text)."""
+    return {"added": len(report.added), "updated": len(report.updated),
+            "unchanged": len(report.unchanged), "removed": len(report.removed),
+            "failed": len(report.failed), "chunks": report.chunks,
+            "classification": options.classification,
+            "groups": list(options.groups) if options.groups is not None else None,
+            "source": options.source}
 
 
 def _ingestor(rt: Runtime, progress: Progress | None = None) -> Ingestor:
@@ -48,23 +52,24 @@ def list_documents(rt: Runtime, actor: Principal, *, source: str | None = None
             if actor.may_read(d.classification, d.groups)]
 
 
-def _find(rt: Runtime, key: str) -> DocumentRecord:
-    """A document by id, unique id prefix or path."""
-    if len(key) < 32 and not key.startswith(("/", ".")):
-        matches = [d for d in rt.documents.list() if d.id.startswith(key)]
-        if len(matches) == 1:
-            return matches[0]
-    path = Path(key).expanduser()
-    return rt.documents.get(str(path.resolve()) if path.exists() else key)
+def _not_found(key: str) -> NotFoundError:
+    return NotFoundError(f"no document with id or path {key!r}; see `charter kb list`")
 
 
 def resolve(rt: Runtime, actor: Principal, key: str) -> DocumentRecord:
-    """A document by id, unique id prefix or path, if the caller may read it."""
-    doc = _find(rt, key)
-    if not actor.may_read(doc.classification, doc.groups):
-        # The same answer as for a document that does not exist.
-        raise NotFoundError(f"no document with id or path {key!r}; see `charter kb list`")
-    return doc
+    """A document by id, unique id prefix or path (the CLI's ways of naming one), among
+    those the caller may read; the others answer as if they did not exist."""
+    readable = list_documents(rt, actor)
+    if len(key) < 32 and not key.startswith(("/", ".")):
+        matches = [d for d in readable if d.id.startswith(key)]
+        if len(matches) == 1:
+            return matches[0]
+    path = Path(key).expanduser()
+    wanted = {key, str(path.resolve())} if path.exists() else {key}
+    for doc in readable:
+        if doc.id in wanted or doc.uri in wanted:
+            return doc
+    raise _not_found(key)
 
 
 def chunks(rt: Runtime, actor: Principal, doc: DocumentRecord) -> list[dict[str, Any]]:
@@ -78,7 +83,7 @@ def add(rt: Runtime, actor: Principal, paths: Sequence[Path], options: IngestOpt
     """Ingest files and folders; changed files are re-ingested, unchanged ones skipped."""
     require(actor, "admin")
     report = _ingestor(rt, progress).add(list(paths), _options(rt, options))
-    events.record(rt, actor, "document.added", "kb", _report(report))
+    events.record(rt, actor, "document.added", "kb", _audited(report, options))
     return report
 
 
@@ -87,7 +92,7 @@ def sync(rt: Runtime, actor: Principal, folder: Path, options: IngestOptions,
     """Mirror a folder: add new files, re-ingest changed ones, remove deleted ones."""
     require(actor, "admin")
     report = _ingestor(rt, progress).sync(folder, _options(rt, options))
-    events.record(rt, actor, "document.synced", "kb", {"folder": str(folder), **_report(report)})
+    events.record(rt, actor, "document.synced", "kb", _audited(report, options))
     return report
 
 
@@ -109,18 +114,22 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     options = IngestOptions(classification=classification,
                             groups=tuple(g for g in groups if g), source="upload")
     report = _ingestor(rt).add([target], _options(rt, options))
-    events.record(rt, actor, "document.added", "kb", _report(report))
+    events.record(rt, actor, "document.added", "kb", _audited(report, options))
     return report
 
 
-def remove(rt: Runtime, actor: Principal, keys: Sequence[str]) -> list[DocumentRecord]:
-    """Remove documents with their chunks and vectors."""
+def remove(rt: Runtime, actor: Principal, keys: Sequence[str], *,
+           exact: bool = False) -> list[DocumentRecord]:
+    """Remove documents with their chunks and vectors. Managing documents is the admin
+    role's whatever the admin's own clearance; ``exact`` takes ids only (the API), else
+    ids, unique id prefixes and paths as ``resolve`` does (the CLI)."""
     require(actor, "admin")
-    # Managing documents is the admin role's, whatever the admin's own clearance.
-    docs = [_find(rt, k) for k in keys]
+    manager = Principal(actor.id, actor.roles, "restricted", frozenset({"*"}), actor.tier)
+    docs = [rt.documents.get(k) if exact else resolve(rt, manager, k) for k in keys]
+    if exact and any(d.id != k for d, k in zip(docs, keys, strict=True)):
+        raise _not_found(next(k for d, k in zip(docs, keys, strict=True) if d.id != k))
     rt.documents.remove([d.id for d in docs])
-    events.record(rt, actor, "document.removed", "kb",
-                  {"documents": [{"id": d.id, "uri": d.uri} for d in docs]})
+    events.record(rt, actor, "document.removed", "kb", {"documents": [d.id for d in docs]})
     return docs
 
 

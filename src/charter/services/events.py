@@ -7,11 +7,16 @@ Event types are ``<subject>.<past tense>``: ``usecase.registered``, ``policy.app
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from charter.audit import AuditRecord
 from charter.core.principal import Principal
 from charter.runtime import Runtime
+
+
+# Events only admins read: accounts, keys, aliases, quotas and profiles were admin-only
+# before they were audited, and reviewers read the rest of the trail.
+ADMIN_ONLY: Final = ("user.", "key.", "alias.", "quota.", "profile.")
 
 
 def record(rt: Runtime, actor: Principal, event: str, subject: str,

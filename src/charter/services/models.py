@@ -9,6 +9,7 @@ from charter.backends import registry
 from charter.backends.base import ChatModel, Embedder
 from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatMessage, ChatRequest
+from charter.core.config import mask_url
 from charter.core.principal import Principal, require
 from charter.runtime import Runtime
 from charter.services import events
@@ -25,10 +26,12 @@ def add_alias(rt: Runtime, actor: Principal, alias: AliasConfig, *,
     options = registry.check_alias(alias)
     saved = rt.aliases.add(AliasConfig(alias.name, alias.backend, alias.model, options,
                                        kind=alias.kind), replace=replace)
-    # Option values are configuration, never secrets (keys are named by variable only).
+    # Keys are named by variable only; a URL could still carry credentials: masked.
+    options = {k: mask_url(v) if isinstance(v, str) and "://" in v else v
+               for k, v in saved.options.items()}
     events.record(rt, actor, "alias.added", saved.name,
                   {"backend": saved.backend, "model": saved.model, "kind": saved.kind,
-                   "options": saved.options, "version": saved.version})
+                   "options": options, "version": saved.version})
     return saved
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from charter.core.errors import ConflictError, ForbiddenError
+from charter.core.errors import ConflictError, NotFoundError
 from charter.core.principal import Principal, require
 from charter.policy.reviews import Review
 from charter.runtime import Runtime
@@ -36,7 +36,8 @@ def mine(rt: Runtime, actor: Principal) -> list[Review]:
 def get(rt: Runtime, actor: Principal, review_id: str) -> Review:
     review = rt.reviews.get(review_id)
     if review.principal_id != actor.id and not actor.has_role("reviewer"):
-        raise ForbiddenError("you can see only your own reviews")
+        # The same answer as for a review that does not exist.
+        raise NotFoundError(f"no review {review_id!r}; see your own with /api/reviews/mine")
     return review
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 
 from charter.audit import AuditLog
 from charter.core.aliases import AliasConfig
-from charter.core.chat import ChatRequest, Passage, Usage
+from charter.core.chat import ChatRequest, Passage, Usage, approx_tokens
 from charter.core.config import Settings
 from charter.core.errors import CharterError
 from charter.core.result import Decision, Result, RouteInfo, TimingInfo, UsageInfo
@@ -219,11 +219,13 @@ class Gateway:
 
     def _record(self, p: Prepared, *, streamed: bool, backend_s: float, note: str | None = None,
                 result: Result | None = None, error: CharterError | None = None,
-                conn: Connection | None = None) -> None:
+                conn: Connection | None = None, tokens: int = 0) -> None:
+        """The audit record; without ``conn`` (a failed or cancelled request) in its own
+        transaction, with ``tokens`` (what was served before the failure) counted."""
         a, req = p.admitted, p.admitted.request
         record = chat_record(
             principal=req.principal, question=req.question,
-            redacted=a.screen.redacted_question, messages=len(req.messages),
+            redacted=a.screen.redacted_question, messages=req.messages,
             pii=a.screen.pii, injection=a.screen.injection, quota_tier=p.quota.tier,
             quota_route=p.quota.route, quota_exhausted=p.quota.exhausted, decision=a.decision,
             use_case=req.use_case, approved_review=req.approved_review, route=p.route,
@@ -239,7 +241,7 @@ class Gateway:
 
         def writes(own: Connection) -> None:
             if self.quotas is not None:  # a failed request still counts on a deferred route
-                self.quotas.add_tokens(req.principal.id, p.quota, 0, conn=own)
+                self.quotas.add_tokens(req.principal.id, p.quota, tokens, conn=own)
             self.audit.append(a.request_id, req.principal.id, "chat", record.payload(),
                               conn=own)
 
@@ -300,8 +302,12 @@ class Gateway:
             raise
         except GeneratorExit:
             # The consumer went away (client disconnect, Ctrl-C): stop the backend and
-            # still leave a record of what was served.
-            self._record(p, streamed=True, backend_s=backend_s,
+            # still leave a record of what was served, and count it (the usage chunk may
+            # not have come yet: estimated from the text served and the prompt).
+            served = approx_tokens("".join(pieces))
+            if served:
+                served += sum(approx_tokens(m.content) for m in p.chat.messages)
+            self._record(p, streamed=True, backend_s=backend_s, tokens=served,
                          error=CharterError("the client stopped reading the stream",
                                             code="cancelled"))
             raise

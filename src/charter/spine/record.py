@@ -8,12 +8,13 @@ hashed into the chain. Personal data is redacted before anything reaches this re
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from charter.core.aliases import AliasConfig
-from charter.core.chat import Passage
+from charter.core.chat import ChatMessage, Passage
 from charter.core.principal import Principal
 from charter.core.result import Decision, Result
 from charter.core.routes import RouteDecision
@@ -30,8 +31,9 @@ class PrincipalRecord:
 class PromptRecord:
     redacted: str
     sha256: str  # of the question, as the route log hashes it
-    chars: int
+    chars: int  # of the question
     messages: int
+    conversation_sha256: str  # of every message the client sent, roles included
     pii: list[str]
     injection: str | None
 
@@ -142,6 +144,13 @@ def question_sha256(question: str) -> str:
     return hashlib.sha256(question.strip().encode()).hexdigest()
 
 
+def conversation_sha256(messages: Sequence[ChatMessage]) -> str:
+    """The hash of a whole conversation as the client sent it (role and text of each)."""
+    body = json.dumps([[m.role, m.content] for m in messages], ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 def model_record(alias: AliasConfig | None, model_id: str | None) -> ModelRecord | None:
     if alias is None or model_id is None:
         return None
@@ -149,7 +158,8 @@ def model_record(alias: AliasConfig | None, model_id: str | None) -> ModelRecord
                        model=model_id)
 
 
-def chat_record(*, principal: Principal, question: str, redacted: str, messages: int,
+def chat_record(*, principal: Principal, question: str, redacted: str,
+                messages: Sequence[ChatMessage],
                 pii: Sequence[str], injection: str | None, quota_tier: str, quota_route: str,
                 quota_exhausted: bool, decision: Decision, use_case: str | None,
                 approved_review: str | None, route: RouteDecision, model: ModelRecord | None,
@@ -160,7 +170,8 @@ def chat_record(*, principal: Principal, question: str, redacted: str, messages:
         principal=PrincipalRecord(id=principal.id, roles=sorted(principal.roles),
                                   tier=principal.tier),
         prompt=PromptRecord(redacted=redacted, sha256=question_sha256(question),
-                            chars=len(question), messages=messages, pii=list(pii),
+                            chars=len(question.strip()), messages=len(messages),
+                            conversation_sha256=conversation_sha256(messages), pii=list(pii),
                             injection=injection),
         quota=QuotaRecord(tier=quota_tier, route=quota_route, exhausted=quota_exhausted),
         decision=DecisionRecord.of(decision), use_case=use_case,

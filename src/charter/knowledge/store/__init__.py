@@ -199,9 +199,7 @@ from charter.knowledge.store.postgres import PostgresDocumentStore  # noqa: E402
 from charter.knowledge.store.sqlite import SQLiteDocumentStore  # noqa: E402
 
 STORES: dict[str, Callable[[Database], DocumentStore]] = {
-    "sqlite": SQLiteDocumentStore,
-    "postgresql": PostgresDocumentStore,
-}
+    cls.dialect: cls for cls in (SQLiteDocumentStore, PostgresDocumentStore)}
 
 
 def open_store(db: Database) -> DocumentStore:

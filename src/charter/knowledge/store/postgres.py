@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 class PostgresDocumentStore(BaseDocumentStore):
     """Reads and writes the knowledge base tables on PostgreSQL."""
 
+    dialect = "postgresql"  # the database backend name it serves
+
     KEYWORD_ENTRIES_SQL = "SELECT count(DISTINCT chunk_id) FROM chunk_terms"
 
     def __init__(self, db: Database) -> None:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 class SQLiteDocumentStore(BaseDocumentStore):
     """Reads and writes the knowledge base tables on SQLite."""
 
+    dialect = "sqlite"  # the database backend name it serves
+
     KEYWORD_ENTRIES_SQL = "SELECT count(*) FROM chunks_fts"
 
     # -- writes --------------------------------------------------------------------

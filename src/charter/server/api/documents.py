@@ -37,7 +37,7 @@ async def upload(request: Request, filename: str = Query(..., min_length=1, max_
 
 @router.delete("/documents/{doc_id}", summary="Remove a document (admin)")
 def delete_document(doc_id: str, request: Request, p: Principal = Depends(caller)) -> dict[str, Any]:
-    documents.remove(runtime(request), p, [doc_id])
+    documents.remove(runtime(request), p, [doc_id], exact=True)
     return {"removed": doc_id}
 
 
