@@ -14,6 +14,8 @@ from charter.policy.engine import CharterScreen
 from charter.policy.register import UseCaseRegister
 from charter.policy.reviews import ReviewQueue
 from charter.policy.versions import PolicyRepository
+from charter.judgement import serving
+from charter.judgement.versions import JudgementRepository
 from charter.knowledge.retrieve import KnowledgeRetriever
 from charter.knowledge.store import DocumentStore, open_store
 from charter.core.config import Settings
@@ -41,6 +43,7 @@ class Runtime:
         fresh = db.revisions()[0] is None
         db.ensure_ready(auto_migrate=settings.auto_migrate)
         runtime = cls(settings, db)
+        runtime.judgement  # registered, so backends built from settings find its models
         if fresh:
             seed_defaults(runtime.aliases)
             PolicyRepository(db).ensure_default()
@@ -95,6 +98,11 @@ class Runtime:
                                review_days=self.settings.usecase_review_days)
 
     @cached_property
+    def judgement(self) -> JudgementRepository:
+        """Charter's trained judgement models: versions per task, the active one."""
+        return serving.register(self.db)
+
+    @cached_property
     def accounts(self) -> Accounts:
         return Accounts(self.db)
 
@@ -121,4 +129,5 @@ class Runtime:
                        routers=self.routers)
 
     def close(self) -> None:
+        serving.unregister(self.db)
         self.db.dispose()

@@ -84,3 +84,69 @@ def test_questions_in_the_sources_are_not_quoted_as_answers() -> None:
 def test_abstains_when_a_subject_word_is_absent_from_the_quoted_passages() -> None:
     # "contractors" appears nowhere near the leave rules.
     assert ask("How many days of annual leave do contractors get?") == NOT_FOUND
+
+
+class KeywordScorer:
+    """A stand-in answerability model: a sentence answers when it holds the keyword the
+    test names; records what it was asked."""
+
+    def __init__(self, keyword: str, threshold: float = 0.5) -> None:
+        self.keyword = keyword
+        self._threshold = threshold
+        self.asked: list[tuple[str, str]] = []
+
+    def threshold(self, label: str | None = None) -> float:
+        return self._threshold
+
+    def probabilities(self, texts: list[str], pairs: list[str] | None = None):  # noqa: ANN201
+        import numpy as np
+
+        self.asked.extend(zip(texts, pairs or [], strict=True))
+        return np.array([[0.9 if self.keyword in p.split(" [SEP] ")[0] else 0.1]
+                         for p in pairs or []])
+
+
+def model_ask(question: str, scorer: KeywordScorer, passages=PASSAGES, **opts) -> str:  # noqa: ANN001
+    model = ExtractiveChat(ExtractiveOptions(**opts), lambda: scorer)
+    return model.complete(ChatRequest([ChatMessage("user", question)], passages=passages)).text
+
+
+def test_the_model_picks_the_answering_sentence_and_cites_its_passage() -> None:
+    scorer = KeywordScorer("30 days")
+    answer = model_ask("How long do I have to claim expenses?", scorer)
+    assert answer == "Expense claims must be filed within 30 days. [2]"
+    # It read each candidate with its document and heading, the question beside it.
+    assert ("How long do I have to claim expenses?",
+            "Expense claims must be filed within 30 days. [SEP] handbook/expenses.md") in scorer.asked
+
+
+def test_the_model_abstains_when_no_sentence_clears_its_threshold() -> None:
+    assert model_ask("Who founded the company?", KeywordScorer("founded by")) == NOT_FOUND
+    assert model_ask("Who founded the company?", KeywordScorer("founded by"), passages=[]) == \
+        NO_SOURCES
+    # A stricter threshold set on the alias wins over the model's own.
+    assert model_ask("How long do I have to claim expenses?", KeywordScorer("30 days"),
+                     min_probability=0.95) == NOT_FOUND
+
+
+def test_the_model_scores_only_the_best_overlap_candidates() -> None:
+    scorer = KeywordScorer("Receipts")
+    model_ask("Which expense needs receipts?", scorer, candidates=2)
+    assert len(scorer.asked) == 2
+    assert any("Receipts are required" in pair for _, pair in scorer.asked)
+
+
+def test_further_sentences_join_only_within_the_margin() -> None:
+    class Graded(KeywordScorer):
+        def probabilities(self, texts, pairs=None):  # noqa: ANN001, ANN201
+            import numpy as np
+
+            scores = {"25 days": 0.95, "two weeks": 0.85, "30 days": 0.6}
+            return np.array([[next((v for k, v in scores.items() if k in p), 0.05)]
+                             for p in pairs or []])
+
+    text = model_ask("When and how much leave?", Graded(""), margin=0.15, max_sentences=3)
+    assert "25 days" in text and "two weeks" in text and "30 days" not in text
+    assert text.index("25 days") < text.index("two weeks")
+    one = model_ask("When and how much leave?", Graded(""), margin=0.05, max_sentences=3)
+    assert "two weeks" not in one

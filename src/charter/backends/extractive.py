@@ -1,23 +1,44 @@
 """A grounded composer: answers only with sentences taken from the given passages.
 
 Every sentence of an answer is copied from a passage and carries that passage's
-citation ``[n]``. When the passages do not cover the question's terms, and every
-number and name in it, the answer is a plain statement that no source answers it.
-It never writes a sentence of its own invention.
+citation ``[n]``; it never writes a sentence of its own invention. Which sentences answer
+is decided by the answerability model (``charter finetune answerability``: a
+cross-encoder that reads the question and each candidate sentence with its document's
+title and heading): the passages' sentences are ranked by weighted word overlap with the
+question, the best ``candidates`` of them are scored by the model, and those above its
+threshold (chosen on held-out articles) answer. When none is, the answer is a plain
+statement that no source answers the question.
+
+``answerability: overlap`` (or no model installed) decides by word overlap alone, as
+before the model: the chosen sentences must cover enough of the question's terms and
+every number and name in it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field
 
 from charter.core.chat import ChatRequest, Completion, StreamChunk, Usage, approx_tokens
 from charter.core.aliases import AliasConfig
 from charter.backends.base import BackendOptions
 from charter.core.config import Settings
 from charter.core.text import content_terms, key_terms, split_sentences, stem, words
+
+if TYPE_CHECKING:
+    from charter.judgement.runtime import Scorer
+
+ANSWERABILITY = "answerability"
+
+
+def context_text(sentence: str, where: str = "") -> str:
+    """What the answerability model reads for a candidate: the sentence, then where it
+    stands (its document's title and heading). Training builds its pairs the same way."""
+    return f"{sentence} [SEP] {where}" if where else sentence
 
 NO_SOURCES = "I have no sources to answer this from."
 # Words that frame a question rather than name its subject; a source need not contain them.
@@ -34,6 +55,13 @@ class ExtractiveOptions(BackendOptions):
     max_sentences: int = 3
     min_coverage: float = 0.5
     min_sentence_score: float = 0.25
+    # "model": the answerability model decides; "overlap": word overlap alone.
+    answerability: Literal["model", "overlap"] = "model"
+    candidates: int = Field(8, ge=1, le=64)  # sentences the model scores per question
+    # The model's threshold (None: the one chosen on validation data).
+    min_probability: float | None = Field(None, ge=0.0, le=1.0)
+    # A further sentence joins the best one only when this close to its probability.
+    margin: float = Field(0.15, ge=0.0, le=1.0)
 
 
 @dataclass(frozen=True)
@@ -51,46 +79,98 @@ class ExtractiveChat:
     backend_name: ClassVar[str] = "extractive"
     Options: ClassVar[type[BackendOptions]] = ExtractiveOptions
 
-    def __init__(self, options: ExtractiveOptions | None = None) -> None:
+    def __init__(self, options: ExtractiveOptions | None = None,
+                 scorer: Callable[[], Scorer | None] | None = None) -> None:
         self.options = options or ExtractiveOptions()
+        self._scorer_factory = scorer
 
     @classmethod
     def from_alias(cls, alias: AliasConfig, settings: Settings) -> ExtractiveChat:
-        return cls(ExtractiveOptions.model_validate(alias.options))
+        options = ExtractiveOptions.model_validate(alias.options)
+        if options.answerability == "overlap":
+            return cls(options)
+        from charter.judgement import serving
+
+        return cls(options, lambda: serving.scorer(ANSWERABILITY, settings))
 
     @property
     def model_id(self) -> str:
-        return "extractive"
+        scorer = self._scorer()
+        return f"extractive+answerability:{scorer.artifact.sha256[:12]}" if scorer else "extractive"
 
-    def compose(self, request: ChatRequest) -> list[tuple[str, int]]:
-        """The chosen (sentence, passage number) pairs; empty when nothing answers."""
+    def _scorer(self) -> Scorer | None:
+        return self._scorer_factory() if self._scorer_factory is not None else None
+
+    def _candidates(self, request: ChatRequest) -> tuple[
+            list[_Candidate], dict[int, set[str]], list[str], dict[str, float]]:
+        """Every sentence of the passages, scored by weighted overlap with the question
+        and ranked best first; with each passage's terms, the question's terms and their
+        weights."""
         question = request.question
         q_terms = content_terms(question)
-        if not request.passages or not q_terms:
-            return []
-        candidates: list[tuple[int, str, frozenset[str]]] = []
+        raw: list[tuple[int, str, frozenset[str]]] = []
         passage_terms: dict[int, set[str]] = {}
         for p in request.passages:
             passage_terms[p.n] = set(content_terms(p.text)) | set(content_terms(p.document))
             for sentence in split_sentences(p.text):
                 if sentence.rstrip().endswith("?") or len(sentence) < 20:
                     continue  # questions and fragments do not answer anything
-                candidates.append((p.n, sentence, frozenset(content_terms(sentence))))
-        if not candidates:
-            return []
+                raw.append((p.n, sentence, frozenset(content_terms(sentence))))
+        if not raw or not q_terms:
+            return [], passage_terms, q_terms, {}
         # Rarer terms among the candidate sentences count for more.
-        total = len(candidates)
+        total = len(raw)
         weight = {
-            t: math.log(1 + total / (1 + sum(t in c[2] for c in candidates))) + 0.1
+            t: math.log(1 + total / (1 + sum(t in c[2] for c in raw))) + 0.1
             for t in q_terms
         }
         q_weight = sum(weight.values())
         scored = [
             _Candidate(n, text, terms, sum(weight[t] for t in q_terms if t in terms) / q_weight, i)
-            for i, (n, text, terms) in enumerate(candidates)
+            for i, (n, text, terms) in enumerate(raw)
         ]
-        scored = [c for c in scored if c.score >= self.options.min_sentence_score]
         scored.sort(key=lambda c: (-c.score, c.order))
+        return scored, passage_terms, q_terms, weight
+
+    def compose(self, request: ChatRequest) -> list[tuple[str, int]]:
+        """The chosen (sentence, passage number) pairs; empty when nothing answers."""
+        if not request.passages:
+            return []
+        scorer = self._scorer()
+        if scorer is not None:
+            return self._compose_with(scorer, request)
+        return self._compose_overlap(request)
+
+    def _compose_with(self, scorer: Scorer, request: ChatRequest) -> list[tuple[str, int]]:
+        ranked = self._candidates(request)[0]
+        if not ranked:  # a question of stop words only: fall back to every sentence
+            ranked = [_Candidate(p.n, s, frozenset(), 0.0, i) for i, (p, s) in enumerate(
+                (p, s) for p in request.passages for s in split_sentences(p.text)
+                if len(s) >= 20 and not s.rstrip().endswith("?"))]
+        pool = ranked[:self.options.candidates]
+        if not pool:
+            return []
+        where = {p.n: " > ".join(x for x in (p.document, p.heading) if x)
+                 for p in request.passages}
+        probs = scorer.probabilities([request.question] * len(pool),
+                                     [context_text(c.text, where.get(c.n, "")) for c in pool])
+        probs = probs.reshape(len(pool), -1)[:, 0]
+        limit = self.options.min_probability
+        limit = scorer.threshold() if limit is None else limit
+        order = sorted(range(len(pool)), key=lambda i: (-probs[i], pool[i].order))
+        best = float(probs[order[0]])
+        if best < limit:
+            return []
+        chosen = [i for i in order if probs[i] >= max(limit, best - self.options.margin)]
+        return [(pool[i].text, pool[i].n) for i in chosen[:self.options.max_sentences]]
+
+    def _compose_overlap(self, request: ChatRequest) -> list[tuple[str, int]]:
+        question = request.question
+        scored, passage_terms, q_terms, weight = self._candidates(request)
+        if not scored:
+            return []
+        q_weight = sum(weight.values())
+        scored = [c for c in scored if c.score >= self.options.min_sentence_score]
         chosen: list[_Candidate] = []
         covered: set[str] = set()
         for cand in scored:

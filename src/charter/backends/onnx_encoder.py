@@ -106,7 +106,7 @@ def build(model: Any, model_dir: Path, cache_dir: Path, *,
         if quantized:
             fp32, path = path, cache_dir / f"minilm-{key}-int8.onnx"
             if not path.exists():
-                _quantize(fp32, path)
+                quantize_matmuls(fp32, path)
         options = ort.SessionOptions()
         # The int8 graph runs one text per call from many threads at once: one thread each.
         options.intra_op_num_threads = 1 if quantized else min(2, torch.get_num_threads())
@@ -131,7 +131,9 @@ def build(model: Any, model_dir: Path, cache_dir: Path, *,
         return None
 
 
-def _quantize(fp32: Path, path: Path) -> None:
+def quantize_matmuls(fp32: Path, path: Path) -> None:
+    """An int8 copy of an ONNX graph: matrix products quantized per output channel,
+    activations at run time (written atomically, safe for processes starting together)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     own = f"{os.getpid()}.{threading.get_ident()}"

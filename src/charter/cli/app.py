@@ -16,6 +16,7 @@ from charter.cli import (
     config_cmd,
     db_cmd,
     feedback_cmd,
+    finetune_cmd,
     init_cmd,
     kb_cmd,
     models_cmd,
@@ -77,6 +78,7 @@ app.add_typer(router_cmd.app, name="router")
 app.add_typer(usage_cmd.app, name="usage")
 app.add_typer(feedback_cmd.app, name="feedback")
 app.add_typer(profile_cmd.app, name="profile")
+app.add_typer(finetune_cmd.app, name="finetune")
 app.add_typer(bench_cmd.app, name="bench")
 
 

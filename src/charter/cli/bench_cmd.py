@@ -116,28 +116,46 @@ def answers(
                                 help="JSONL development set of questions."),
     folders: list[Path] = typer.Option([Path("examples/handbook"), Path("../shared/data/seed-corpus")],
                                        "--kb", help="Folders to ingest (repeatable)."),
+    squad: Path | None = typer.Option(None, "--squad",
+                                      help="Instead: the answerability data (folder); its "
+                                           "held-out test articles become the knowledge base "
+                                           "and their questions the set."),
+    methods: str = typer.Option("overlap,model", "--methods",
+                                help="Comma-separated: overlap (word-overlap rules), model "
+                                     "(the answerability model); side by side."),
+    artifact: Path | None = typer.Option(None, "--artifact",
+                                         help="An answerability model file to use instead of "
+                                              "the shipped one."),
     model: str = typer.Option(FAST, "--model", help="Alias that answers."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"answered_cited", '
-                                 '"abstain_precision", "abstain_recall_offtopic", '
-                                 '"abstain_recall_ontopic"}.'),
+    as_json: bool = typer.Option(False, "--json", help='Print {METHOD: {"answered_cited", '
+                                 '"answered_with_fact", "abstain_precision", '
+                                 '"abstain_recall_offtopic", "abstain_recall_ontopic", '
+                                 '"compose_p50_ms"}}.'),
     show_misses: bool = typer.Option(False, "--misses", help="List the questions it got wrong."),
 ) -> None:
-    """Answered-and-cited rate and abstention precision/recall on a development set."""
+    """Answered-and-cited rate, abstention and composition time, per answering method."""
     from charter.bench import answers as bench
 
-    log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
-    result = bench.run(STATE.settings, devset, folders, model=model, log=log)
-    keys = ("answered_cited", "abstain_precision", "abstain_recall_offtopic",
-            "abstain_recall_ontopic")
+    def log(message: str) -> None:
+        typer.echo(message, err=True)
+
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    result = bench.run(STATE.settings, None if squad else devset, folders, model=model,
+                       squad=squad, methods=chosen, artifact=artifact, log=log)
+    keys = ("answered_cited", "answered_with_fact", "abstain_precision",
+            "abstain_recall_offtopic", "abstain_recall_ontopic", "compose_p50_ms")
     if as_json:
-        typer.echo(json.dumps({k: result[k] for k in keys}))
+        typer.echo(json.dumps({m: {k: r[k] for k in keys} for m, r in result.items()}))
     else:
+        typer.echo(f"{'':>24}  " + "  ".join(f"{m:>9}" for m in result))
         for k in keys:
-            typer.echo(f"{k:>24}: {result[k]:.3f}")
-        typer.echo(f"{'questions':>24}: {result['counts']}")
+            cells = ["-" if r[k] is None else f"{r[k]:.3f}" for r in result.values()]
+            typer.echo(f"{k:>24}  " + "  ".join(f"{c:>9}" for c in cells))
+        typer.echo(f"{'questions':>24}  {next(iter(result.values()))['counts']}")
     if show_misses:
-        for miss in result["misses"]:
-            typer.echo(json.dumps(miss), err=as_json)
+        for method, r in result.items():
+            for miss in r["misses"]:
+                typer.echo(json.dumps({"method": method, **miss}), err=as_json)
 
 
 @app.command("policy")

@@ -33,9 +33,10 @@ class Passage:
 
     n: int
     text: str
-    document: str = ""
+    document: str = ""  # the document's title (or path)
     location: str = ""
     passage_id: str = ""
+    heading: str = ""  # the section the passage is in, when the document has headings
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("onnx_cache_dir", "",
             "Folder for the exported ONNX graphs (empty: <data_dir>/cache/onnx).",
             example="/var/cache/charter/onnx"),
+    Setting("judgement_onnx", True,
+            "Run Charter's trained judgement models (answerability and the others of `charter "
+            "finetune`) with onnxruntime, from a graph exported once per model into the ONNX "
+            "cache; false: PyTorch.", parse=_parse_bool, example="true"),
+    Setting("judgement_threads", 1,
+            "Threads each judgement model call may use (1 suits a server answering many "
+            "requests at once; more lowers one request's latency).",
+            parse=_parse_int, minimum=1, example="1"),
     Setting("embedding_alias", "embed",
             "Model alias (kind embedding) that embeds documents and questions.", example="embed"),
     Setting("kb_chunk_size", 1000,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from charter.core.principal import Principal
 from charter.core.chat import ChatMessage, ChatRequest, Passage, question_of
@@ -123,8 +123,7 @@ class CharterScreen:
         dropped = tuple(f"{p.passage_id or p.n}: {v.evidence}"
                         for p, v in zip(passages, verdicts, strict=True) if v.flagged)
         # Renumber so that the model sees [1]..[k] without gaps.
-        renumbered = [Passage(i, p.text, p.document, p.location, p.passage_id)
-                      for i, p in enumerate(kept, start=1)]
+        renumbered = [replace(p, n=i) for i, p in enumerate(kept, start=1)]
         return PassageScreen(renumbered, dropped, (charter.injection_notice,) if dropped else ())
 
     def screen_output(self, principal: Principal, answer: str,

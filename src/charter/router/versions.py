@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from charter.core.errors import ConflictError, NotFoundError
 from charter.router.learned import RouterModel
+from charter.store.alias_history import rollback_target
 from charter.store.db import Database, utcnow
 
 ACTIVE = "active"
@@ -99,17 +100,11 @@ class RouterRepository:
         with self.db.transaction(exclusive=True) as conn:
             rows = conn.execute(text("SELECT version, action FROM router_alias_history WHERE "
                                      "alias = :a ORDER BY id"), {"a": alias}).all()
-            stack: list[int | None] = []
-            for r in rows:
-                if r.action == "rollback":
-                    if stack:
-                        stack.pop()
-                else:
-                    stack.append(r.version)
-            if len(stack) < 2:
+            try:
+                previous = rollback_target(rows)
+            except LookupError:
                 raise ConflictError(f"router alias {alias!r} has no earlier version to roll "
-                                    "back to (see `charter router list`)")
-            previous = stack[-2]
+                                    "back to (see `charter router list`)") from None
             self._point(conn, alias, previous, actor, action="rollback")
         self.db.cache.invalidate("router")
         return previous

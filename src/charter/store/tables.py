@@ -423,3 +423,28 @@ api_keys = Table(
     Column("revoked_at", String(32), nullable=True),
     Index("ix_api_keys_user_id", "user_id"),
 )
+
+# -- 0008 judgement models --------------------------------------------------------------
+
+judgement_versions = Table(
+    "judgement_versions", metadata,
+    Column("task", String(40), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("artifact", LargeBinary, nullable=False),  # safetensors: trained layers, head, meta
+    Column("sha256", String(64), nullable=False),
+    Column("meta", Text, nullable=False),  # JSON: labels, thresholds, metrics, training
+    Column("author", String(200), nullable=False),
+    Column("note", Text, nullable=False, server_default=EMPTY),
+    Column("created_at", String(32), nullable=False),
+)
+
+judgement_alias_history = Table(
+    "judgement_alias_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task", String(40), nullable=False),
+    Column("version", Integer, nullable=True),  # NULL: back to the shipped model
+    Column("action", String(20), nullable=False),  # activate | rollback
+    Column("actor", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_judgement_alias_history_task", "task", "id"),
+)

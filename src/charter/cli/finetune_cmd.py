@@ -1,0 +1,104 @@
+"""`charter finetune`: train Charter's judgement models from the packaged encoder, and
+manage their versions (list, activate, rollback)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from charter.cli.state import STATE
+from charter.judgement.train import TrainConfig
+from charter.services import judgement
+
+app = typer.Typer(help="Charter's own judgement models: train (answerability), list, "
+                       "activate, rollback.", no_args_is_help=True)
+
+SHIP = Path(__file__).resolve().parents[1] / "judgement" / "models"
+
+
+def _config(freeze: int, depth: int, epochs: int, seed: int, learning_rate: float,
+            batch_size: int, patience: int) -> TrainConfig:
+    from charter.core.errors import InvalidInputError
+
+    if not 0 <= freeze <= depth <= 6:
+        raise InvalidInputError(f"need 0 <= --freeze ({freeze}) <= --depth ({depth}) <= 6")
+    return TrainConfig(freeze=freeze, depth=depth, epochs=epochs, seed=seed,
+                       learning_rate=learning_rate, batch_size=batch_size, patience=patience)
+
+
+def _train(task: str, data: Path, config: TrainConfig, note: str, activate: bool,
+           ship: bool, as_json: bool) -> None:
+    version, artifact, summary = judgement.train(
+        STATE.runtime, STATE.principal, task, data, config, note=note, activate=activate,
+        ship=SHIP / task if ship else None, progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps({"task": task, "version": version, "sha256": artifact.sha256,
+                               **summary}))
+        return
+    typer.echo(f"{task} v{version} ({len(artifact.to_bytes()) / 1e6:.1f} MB)"
+               + (", active" if activate else "") + (f"; shipped to {SHIP / task}" if ship else ""))
+    test = summary.get("test", {})
+    for name in ("before", "after"):
+        typer.echo(f"test {name}: {json.dumps(test.get(name, {}))}")
+    t = summary["training"]
+    typer.echo(f"trained in {t['seconds']} s, peak memory {t['peak_rss_mb']} MB")
+
+
+FREEZE = typer.Option(4, "--freeze", min=0, max=6, help="Lower encoder layers kept as packaged.")
+DEPTH = typer.Option(6, "--depth", min=1, max=6, help="Encoder layers used (fewer: cheaper).")
+EPOCHS = typer.Option(2, "--epochs", min=1, max=50, help="Most epochs (early stopping may end sooner).")
+SEED = typer.Option(13, "--seed", help="Seed for initialisation and shuffling.")
+LR = typer.Option(5e-5, "--learning-rate", min=1e-7, max=1e-2, help="Peak learning rate.")
+BATCH = typer.Option(32, "--batch-size", min=1, max=512, help="Examples per step.")
+PATIENCE = typer.Option(1, "--patience", min=0, max=10,
+                        help="Epochs without a better validation metric before stopping.")
+NOTE = typer.Option("", "--note", help="Why this version was trained.")
+ACTIVATE = typer.Option(True, "--activate/--no-activate", help="Make the new version active.")
+SHIP_OPT = typer.Option(False, "--ship", help="Also write the artifact and its card into the "
+                        "package (how the shipped defaults are made; source checkouts only).")
+JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
+
+
+@app.command("answerability")
+def answerability(
+    data: Path = typer.Option(Path("../shared/data/answerability"), "--data",
+                              help="SQuAD 2.0 JSON (or its folder)."),
+    freeze: int = FREEZE, depth: int = DEPTH, epochs: int = EPOCHS, seed: int = SEED,
+    learning_rate: float = LR, batch_size: int = BATCH, patience: int = PATIENCE,
+    note: str = NOTE, activate: bool = ACTIVATE, ship: bool = SHIP_OPT, as_json: bool = JSON,
+) -> None:
+    """Train the answerability cross-encoder the extractive composer decides with."""
+    _train("answerability", data, _config(freeze, depth, epochs, seed, learning_rate,
+                                          batch_size, patience), note, activate, ship, as_json)
+
+
+@app.command("list")
+def list_(task: str | None = typer.Argument(None, help="Only this task.")) -> None:
+    """Trained versions per task; * marks the active one (none: the shipped model)."""
+    rt = STATE.runtime
+    rows = judgement.versions(rt, STATE.principal, task)
+    for v in rows:
+        mark = "*" if judgement.active(rt, STATE.principal, v.task) == v.version else " "
+        test = v.meta.get("metrics", {}).get("test", {}).get("after", {})
+        typer.echo(f"{mark} {v.task} v{v.version} {v.created_at[:19]} by {v.author} "
+                   f"{v.sha256[:12]} test {json.dumps(test)} {v.note}")
+    if not rows:
+        typer.echo("no trained versions: the shipped models serve")
+
+
+@app.command("activate")
+def activate_(task: str = typer.Argument(..., help="Task."),
+              version: int = typer.Argument(..., help="Version to make active.")) -> None:
+    """Point a task at one of its versions."""
+    judgement.activate(STATE.runtime, STATE.principal, task, version)
+    typer.echo(f"{task} v{version} is active")
+
+
+@app.command("rollback")
+def rollback(task: str = typer.Argument(..., help="Task.")) -> None:
+    """Back to the version active before the current one (or the shipped model)."""
+    previous = judgement.rollback(STATE.runtime, STATE.principal, task)
+    typer.echo(f"{task} v{previous} is active again" if previous else
+               f"the shipped {task} model serves again")

@@ -1,0 +1,65 @@
+"""Which judgement model serves, for code that has settings but no database.
+
+A runtime registers its database here when it opens (``register``); a backend built from
+an alias and the settings (the extractive composer) asks ``scorer(task, settings)`` and
+gets the model active in that settings' database, or the shipped one when no runtime has
+registered it (a backend used on its own). Scorers are built once per artifact.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from charter.core.config import Settings
+from charter.judgement.artifact import Artifact
+from charter.judgement.runtime import Scorer
+from charter.judgement.versions import JudgementRepository, shipped
+from charter.store.db import Database, normalise_url
+
+_repositories: dict[str, JudgementRepository] = {}
+_scorers: dict[tuple[str, bool, int], Scorer] = {}
+_lock = threading.Lock()
+
+
+def register(db: Database) -> JudgementRepository:
+    """The database's repository, made the one ``scorer`` reads for its URL."""
+    repo = JudgementRepository(db)
+    with _lock:
+        _repositories[db.url] = repo
+    return repo
+
+
+def unregister(db: Database) -> None:
+    with _lock:
+        if (repo := _repositories.get(db.url)) is not None and repo.db is db:
+            del _repositories[db.url]
+
+
+def cache_dir(settings: Settings) -> Path:
+    return (Path(settings.onnx_cache_dir).expanduser() if settings.onnx_cache_dir
+            else settings.data_path / "cache" / "onnx")
+
+
+def artifact(task: str, settings: Settings) -> Artifact | None:
+    with _lock:
+        repo = _repositories.get(normalise_url(settings.resolved_database_url))
+    return repo.active(task)[1] if repo is not None else shipped(task)
+
+
+def scorer_for(model: Artifact, settings: Settings) -> Scorer:
+    key = (model.sha256, bool(settings.judgement_onnx), int(settings.judgement_threads))
+    with _lock:
+        found = _scorers.get(key)
+    if found is None:
+        found = Scorer(model, cache_dir(settings) if settings.judgement_onnx else None,
+                       threads=settings.judgement_threads)
+        with _lock:
+            found = _scorers.setdefault(key, found)
+    return found
+
+
+def scorer(task: str, settings: Settings) -> Scorer | None:
+    """The scorer of the model that serves ``task`` now (None when there is none)."""
+    model = artifact(task, settings)
+    return scorer_for(model, settings) if model is not None else None
