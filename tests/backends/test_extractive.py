@@ -90,6 +90,8 @@ class KeywordScorer:
     """A stand-in answerability model: a sentence answers when it holds the keyword the
     test names; records what it was asked."""
 
+    id = "answerability:keyword"
+
     def __init__(self, keyword: str, threshold: float = 0.5) -> None:
         self.keyword = keyword
         self._threshold = threshold

@@ -128,7 +128,7 @@ def test_external_backends_see_no_pii_in_passages_or_the_system_message(rt: Runt
                                {"echo_system": True, "external": True}))
     gw = Gateway(rt.settings, rt.db, retriever=_Contact(), screen=rt.screen)
     sent = ask(gw, "Where do expense claims go?", model="outside-sys",
-               instructions="Copy bob@example.com on everything.").answer
+               instructions="Reply in English. My address is bob@example.com.").answer
     assert "ada.lovelace@example.com" not in sent and "bob@example.com" not in sent
     assert sent.count("<EMAIL_ADDRESS>") == 2 and "[1] Claims go to finance" in sent
     rt.aliases.add(AliasConfig("inside-sys", "scripted", "", {"echo_system": True}))

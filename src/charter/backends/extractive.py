@@ -57,7 +57,7 @@ class ExtractiveOptions(BackendOptions):
     min_sentence_score: float = 0.25
     # "model": the answerability model decides; "overlap": word overlap alone.
     answerability: Literal["model", "overlap"] = "model"
-    candidates: int = Field(8, ge=1, le=64)  # sentences the model scores per question
+    candidates: int = Field(6, ge=1, le=64)  # sentences the model scores per question
     # The model's threshold (None: the one chosen on validation data).
     min_probability: float | None = Field(None, ge=0.0, le=1.0)
     # A further sentence joins the best one only when this close to its probability.
@@ -96,7 +96,7 @@ class ExtractiveChat:
     @property
     def model_id(self) -> str:
         scorer = self._scorer()
-        return f"extractive+answerability:{scorer.artifact.sha256[:12]}" if scorer else "extractive"
+        return f"extractive+{scorer.id}" if scorer is not None else "extractive"
 
     def _scorer(self) -> Scorer | None:
         return self._scorer_factory() if self._scorer_factory is not None else None
@@ -141,7 +141,8 @@ class ExtractiveChat:
             return self._compose_with(scorer, request)
         return self._compose_overlap(request)
 
-    def _compose_with(self, scorer: Scorer, request: ChatRequest) -> list[tuple[str, int]]:
+    def ranked(self, scorer: Scorer, request: ChatRequest) -> list[tuple[str, int, float]]:
+        """The model's candidates, best first: (sentence, passage number, probability)."""
         ranked = self._candidates(request)[0]
         if not ranked:  # a question of stop words only: fall back to every sentence
             ranked = [_Candidate(p.n, s, frozenset(), 0.0, i) for i, (p, s) in enumerate(
@@ -155,14 +156,18 @@ class ExtractiveChat:
         probs = scorer.probabilities([request.question] * len(pool),
                                      [context_text(c.text, where.get(c.n, "")) for c in pool])
         probs = probs.reshape(len(pool), -1)[:, 0]
+        order = sorted(range(len(pool)), key=lambda i: (-probs[i], pool[i].order))
+        return [(pool[i].text, pool[i].n, float(probs[i])) for i in order]
+
+    def _compose_with(self, scorer: Scorer, request: ChatRequest) -> list[tuple[str, int]]:
+        ranked = self.ranked(scorer, request)
         limit = self.options.min_probability
         limit = scorer.threshold() if limit is None else limit
-        order = sorted(range(len(pool)), key=lambda i: (-probs[i], pool[i].order))
-        best = float(probs[order[0]])
-        if best < limit:
+        if not ranked or ranked[0][2] < limit:
             return []
-        chosen = [i for i in order if probs[i] >= max(limit, best - self.options.margin)]
-        return [(pool[i].text, pool[i].n) for i in chosen[:self.options.max_sentences]]
+        floor = max(limit, ranked[0][2] - self.options.margin)
+        chosen = [(text, n) for text, n, prob in ranked if prob >= floor]
+        return chosen[:self.options.max_sentences]
 
     def _compose_overlap(self, request: ChatRequest) -> list[tuple[str, int]]:
         question = request.question

@@ -29,16 +29,17 @@ def _config(freeze: int, depth: int, epochs: int, seed: int, learning_rate: floa
 
 
 def _train(task: str, data: Path, config: TrainConfig, note: str, activate: bool,
-           ship: bool, as_json: bool) -> None:
+           ship: bool, out: Path | None, as_json: bool) -> None:
+    folder = SHIP / task if ship else out
     version, artifact, summary = judgement.train(
         STATE.runtime, STATE.principal, task, data, config, note=note, activate=activate,
-        ship=SHIP / task if ship else None, progress=not as_json)
+        ship=folder, progress=not as_json)
     if as_json:
         typer.echo(json.dumps({"task": task, "version": version, "sha256": artifact.sha256,
                                **summary}))
         return
     typer.echo(f"{task} v{version} ({len(artifact.to_bytes()) / 1e6:.1f} MB)"
-               + (", active" if activate else "") + (f"; shipped to {SHIP / task}" if ship else ""))
+               + (", active" if activate else "") + (f"; written to {folder}" if folder else ""))
     test = summary.get("test", {})
     for name in ("before", "after"):
         typer.echo(f"test {name}: {json.dumps(test.get(name, {}))}")
@@ -58,6 +59,8 @@ NOTE = typer.Option("", "--note", help="Why this version was trained.")
 ACTIVATE = typer.Option(True, "--activate/--no-activate", help="Make the new version active.")
 SHIP_OPT = typer.Option(False, "--ship", help="Also write the artifact and its card into the "
                         "package (how the shipped defaults are made; source checkouts only).")
+OUT = typer.Option(None, "--out", help="Also write the artifact (model.safetensors) and its "
+                   "card (CARD.md) into this folder.")
 JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 
 
@@ -67,11 +70,13 @@ def answerability(
                               help="SQuAD 2.0 JSON (or its folder)."),
     freeze: int = FREEZE, depth: int = DEPTH, epochs: int = EPOCHS, seed: int = SEED,
     learning_rate: float = LR, batch_size: int = BATCH, patience: int = PATIENCE,
-    note: str = NOTE, activate: bool = ACTIVATE, ship: bool = SHIP_OPT, as_json: bool = JSON,
+    note: str = NOTE, activate: bool = ACTIVATE, ship: bool = SHIP_OPT, out: Path | None = OUT,
+    as_json: bool = JSON,
 ) -> None:
     """Train the answerability cross-encoder the extractive composer decides with."""
     _train("answerability", data, _config(freeze, depth, epochs, seed, learning_rate,
-                                          batch_size, patience), note, activate, ship, as_json)
+                                          batch_size, patience), note, activate, ship, out,
+           as_json)
 
 
 @app.command("list")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ class Artifact:
     state: dict[str, torch.Tensor]  # the Upper module's parameters, half precision
     card: str = ""
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         """The hash of what the artifact is (its meta, card and tensors), not of its file:
         safetensors writes the metadata's keys in no fixed order."""

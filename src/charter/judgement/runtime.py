@@ -40,6 +40,7 @@ class Scorer:
                  threads: int = 1, quantized: bool = True) -> None:
         self.artifact = artifact
         self.meta = artifact.meta
+        self.id = f"{artifact.meta.task}:{artifact.sha256[:12]}"  # what results name it by
         self.tokenizer = Tokenizer(max_length=artifact.meta.max_length)
         self._model = artifact.model()
         self._session: Any = None

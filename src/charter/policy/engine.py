@@ -7,7 +7,9 @@ detector. Every decision carries the charter version that made it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -17,6 +19,7 @@ from charter.backends.base import ChatModel, Embedder
 from charter.policy.classify import Classification, PolicyClassifier
 from charter.policy.injection import InjectionDetector, InjectionVerdict
 from charter.policy.pii import PiiDetector, Span
+from charter.policy.gates import is_own_reply, own_replies
 from charter.policy.schema import Charter
 from charter.core.result import Decision
 from charter.policy.screen import InputScreen, OutputScreen, PassageScreen, redacted_request
@@ -33,12 +36,22 @@ class Assessment:
     vector: list[float] | None = None
 
 
+# How strict each action is: a conversation's decision is its strictest part's.
+SEVERITY = {"allow": 0, "safe_complete": 1, "hold_for_review": 2, "refuse": 3}
+# Earlier parts of conversations are assessed again on every turn; their assessments are
+# kept (per charter version) for this many distinct texts.
+EARLIER_PARTS_CACHED = 4096
+
+
 class Assessor:
     """Everything input screening computes for one text, with one embedding call."""
 
     def __init__(self, charter: Charter, embedder: Embedder | None,
-                 judge: ChatModel | None = None, injection: InjectionDetector | None = None) -> None:
+                 judge: ChatModel | None = None, injection: InjectionDetector | None = None,
+                 version: int = 0) -> None:
         self.charter = charter
+        self.version = version
+        self.own_replies = own_replies(charter)
         self.embedder = embedder
         self.classifier = PolicyClassifier(charter, embedder, judge=judge)
         self.pii = PiiDetector(list(charter.pii.entities))
@@ -54,6 +67,49 @@ class Assessor:
         verdict = self.injection.check_vector(text, vector)
         return Assessment(classification, spans, redacted, verdict, vector)
 
+    def decision(self, found: Assessment) -> Decision:
+        """What the charter decides about one assessed text."""
+        result, charter = found.classification, self.charter
+        if result.category is None:
+            return Decision(action="allow", tier="minimal",
+                            evidence=f"{result.layer}: {result.evidence}",
+                            confidence=round(result.confidence, 3), policy_version=self.version)
+        category = charter.category(result.category)
+        return Decision(
+            action=charter.action_for(category), tier=category.tier, category=category.id,
+            reason=category.reason or category.description,
+            alternatives=tuple(category.alternatives),
+            evidence=f"{result.layer}: {result.evidence}",
+            confidence=round(result.confidence, 3), policy_version=self.version,
+            safe_completion=category.safe_completion or None,
+            answer_with_model=category.answer_with_model,
+        )
+
+
+def conversation_parts(messages: Sequence[ChatMessage],
+                       instructions: str = "") -> list[tuple[str, str]]:
+    """Every client-supplied text of a request but its question, named for the user:
+    system messages, earlier user turns, assistant turns the client sent, instructions."""
+    question_at = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    parts = []
+    for i, m in enumerate(messages):
+        if i == question_at or not m.content.strip():
+            continue
+        what = {"system": "a system message", "user": "an earlier message",
+                "assistant": "an assistant turn the client sent"}[m.role]
+        parts.append((f"{what} (message {i + 1})", m.content))
+    if instructions.strip():
+        parts.append(("the custom instructions", instructions))
+    return parts
+
+
+@dataclass(frozen=True)
+class _Part:
+    """An earlier part of a conversation, as screening decided it."""
+
+    decision: Decision
+    injection: str | None
+
 
 class CharterScreen:
     """Screens requests and answers against the approved charter."""
@@ -67,6 +123,7 @@ class CharterScreen:
         self._version = -1
         self._charter: Charter | None = None
         self._assessor: Assessor | None = None
+        self._earlier: OrderedDict[tuple[int, str], Decision] = OrderedDict()
 
     def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
         a = self.assessor()
@@ -79,7 +136,8 @@ class CharterScreen:
                 _, charter = self.policies.active()
                 judge = self._judge_factory() if self._judge_factory else None
                 previous = self._assessor.injection if self._assessor else None
-                self._assessor = Assessor(charter, self._embedder_factory(), judge, previous)
+                self._assessor = Assessor(charter, self._embedder_factory(), judge, previous,
+                                          version=number)
                 self._version = number
             return self._assessor
 
@@ -87,32 +145,53 @@ class CharterScreen:
     def charter(self) -> Charter:
         return self._current()[1]
 
-    def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen:
+    def screen_input(self, principal: Principal, messages: Sequence[ChatMessage], *,
+                     instructions: str = "") -> InputScreen:
+        """The conversation against the charter: the question, and every other text the
+        client supplied (``conversation_parts``); the strictest decision wins, and when an
+        earlier part decides, the reason says which."""
         assessor = self.assessor()
-        version, charter = self._version, assessor.charter
         question = question_of(messages)
         found = assessor.assess(question)
-        result, redacted, spans, verdict = (found.classification, found.redacted, found.spans,
-                                            found.injection)
-        if result.category is None:
-            decision = Decision(action="allow", tier="minimal", evidence=f"{result.layer}: {result.evidence}",
-                                confidence=round(result.confidence, 3), policy_version=version)
-        else:
-            category = charter.category(result.category)
-            decision = Decision(
-                action=charter.action_for(category), tier=category.tier, category=category.id,
-                reason=category.reason or category.description,
-                alternatives=tuple(category.alternatives),
-                evidence=f"{result.layer}: {result.evidence}",
-                confidence=round(result.confidence, 3), policy_version=version,
-                safe_completion=category.safe_completion or None,
-                answer_with_model=category.answer_with_model,
-            )
-        return InputScreen(decision, messages, redacted_question=redacted,
-                           pii=tuple(sorted({s.entity for s in spans})),
-                           injection=verdict.evidence if verdict.flagged else None,
-                           vector=found.vector,
+        decision = assessor.decision(found)
+        injection = found.injection.evidence if found.injection.flagged else None
+        # On the next turn this question is an earlier part: keep what was decided.
+        self._keep(assessor, question, _Part(decision, injection))
+        for where, text in conversation_parts(messages, instructions):
+            if is_own_reply(text, assessor.own_replies):
+                continue  # Charter's own refusal or hold text, sent back in the history
+            part = self._earlier_decision(assessor, text)
+            if part.injection and injection is None:
+                injection = f"{where}: {part.injection}"
+            if SEVERITY[part.decision.action] > SEVERITY[decision.action]:
+                decision = replace(
+                    part.decision, reason=f"{part.decision.reason} (in {where})",
+                    evidence=f"{where}: {part.decision.evidence}")
+        return InputScreen(decision, messages, redacted_question=found.redacted,
+                           pii=tuple(sorted({s.entity for s in found.spans})),
+                           injection=injection, vector=found.vector,
                            vector_model=assessor.embedder.query_model_id if assessor.embedder else None)
+
+    def _earlier_decision(self, assessor: Assessor, text: str) -> _Part:
+        key = (assessor.version, hashlib.sha256(text.encode()).hexdigest())
+        with self._lock:
+            hit = self._earlier.get(key)
+            if hit is not None:
+                self._earlier.move_to_end(key)
+                return hit
+        found = assessor.assess(text)
+        part = _Part(assessor.decision(found),
+                     found.injection.evidence if found.injection.flagged else None)
+        self._keep(assessor, text, part)
+        return part
+
+    def _keep(self, assessor: Assessor, text: str, part: _Part) -> None:
+        key = (assessor.version, hashlib.sha256(text.encode()).hexdigest())
+        with self._lock:
+            self._earlier[key] = part
+            self._earlier.move_to_end(key)
+            while len(self._earlier) > EARLIER_PARTS_CACHED:
+                self._earlier.popitem(last=False)
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:
         if not passages:

@@ -7,11 +7,13 @@ whether a request tagged with a use case may be served at all.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from charter.core.errors import ConflictError
 from charter.core.result import Decision
+from charter.policy.schema import Charter
 
 
 class UseCases(Protocol):
@@ -25,6 +27,25 @@ def refusal_text(decision: Decision) -> str:
 def held_text(review_id: str) -> str:
     return (f"This request needs a human review before it can be answered (review "
             f"{review_id}). You will get the answer once a reviewer approves it.")
+
+
+_HELD = re.compile(re.escape(held_text("REVIEW")).replace("REVIEW", r"rev_[0-9a-f]{1,40}"))
+
+
+def own_replies(charter: Charter) -> frozenset[str]:
+    """Every reply the charter itself gives without a model (refusals, safe texts): a
+    client that sends the history back sends these, and they are no request."""
+    texts = {refusal_text(Decision(reason=c.reason or c.description)) for c in charter.categories}
+    texts |= {c.safe_completion for c in charter.categories
+              if not c.answer_with_model and c.safe_completion}
+    return frozenset(texts)
+
+
+def is_own_reply(text: str, replies: frozenset[str]) -> bool:
+    """Exactly one of the charter's replies or a hold notice; anything added to one (an
+    instruction after a refusal's words) makes it a text like any other."""
+    text = text.strip()
+    return text in replies or _HELD.fullmatch(text) is not None
 
 
 def safe_completion_instruction(decision: Decision) -> str | None:

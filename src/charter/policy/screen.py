@@ -43,7 +43,8 @@ class OutputScreen:
 
 
 class Screen(Protocol):
-    def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen: ...
+    def screen_input(self, principal: Principal, messages: Sequence[ChatMessage], *,
+                     instructions: str = "") -> InputScreen: ...
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen: ...
 
@@ -66,7 +67,8 @@ def redacted_request(request: ChatRequest, redact: Callable[[str], str]) -> Chat
 class PassThroughScreen:
     """Allows everything and changes nothing."""
 
-    def screen_input(self, principal: Principal, messages: Sequence[ChatMessage]) -> InputScreen:
+    def screen_input(self, principal: Principal, messages: Sequence[ChatMessage], *,
+                     instructions: str = "") -> InputScreen:
         return InputScreen(Decision(), messages, redacted_question=question_of(messages))
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:

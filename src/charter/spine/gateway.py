@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
@@ -58,6 +58,8 @@ class Admitted:
     request: AskRequest
     screen: InputScreen
     decision: Decision
+    personality: str  # the request's own, else the asker's profile's
+    instructions: str
 
 
 @dataclass(frozen=True)
@@ -108,17 +110,22 @@ class Gateway:
     def _admit(self, req: AskRequest) -> Admitted:
         req.check()
         started = time.perf_counter()
-        screened = self.screen.screen_input(req.principal, req.messages)
+        profile = self.profiles.get(req.principal.id)
+        personality = req.personality if req.personality is not None else profile.personality
+        instructions = req.instructions if req.instructions is not None else profile.instructions
+        # The whole conversation is screened, the instructions with it: they reach the model.
+        screened = self.screen.screen_input(req.principal, req.messages,
+                                            instructions=instructions)
         decision = gates.use_case_gate(screened.decision, req.use_case, self.use_cases)
-        return Admitted(new_request_id(), started, req, screened, decision)
+        return Admitted(new_request_id(), started, req, screened, decision, personality,
+                        instructions)
 
     def _stopped(self, admitted: Admitted, stop: gates.Stop) -> Prepared:
         decision, text = admitted.decision, stop.text
         if stop.kind == "hold":
             review_id = self._hold(admitted)
             decision, text = decision.with_review(review_id), gates.held_text(review_id)
-        admitted = Admitted(admitted.request_id, admitted.started, admitted.request,
-                            admitted.screen, decision)
+        admitted = replace(admitted, decision=decision)
         return Prepared(admitted, RouteDecision(NONE, stop.route_reason),
                         check_quota(admitted.request.principal), final=text)
 
@@ -165,12 +172,10 @@ class Gateway:
         strategy = for_route(route.name, alias,
                              lambda name: self.aliases.get(name, kind="chat"), self.settings)
         grounding = self._ground(admitted)
-        profile = self.profiles.get(req.principal.id)
         decision = admitted.decision
         chat = prompt.build(
             admitted.screen.messages, policy_version=decision.policy_version,
-            personality=req.personality if req.personality is not None else profile.personality,
-            instructions=req.instructions if req.instructions is not None else profile.instructions,
+            personality=admitted.personality, instructions=admitted.instructions,
             safe_completion=gates.safe_completion_instruction(decision),
             passages=grounding.passages, max_tokens=req.max_tokens,
             temperature=req.temperature, seed=req.seed)
