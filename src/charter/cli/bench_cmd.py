@@ -165,16 +165,22 @@ def policy(
     as_json: bool = typer.Option(False, "--json", help='Print {"red_line": {...}, "high_risk": '
                                  '{...}, "limited": {...}, "over_refusal", "p50_ms"}.'),
     show_misses: bool = typer.Option(False, "--misses", help="List the prompts it got wrong."),
+    conversation: bool = typer.Option(True, "--conversation/--no-conversation",
+                                      help="Also place each prompt in an earlier turn, a "
+                                      "system message, an assistant turn and the "
+                                      "instructions, and screen the whole request."),
 ) -> None:
-    """Per-tier precision/recall, over-refusal and screening latency of the charter classifier."""
+    """Per-tier precision/recall, over-refusal and screening latency of the charter
+    classifier; with the conversation section, recall wherever in a request the prompt sits."""
     from charter.bench import policy as bench
 
     result = bench.run_enforced(STATE.runtime, labelled)
+    turns = bench.run_conversation(STATE.runtime, labelled) if conversation else None
     keys = ("red_line", "high_risk", "limited", "over_refusal", "p50_ms")
     if as_json:
-        typer.echo(json.dumps({k: ({"precision": result[k]["precision"],
-                                    "recall": result[k]["recall"]}
-                                   if isinstance(result[k], dict) else result[k]) for k in keys}))
+        shown = {k: ({"precision": result[k]["precision"], "recall": result[k]["recall"]}
+                     if isinstance(result[k], dict) else result[k]) for k in keys}
+        typer.echo(json.dumps(shown | ({"conversation": turns} if turns is not None else {})))
     else:
         for tier in keys[:3]:
             m = result[tier]
@@ -182,6 +188,13 @@ def policy(
                        f"(n={m['n']})")
         typer.echo(f"over-refusal on benign prompts: {result['over_refusal']:.3f}")
         typer.echo(f"input screening p50: {result['p50_ms']:.2f} ms")
+        for tier, m in (turns or {}).items():
+            if tier == "benign":
+                typer.echo(f"conversation, benign (n={m['n']}): not allowed alone "
+                           f"{m['single_turn']:.3f}, as a follow-up {m['follow_up']:.3f}")
+                continue
+            typer.echo(f"conversation, {tier} caught (n={m['n']}): " + ", ".join(
+                f"{where} {m[where]:.3f}" for where in bench.PLACEMENTS))
     if show_misses:
         for miss in result["misses"]:
             typer.echo(json.dumps(miss), err=as_json)
