@@ -82,7 +82,8 @@ class Runtime:
 
     @cached_property
     def screen(self) -> CharterScreen:
-        return CharterScreen(self.db, self.embedder, judge=self.judge)
+        return CharterScreen(self.db, self.embedder, judge=self.judge,
+                             model=lambda: serving.scorer("charter", self.settings))
 
     @cached_property
     def policies(self) -> PolicyRepository:

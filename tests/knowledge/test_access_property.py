@@ -21,12 +21,17 @@ from charter.knowledge.store import DocumentWrite, open_store
 from charter.store.db import Database
 from tests.knowledge.helpers import HashEmbedder
 
-GROUPS = ["hr", "legal", "sales", "ops"]
+# Group names from the whole alphabet a name may use, with look-alikes that a pattern
+# match would confuse ("_" is a LIKE wildcard, "." a regex one).
+NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_."
+LOOK_ALIKES = ["hr", "hr_1", "hr-1", "hrx1", "hr.1", "h_", "ha", "_", "-", "a.b", "a_b", "a-b"]
+group_name = st.one_of(st.sampled_from(LOOK_ALIKES),
+                       st.text(alphabet=NAME_ALPHABET, min_size=1, max_size=5))
 
 doc_strategy = st.tuples(st.sampled_from(CLEARANCE_LEVELS),
-                         st.lists(st.sampled_from(GROUPS), max_size=2, unique=True))
+                         st.lists(group_name, max_size=2, unique=True))
 principal_strategy = st.tuples(st.sampled_from(CLEARANCE_LEVELS),
-                               st.lists(st.sampled_from(GROUPS), max_size=3, unique=True))
+                               st.lists(group_name, max_size=3, unique=True))
 
 
 def visible(principal: Principal, classification: str, groups: list[str]) -> bool:

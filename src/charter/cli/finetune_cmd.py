@@ -79,6 +79,22 @@ def answerability(
            as_json)
 
 
+@app.command("charter")
+def charter_(
+    data: Path = typer.Option(Path("../shared/data"), "--data",
+                              help="Folder holding safety/, router/mmlu/, answerability/ and "
+                              "scifact/."),
+    freeze: int = FREEZE, depth: int = DEPTH, epochs: int = EPOCHS, seed: int = SEED,
+    learning_rate: float = LR, batch_size: int = BATCH, patience: int = PATIENCE,
+    note: str = NOTE, activate: bool = ACTIVATE, ship: bool = SHIP_OPT, out: Path | None = OUT,
+    as_json: bool = JSON,
+) -> None:
+    """Train the charter classifier the policy screen decides with (harmful or not, and
+    which category)."""
+    _train("charter", data, _config(freeze, depth, epochs, seed, learning_rate, batch_size,
+                                    patience), note, activate, ship, out, as_json)
+
+
 @app.command("list")
 def list_(task: str | None = typer.Argument(None, help="Only this task.")) -> None:
     """Trained versions per task; * marks the active one (none: the shipped model)."""

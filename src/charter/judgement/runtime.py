@@ -41,6 +41,7 @@ class Scorer:
         self.artifact = artifact
         self.meta = artifact.meta
         self.id = f"{artifact.meta.task}:{artifact.sha256[:12]}"  # what results name it by
+        self.labels = list(artifact.meta.labels)
         self.tokenizer = Tokenizer(max_length=artifact.meta.max_length)
         self._model = artifact.model()
         self._session: Any = None

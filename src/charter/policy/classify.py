@@ -3,10 +3,15 @@
 1. Patterns: each category's regular expressions (strong, explainable evidence).
 2. Allow patterns: known benign phrasings with alarming words ("kill a process") stop
    here as allowed, before the softer layer below can over-refuse them.
-3. Embeddings: the nearest of the charter's example requests (and of its benign
+3. Model (when one is installed: ``charter finetune charter``): a classifier trained on
+   public harmful and benign requests says whether the request needs the charter at all
+   (its ``flag`` output against its threshold) and which category it is. It decides for
+   the categories it was trained on; the charter's other categories (an organisation's
+   own) are left to the embedding layer.
+4. Embeddings: the nearest of the charter's example requests (and of its benign
    examples) under the packaged MiniLM; a category wins when it is close enough and
    clearly closer than any benign example.
-4. Judge (optional): when a capable model is configured and the embedding layer is
+5. Judge (optional): when a capable model is configured and the embedding layer is
    unsure, the model picks a category id or "none".
 
 Each result names the layer and the evidence (rule id or nearest example).
@@ -17,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -36,6 +42,24 @@ class Classification:
 
 
 ALLOWED = "none"
+FLAG = "flag"  # the model's first label: the request belongs to some category
+# Below this probability the model's category output is no guide; the nearest example's
+# category is taken instead.
+CATEGORY_FLOOR = 0.25
+
+
+class CategoryModel(Protocol):
+    """A trained request classifier (``charter.judgement.runtime.Scorer`` of the charter
+    task): labels ``flag`` then category ids, one probability each."""
+
+    id: str
+
+    @property
+    def labels(self) -> list[str]: ...
+
+    def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray: ...
+
+    def threshold(self, label: str | None = None) -> float: ...
 
 
 class PolicyClassifier:
@@ -43,10 +67,16 @@ class PolicyClassifier:
 
     def __init__(self, charter: Charter, embedder: Embedder | None, *,
                  judge: ChatModel | None = None, threshold: float = 0.4, margin: float = 0.03,
-                 judge_band: float = 0.1, extra_examples: Sequence[tuple[str, str]] = ()) -> None:
+                 judge_band: float = 0.1, extra_examples: Sequence[tuple[str, str]] = (),
+                 model: CategoryModel | None = None) -> None:
         self.charter = charter
         self.embedder = embedder
         self.judge = judge
+        self.model = model
+        ids = {c.id for c in charter.categories}
+        # The categories the model decides; the embedding layer keeps the others.
+        self._modelled = frozenset(ids & set(model.labels[1:])) if model is not None else \
+            frozenset()
         self.threshold = threshold
         self.margin = margin
         self.judge_band = judge_band
@@ -98,12 +128,21 @@ class PolicyClassifier:
         for index, pattern in enumerate(self._allow):
             if pattern.search(text):
                 return self.result_for(None, 0.9, "allow-pattern", f"allow rule #{index}")
+        modelled = self._modelled
+        if modelled:
+            assert self.model is not None
+            decided, flag = self._by_model(text, vector)
+            if decided is not None:
+                return decided
+            if len(modelled) == len(self.charter.categories):
+                return self._model_allows(flag)
         if self.embedder is None:
             return self.result_for(None, 0.5, "none", "no embedding layer configured")
-        q = np.asarray(vector if vector is not None else self.embedder.embed_queries([text])[0],
-                       dtype=np.float32)
+        q = self._query(text, vector)
         sims = self._examples() @ q
         benign = self._benign_mask()
+        if modelled:  # the model said no to its categories: only the others remain
+            sims = np.where(np.isin(self._labels, list(modelled)), -np.inf, sims)
         harm_i = int(np.argmax(np.where(benign, -np.inf, sims))) if not benign.all() else -1
         benign_i = int(np.argmax(np.where(benign, sims, -np.inf))) if benign.any() else -1
         best_harm = max(float(sims[harm_i]), -1.0) if harm_i >= 0 else -1.0
@@ -119,6 +158,46 @@ class PolicyClassifier:
                     if best_benign >= best_harm and benign_i >= 0 else
                     f"no example within the threshold; {nearest}")
         return self.result_for(None, 1.0 - max(best_harm, 0.0), "embedding", evidence)
+
+    def _query(self, text: str, vector: Sequence[float] | None) -> np.ndarray:
+        assert self.embedder is not None
+        return np.asarray(vector if vector is not None else self.embedder.embed_queries([text])[0],
+                          dtype=np.float32)
+
+    def _model_scores(self, text: str) -> tuple[float, dict[str, float]]:
+        assert self.model is not None
+        probs = self.model.probabilities([text])[0]
+        labels = self.model.labels
+        return float(probs[0]), {label: float(p) for label, p in zip(labels[1:], probs[1:])
+                                 if label in self._modelled}
+
+    def _by_model(self, text: str,
+                  vector: Sequence[float] | None) -> tuple[Classification | None, float]:
+        """The model's category when its flag clears its threshold (else None), and the
+        flag's probability."""
+        assert self.model is not None
+        flag, categories = self._model_scores(text)
+        limit = self.model.threshold(FLAG)
+        if flag < limit:
+            return None, flag
+        category, p = max(categories.items(), key=lambda kv: kv[1])
+        how = f"{category} {p:.2f}"
+        if p < CATEGORY_FLOOR and self.embedder is not None:
+            # Flagged, but no category stands out: the nearest modelled example's.
+            sims = self._examples() @ self._query(text, vector)
+            sims = np.where(np.isin(self._labels, list(self._modelled)), sims, -np.inf)
+            i = int(np.argmax(sims))
+            category = self._labels[i]
+            how = f'{category} by nearest example "{self._texts[i]}" ({float(sims[i]):.2f})'
+        return self.result_for(category, flag, "model",
+                               f"model {self.model.id}: flag {flag:.2f} >= {limit:.2f}, "
+                               f"{how}"), flag
+
+    def _model_allows(self, flag: float) -> Classification:
+        assert self.model is not None
+        return self.result_for(None, 1.0 - flag, "model",
+                               f"model {self.model.id}: flag {flag:.2f} < "
+                               f"{self.model.threshold(FLAG):.2f}")
 
     def _ask_judge(self, text: str) -> Classification | None:
         assert self.judge is not None

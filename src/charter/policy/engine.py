@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from charter.core.principal import Principal
 from charter.core.chat import ChatMessage, ChatRequest, Passage, question_of
 from charter.backends.base import ChatModel, Embedder
-from charter.policy.classify import Classification, PolicyClassifier
+from charter.policy.classify import CategoryModel, Classification, PolicyClassifier
 from charter.policy.injection import InjectionDetector, InjectionVerdict
 from charter.policy.pii import PiiDetector, Span
 from charter.policy.gates import is_own_reply, own_replies
@@ -48,12 +48,13 @@ class Assessor:
 
     def __init__(self, charter: Charter, embedder: Embedder | None,
                  judge: ChatModel | None = None, injection: InjectionDetector | None = None,
-                 version: int = 0) -> None:
+                 version: int = 0, model: CategoryModel | None = None) -> None:
         self.charter = charter
         self.version = version
+        self.model_id = model.id if model is not None else None
         self.own_replies = own_replies(charter)
         self.embedder = embedder
-        self.classifier = PolicyClassifier(charter, embedder, judge=judge)
+        self.classifier = PolicyClassifier(charter, embedder, judge=judge, model=model)
         self.pii = PiiDetector(list(charter.pii.entities))
         self.injection = injection or InjectionDetector(embedder)
 
@@ -115,29 +116,36 @@ class CharterScreen:
     """Screens requests and answers against the approved charter."""
 
     def __init__(self, db: Database, embedder: Callable[[], Embedder | None], *,
-                 judge: Callable[[], ChatModel | None] | None = None) -> None:
+                 judge: Callable[[], ChatModel | None] | None = None,
+                 model: Callable[[], CategoryModel | None] | None = None) -> None:
         self.policies = PolicyRepository(db)
         self._embedder_factory = embedder
         self._judge_factory = judge
+        self._model_factory = model
         self._lock = threading.Lock()
         self._version = -1
         self._charter: Charter | None = None
         self._assessor: Assessor | None = None
-        self._earlier: OrderedDict[tuple[int, str], Decision] = OrderedDict()
+        self._earlier: OrderedDict[tuple[int, str | None, str], _Part] = OrderedDict()
 
     def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
         a = self.assessor()
         return self._version, a.charter, a.classifier, a.pii, a.injection
 
     def assessor(self) -> Assessor:
+        """The assessor of the approved charter version with the active charter model;
+        built again when either changes."""
         number = self.policies.active_number()
+        model = self._model_factory() if self._model_factory else None
+        model_id = model.id if model is not None else None
         with self._lock:
-            if number != self._version or self._assessor is None:
+            current = self._assessor
+            if number != self._version or current is None or current.model_id != model_id:
                 _, charter = self.policies.active()
                 judge = self._judge_factory() if self._judge_factory else None
-                previous = self._assessor.injection if self._assessor else None
+                previous = current.injection if current else None
                 self._assessor = Assessor(charter, self._embedder_factory(), judge, previous,
-                                          version=number)
+                                          version=number, model=model)
                 self._version = number
             return self._assessor
 
@@ -173,7 +181,7 @@ class CharterScreen:
                            vector_model=assessor.embedder.query_model_id if assessor.embedder else None)
 
     def _earlier_decision(self, assessor: Assessor, text: str) -> _Part:
-        key = (assessor.version, hashlib.sha256(text.encode()).hexdigest())
+        key = (assessor.version, assessor.model_id, hashlib.sha256(text.encode()).hexdigest())
         with self._lock:
             hit = self._earlier.get(key)
             if hit is not None:
@@ -186,7 +194,7 @@ class CharterScreen:
         return part
 
     def _keep(self, assessor: Assessor, text: str, part: _Part) -> None:
-        key = (assessor.version, hashlib.sha256(text.encode()).hexdigest())
+        key = (assessor.version, assessor.model_id, hashlib.sha256(text.encode()).hexdigest())
         with self._lock:
             self._earlier[key] = part
             self._earlier.move_to_end(key)

@@ -97,8 +97,11 @@ def sync(rt: Runtime, actor: Principal, folder: Path, options: IngestOptions,
 
 
 def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
-           classification: str = "internal", groups: Sequence[str] = ()) -> IngestReport:
-    """Store one uploaded file under the data folder and ingest it."""
+           classification: str | None = None,
+           groups: Sequence[str] | None = None) -> IngestReport:
+    """Store one uploaded file under the data folder and ingest it. Access not given is
+    kept from the stored document (a new one: ``internal``, no groups): a re-upload never
+    lowers a document's access unless asked to."""
     require(actor, "admin")
     name = Path(filename).name
     if not name or name.startswith("."):
@@ -112,7 +115,8 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
         tmp.write(body)
     Path(tmp.name).replace(target)
     options = IngestOptions(classification=classification,
-                            groups=tuple(g for g in groups if g), source="upload")
+                            groups=tuple(g for g in groups if g) if groups is not None else None,
+                            source="upload")
     report = _ingestor(rt).add([target], _options(rt, options))
     events.record(rt, actor, "document.added", "kb", _audited(report, options))
     return report

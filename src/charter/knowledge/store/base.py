@@ -48,6 +48,13 @@ def _doc(row: Any) -> DocumentRecord:
 # -- access and metadata filters, as SQL -------------------------------------------------
 
 
+def member_pattern(name: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching ``|name|`` exactly inside an encoded
+    list: ``_`` and ``%`` in a name are literal characters, not wildcards."""
+    escaped = name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%|{escaped}|%"
+
+
 def _acl(principal: Principal, alias: str = "c") -> tuple[list[str], dict[str, Any]]:
     """SQL clauses for what the principal may see, on a table with ``clearance_level`` and
     ``groups`` columns (chunks, or PostgreSQL's postings)."""
@@ -57,8 +64,8 @@ def _acl(principal: Principal, alias: str = "c") -> tuple[list[str], dict[str, A
     if ALL_GROUPS not in principal.groups:
         group_terms = [f"{alias}.groups = ''"]
         for i, group in enumerate(sorted(principal.groups)):
-            group_terms.append(f"{alias}.groups LIKE :acl_g{i}")
-            params[f"acl_g{i}"] = f"%|{group.lower()}|%"
+            group_terms.append(f"{alias}.groups LIKE :acl_g{i} ESCAPE '\\'")
+            params[f"acl_g{i}"] = member_pattern(group)
         clauses.append("(" + " OR ".join(group_terms) + ")")
     return clauses, params
 
@@ -77,8 +84,8 @@ def _metadata(filters: SearchFilters | None, alias: str = "c") -> tuple[list[str
         if filters.tags:
             tag_terms = []
             for i, tag in enumerate(filters.tags):
-                tag_terms.append(f"{alias}.tags LIKE :f_tag{i}")
-                params[f"f_tag{i}"] = f"%|{tag.lower()}|%"
+                tag_terms.append(f"{alias}.tags LIKE :f_tag{i} ESCAPE '\\'")
+                params[f"f_tag{i}"] = member_pattern(tag)
             clauses.append("(" + " OR ".join(tag_terms) + ")")
         if filters.updated_after:
             clauses.append(f"{alias}.updated_at >= :f_after")

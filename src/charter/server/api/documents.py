@@ -24,12 +24,18 @@ def list_documents(request: Request, p: Principal = Depends(caller)) -> list[dic
 
 @router.post("/documents", summary="Upload one document (raw body; admin)")
 async def upload(request: Request, filename: str = Query(..., min_length=1, max_length=200),
-                 classification: str = Query("internal"), groups: str = Query(""),
+                 classification: str | None = Query(
+                     None, description="internal, confidential, ...; omitted: the stored "
+                     "document's (a new one: internal)"),
+                 groups: str | None = Query(
+                     None, description="Comma-separated groups; omitted: the stored "
+                     "document's (a new one: none); empty: no groups"),
                  p: Principal = Depends(caller)) -> dict[str, Any]:
     require(p, "admin")  # before the body is read
     body = await request.body()
-    report = await run_in_threadpool(documents.upload, runtime(request), p, filename, body,
-                                     classification=classification, groups=groups.split(","))
+    report = await run_in_threadpool(
+        documents.upload, runtime(request), p, filename, body, classification=classification,
+        groups=groups.split(",") if groups is not None else None)
     return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
             "failed": [{"file": f, "reason": r} for f, r in report.failed],
             "chunks": report.chunks}

@@ -1,0 +1,76 @@
+"""The charter task's data: every source plays one part, labels from the source's
+categories, and the flag threshold that bounds the benign requests flagged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charter.judgement.tasks import charter as C
+
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
+needs_data = pytest.mark.skipif(not (SHARED / "safety").is_dir(),
+                                reason="needs ../shared/data")
+
+
+def test_the_threshold_flags_at_most_the_allowed_share_of_benign() -> None:
+    rng = np.random.default_rng(0)
+    benign = rng.uniform(0.0, 0.8, 500)
+    harmful = rng.uniform(0.5, 1.0, 200)
+    scores = np.concatenate([benign, harmful])
+    y = np.array([0] * 500 + [1] * 200)
+    t = C.flag_threshold(scores, y, max_benign=0.02)
+    assert np.mean(benign >= t) <= 0.02
+    # One step lower would flag more than allowed (the threshold is the lowest that fits).
+    looser = np.sort(benign)[::-1][int(0.02 * 500)]
+    assert np.mean(benign >= looser) > 0.02 or t == 0.5
+    assert C.flag_threshold(np.array([0.1, 0.9]), np.array([0, 1])) == 0.5  # never below 0.5
+
+
+def test_targets_carry_the_flag_and_the_known_category() -> None:
+    labels = C.labels_of(["fraud", "weapons"])
+    assert C.target(C.Row("x", True, "weapons", "harmbench"), labels) == [1.0, 0.0, 1.0]
+    assert C.target(C.Row("x", True, None, "advbench"), labels) == [1.0, 0.0, 0.0]
+    assert C.target(C.Row("x", False, None, "mmlu:anatomy"), labels) == [0.0, 0.0, 0.0]
+
+
+def test_mmlu_prompts_lose_their_options() -> None:
+    prompt = "Which organ makes insulin?\nA. liver\nB. pancreas\nC. lung\nD. skin\nAnswer:"
+    assert C._mmlu_question(prompt) == "Which organ makes insulin?"
+
+
+@needs_data
+def test_every_source_plays_exactly_one_part() -> None:
+    rows = C.load_rows(SHARED)
+    train, validation, test = C.split(rows)
+    assert len(train) + len(validation) + len(test) == len(rows)
+
+    def groups(part: list[C.Row]) -> set[str]:
+        return {r.source for r in part}
+
+    assert not groups(train) & groups(validation)
+    assert not groups(train) & groups(test)
+    assert not groups(validation) & groups(test)
+    assert {r.source for r in test if r.harmful} == {"strongreject"}
+    assert {r.source for r in validation if r.harmful} == {"advbench"}
+    # Each part has both sides.
+    for part in (train, validation, test):
+        assert any(r.harmful for r in part) and any(not r.harmful for r in part)
+    # No text of the test part is trained on.
+    assert not {r.text for r in test} & {r.text for r in train}
+
+
+def test_evaluate_counts_caught_and_flagged_by_source() -> None:
+    class Tiered:
+        def __init__(self, tier: str | None) -> None:
+            self.tier = tier
+
+    rows = [C.Row("bad one", True, None, "strongreject"), C.Row("bad two", True, None,
+                                                                 "strongreject"),
+            C.Row("fine", False, None, "scifact"), C.Row("bad-looking fine", False, None,
+                                                        "scifact")]
+    out = C.evaluate(lambda t: Tiered("red_line" if "bad" in t else "minimal"), rows)
+    assert out["harmful_caught"] == 1.0 and out["benign_flagged"] == 0.5
+    assert out["by_source"] == {"scifact": 0.5, "strongreject": 1.0}
