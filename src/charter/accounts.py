@@ -21,6 +21,7 @@ from charter.core.routes import TIER_FREE
 from charter.core.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
 from charter.store.db import Database, utcnow
 
+MAX_ACTIVE_KEYS = 20  # unrevoked API keys one user may hold
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
 _GROUP = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -129,6 +130,11 @@ class Accounts:
         user = self.get_user(user_id)
         if user.disabled:
             raise ConflictError(f"user {user_id!r} is disabled; enable it before creating keys")
+        active = sum(1 for k in self.list_keys(user_id) if k.revoked_at is None)
+        if active >= MAX_ACTIVE_KEYS:
+            raise ConflictError(f"user {user_id!r} already has {active} active API keys (the "
+                                f"most one user may hold); revoke one with `charter keys "
+                                f"revoke KEY_ID` first")
         secret = "chk_" + secrets.token_urlsafe(32)
         key = ApiKey("key_" + secrets.token_hex(8), user_id, secret[:12], name, utcnow(), None)
         with self.db.transaction() as conn:
@@ -165,7 +171,8 @@ class Accounts:
             raise AuthError("no API key: send 'Authorization: Bearer <key>' (create one with "
                             "`charter keys create USER`)")
         digest = hash_key(secret)
-        return self._principal(self.db.cache.get(("auth", digest), lambda: self._lookup(digest)))
+        return self._principal(self.db.cache.get_found(("auth", digest),
+                                                       lambda: self._lookup(digest)))
 
     def authenticate_cached(self, secret: str | None) -> Principal | None:
         """The principal when the key was looked up within the cache's TTL (no database

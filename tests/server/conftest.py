@@ -35,8 +35,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(settings: Settings, *, scripted: bool) -> Iterator[Served]:
-    settings = settings.with_overrides(max_body_mb=0.05, rate_limit_per_minute=1000)
+def _start(settings: Settings, *, scripted: bool, rate_limit: int = 1000) -> Iterator[Served]:
+    settings = settings.with_overrides(max_body_mb=0.05, rate_limit_per_minute=rate_limit)
     rt = Runtime.open(settings)
     if scripted:
         for name in ("fast", "thinking", "mini"):

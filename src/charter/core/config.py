@@ -214,7 +214,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_mb", 10.0, "Largest request body the server accepts, in MiB (413 above).",
             parse=_parse_float, minimum=0.01, example="10"),
     Setting("rate_limit_per_minute", 600,
-            "Requests one API key may make per minute, per server process (0: no limit).",
+            "Requests one user (all their API keys together) may make per minute, per "
+            "server process (0: no limit).",
             parse=_parse_int, minimum=0, example="600"),
     Setting("log_level", "warning",
             "Logging level for Charter's own messages.",

@@ -6,14 +6,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from charter.core.errors import RateLimitedError
+from charter.core.errors import AuthError, RateLimitedError
 from charter.core.principal import Principal
 from charter.runtime import Runtime
 from charter.services import accounts
@@ -40,26 +40,70 @@ class Strict(BaseModel):
 
 
 class RateLimiter:
-    """Sliding one-minute window of request times per key, in this process."""
+    """Sliding one-minute window of request times per key (a user, or a client address
+    for failed authentications), in this process. At most ``max_keys`` keys are tracked;
+    the least recently seen leave first, so made-up keys cannot grow it."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, *, what: str = "this user",
+                 max_keys: int = 10_000) -> None:
         self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = {}
+        self.what = what
+        self.max_keys = max_keys
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _window(self, key: str, now: float) -> deque[float]:
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+            while len(self._hits) > self.max_keys:
+                self._hits.popitem(last=False)
+        self._hits.move_to_end(key)
+        while hits and now - hits[0] >= 60.0:
+            hits.popleft()
+        return hits
+
+    def _refuse(self, hits: deque[float], now: float) -> None:
+        wait = 60.0 - (now - hits[0])
+        raise RateLimitedError(f"more than {self.per_minute} requests in a minute for "
+                               f"{self.what}; retry in {wait:.0f} s")
+
     def check(self, key: str) -> None:
+        """Count one request; 429 when the window is full."""
         if self.per_minute <= 0:
             return
         now = time.monotonic()
         with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] >= 60.0:
-                hits.popleft()
+            hits = self._window(key, now)
             if len(hits) >= self.per_minute:
-                wait = 60.0 - (now - hits[0])
-                raise RateLimitedError(f"more than {self.per_minute} requests in a minute for "
-                                       f"this key; retry in {wait:.0f} s")
+                self._refuse(hits, now)
             hits.append(now)
+
+    def check_open(self, key: str) -> None:
+        """429 when the window is full, counting nothing (before the work is known)."""
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            hits = self._window(key, now)
+            if len(hits) >= self.per_minute:
+                self._refuse(hits, now)
+
+    def count(self, key: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._window(key, now).append(now)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# Failed authentications one client address may make per minute before it is refused
+# without a lookup: guessing keys costs a database read each.
+FAILED_AUTH_PER_MINUTE = 30
 
 
 async def caller(request: Request) -> Principal:
@@ -71,8 +115,18 @@ async def caller(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else None
     rt = runtime(request)
-    principal = accounts.authenticate_cached(rt, secret) or \
-        await run_in_threadpool(accounts.authenticate, rt, secret)
-    request.app.state.limiter.check(accounts.rate_key(secret))  # per key, not per user
+    principal = accounts.authenticate_cached(rt, secret)
+    if principal is None:
+        # A client that keeps failing is refused before its next lookup.
+        failures: RateLimiter = request.app.state.auth_failures
+        address = client_address(request)
+        failures.check_open(address)
+        try:
+            principal = await run_in_threadpool(accounts.authenticate, rt, secret)
+        except AuthError:
+            failures.count(address)
+            raise
+    # Per user, not per key: more keys do not buy more requests.
+    request.app.state.limiter.check(principal.id)
     request.state.principal = principal
     return principal

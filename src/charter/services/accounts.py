@@ -25,11 +25,6 @@ def authenticate_cached(rt: Runtime, secret: str | None) -> Principal | None:
     return rt.accounts.authenticate_cached(secret)
 
 
-def rate_key(secret: str | None) -> str:
-    """What the per-key rate limit counts by: a prefix of the key's hash, never the key."""
-    return hash_key(secret or "")[:16]
-
-
 def me(rt: Runtime, actor: Principal) -> dict[str, Any]:
     profile = rt.profiles.get(actor.id)
     return {"id": actor.id, "display_name": actor.display_name, "roles": sorted(actor.roles),
