@@ -7,7 +7,7 @@ from typing import cast
 from functools import cached_property
 
 from charter.accounts import Accounts
-from charter.audit import AuditLog
+from charter.audit import AuditLog, key_for
 from charter.backends import registry
 from charter.backends.base import ChatModel, Embedder
 from charter.policy.engine import CharterScreen
@@ -56,7 +56,7 @@ class Runtime:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.db)
+        return AuditLog(self.db, key_for(self.settings))
 
     def embedder(self) -> Embedder:
         """The embedding model named by the ``embedding_alias`` setting."""

@@ -153,6 +153,57 @@ class StorageConformance:
         with pytest.raises(AuditIntegrityError, match="event 2"):
             log.verify()
 
+    @staticmethod
+    def _without_delete_guard(db: Database, conn) -> None:  # noqa: ANN001
+        if db.dialect == "sqlite":
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+
+    def test_removing_the_newest_records_is_detected(self, db: Database) -> None:
+        log = AuditLog(db, b"k" * 32)
+        for i in range(5):
+            log.append(f"r{i}", "alice", "chat", {"i": i})
+        assert log.verify() == 5
+        with db.transaction() as conn:
+            self._without_delete_guard(db, conn)
+            conn.execute(text("DELETE FROM audit_events WHERE request_id IN ('r3', 'r4')"))
+        with pytest.raises(AuditIntegrityError, match="newest 2 were removed"):
+            log.verify()
+
+    def test_a_head_rewritten_without_the_key_is_detected_for_good(self, db: Database) -> None:
+        log = AuditLog(db, b"k" * 32)
+        for i in range(4):
+            log.append(f"r{i}", "alice", "chat", {"i": i})
+        with db.transaction() as conn:
+            self._without_delete_guard(db, conn)
+            conn.execute(text("DELETE FROM audit_events WHERE request_id = 'r3'"))
+            last = conn.execute(text("SELECT id, hash FROM audit_events ORDER BY id DESC "
+                                     "LIMIT 1")).first()
+            conn.execute(text("UPDATE audit_head SET count = 3, last_id = :i, last_hash = :h"),
+                         {"i": last.id, "h": last.hash})
+        with pytest.raises(AuditIntegrityError, match="MAC does not match"):
+            log.verify()
+        log.append("r9", "bob", "chat", {})  # the next append re-signs, but marks the head
+        with pytest.raises(AuditIntegrityError, match="altered without the key"):
+            log.verify()
+
+    def test_emptying_the_table_is_refused_or_detected(self, db: Database) -> None:
+        log = AuditLog(db, b"k" * 32)
+        log.append("r1", "alice", "chat", {})
+        if db.dialect != "sqlite":
+            with pytest.raises(sa_exc.DBAPIError, match="append-only"):
+                with db.transaction() as conn:
+                    conn.execute(text("TRUNCATE audit_events"))
+        with db.transaction() as conn:
+            self._without_delete_guard(db, conn)
+            conn.execute(text("DELETE FROM audit_events"))
+        with pytest.raises(AuditIntegrityError, match="holds 0 events"):
+            log.verify()
+        with pytest.raises(sa_exc.DBAPIError, match="cannot be deleted|append-only"):
+            with db.transaction() as conn:
+                conn.execute(text("DELETE FROM audit_head"))
+
     def test_concurrent_appends_keep_one_linear_chain(self, db: Database) -> None:
         log = AuditLog(db)
         errors: list[BaseException] = []

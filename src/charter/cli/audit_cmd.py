@@ -14,9 +14,19 @@ app = typer.Typer(help="The append-only, hash-chained audit trail.", no_args_is_
 
 @app.command("verify")
 def verify() -> None:
-    """Check every record's hash chain; fails on the first changed or missing record."""
+    """Check every record's hash chain and the keyed head; fails on a changed or missing
+    record, newest ones included."""
     count = audit.verify(STATE.runtime, STATE.principal)
     typer.echo(f"audit chain intact: {count} events")
+
+
+@app.command("head")
+def head(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The chain's end: note it outside Charter (a ticket, a log) so that a database
+    restored to an earlier state can be told apart."""
+    h = audit.head(STATE.runtime, STATE.principal)
+    typer.echo(json.dumps(h) if as_json else
+               f"{h['count']} events, last {h['last_id']} {h['last_hash']}")
 
 
 @app.command("list")

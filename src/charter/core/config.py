@@ -102,6 +102,11 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLAlchemy URL of the database. Empty means a SQLite file in data_dir. "
             "For PostgreSQL with pgvector: postgresql+psycopg://user:pass@host/db.",
             example="postgresql+psycopg://charter@localhost/charter", secret=True),
+    Setting("audit_key_file", "",
+            "File holding the key of the audit head's MAC (created, readable by the owner "
+            "only, when missing); keep it off the database host's backups of the database. "
+            "Empty: audit.key in the data folder. Every server process on one database needs "
+            "the same file.", example="/etc/charter/audit.key"),
     Setting("read_cache_ttl", 2.0,
             "Seconds this process keeps rarely-changing rows (charter version, aliases, tier "
             "limits, profiles, router version) before reading them again; changes made in this "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from charter.audit import AuditRecord
 from charter.core.principal import Principal, require
 from charter.runtime import Runtime
@@ -26,6 +28,14 @@ def export(rt: Runtime, actor: Principal, **filters: object) -> list[AuditRecord
 
 
 def verify(rt: Runtime, actor: Principal) -> int:
-    """Check the whole hash chain; returns the number of events."""
+    """Check the whole hash chain and its keyed head; returns the number of events."""
     require(actor, "reviewer")
     return rt.audit.verify()
+
+
+def head(rt: Runtime, actor: Principal) -> dict[str, Any]:
+    """The chain's end (count, last event and its hash), to anchor outside Charter: a
+    database restored to an earlier state shows as a head older than the one noted."""
+    require(actor, "reviewer")
+    h = rt.audit.head()
+    return {"count": h.count, "last_id": h.last_id, "last_hash": h.last_hash}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
-from charter.audit import AuditLog
+from charter.audit import AuditLog, key_for
 from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatRequest, Passage, Usage, approx_tokens
 from charter.core.config import Settings
@@ -95,7 +95,7 @@ class Gateway:
         self.settings = settings
         self.db = db
         self.aliases = AliasRepository(db)
-        self.audit = AuditLog(db)
+        self.audit = AuditLog(db, key_for(settings))
         self.retriever = retriever or NoRetrieval()
         self.screen = screen or PassThroughScreen()
         self.reviews = reviews

@@ -165,6 +165,19 @@ class AuditEvent(Base):
     )
 
 
+class AuditHead(Base):
+    """The chain's end (count, last id and hash) under an HMAC keyed outside the
+    database, so removing the newest records shows (migration 0009)."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
+    broken_at: Mapped[str] = mapped_column(String(32))
+
+
 # -- 0002 knowledge base ---------------------------------------------------------------
 # The tables below are read and written with Core statements, so they are declared as
 # Core tables (each ORM class costs milliseconds at import; every command imports this).
