@@ -36,6 +36,9 @@ class Assessment:
     vector: list[float] | None = None
 
 
+# Characters of a streamed answer held back while the charter redacts answers: longer
+# than any entity it redacts (a card number with spaces, an IBAN, an e-mail address).
+ANSWER_HOLD = 64
 # How strict each action is: a conversation's decision is its strictest part's.
 SEVERITY = {"allow": 0, "safe_complete": 1, "hold_for_review": 2, "refuse": 3}
 # Earlier parts of conversations are assessed again on every turn; their assessments are
@@ -222,6 +225,9 @@ class CharterScreen:
 
     def redact(self, text: str) -> str:
         return self._current()[3].redact(text)[0]
+
+    def answer_hold(self) -> int:
+        return ANSWER_HOLD if self._current()[1].pii.redact_in_answers else 0
 
     def for_backend(self, request: ChatRequest, *, external: bool) -> ChatRequest:
         """The request as it may leave for the backend: for one outside the organisation

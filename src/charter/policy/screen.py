@@ -53,6 +53,11 @@ class Screen(Protocol):
 
     def redact(self, text: str) -> str: ...
 
+    def answer_hold(self) -> int:
+        """Characters of a streamed answer to hold back so that output screening sees
+        whole what it changes (0 when it changes nothing but citation markers)."""
+        ...
+
     def for_backend(self, request: ChatRequest, *, external: bool) -> ChatRequest: ...
 
 
@@ -66,6 +71,9 @@ def redacted_request(request: ChatRequest, redact: Callable[[str], str]) -> Chat
 
 class PassThroughScreen:
     """Allows everything and changes nothing."""
+
+    def answer_hold(self) -> int:
+        return 0
 
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage], *,
                      instructions: str = "") -> InputScreen:

@@ -16,6 +16,7 @@ model.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -39,6 +40,7 @@ from charter.profiles import ProfileRepository
 from charter.router.log import RouteLog
 from charter.router.rules import choose_route
 from charter.router.versions import RouterRepository
+from charter.spine.outflow import Outflow
 from charter.spine.record import ErrorRecord, chat_record, model_record, question_sha256
 from charter.spine.request import AskRequest, Delta, encode, new_request_id
 from charter.store.aliases import AliasRepository
@@ -47,6 +49,8 @@ from charter.strategies import Strategy, for_route
 from charter.usage import QuotaState, Quotas, check_quota, served_route
 
 __all__ = ["AskRequest", "Delta", "Gateway"]
+
+log = logging.getLogger("charter.gateway")
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,13 @@ class Gateway:
 
     # -- after the model -----------------------------------------------------------------
 
+    def _screened(self, p: Prepared, text: str) -> str:
+        """The model's text as a user may see it (the answer without the notes)."""
+        passages = p.grounding.passages
+        return self.screen.screen_output(p.admitted.request.principal,
+                                         drop_unsupported_markers(text, passages),
+                                         passages).answer
+
     def _result(self, p: Prepared, text: str, usage: Usage) -> Result:
         passages = p.grounding.passages
         text = drop_unsupported_markers(text, passages)
@@ -278,12 +289,17 @@ class Gateway:
         return self._stream(p)
 
     def _stream(self, p: Prepared) -> Iterator[Delta | Result]:
+        """Deltas screened before they leave (``Outflow``); the audit record is committed
+        before the last of the answer is released, so a failed write ends the stream
+        with an error, never a complete answer without a record."""
         rid = p.admitted.request_id
         if p.final is not None:
+            result = self._finish(p, p.final, Usage(), streamed=True)
             yield Delta(p.final, rid)
-            yield self._finish(p, p.final, Usage(), streamed=True)
+            yield result
             return
         assert p.strategy is not None and p.chat is not None
+        outflow = Outflow(lambda text: self._screened(p, text), self.screen.answer_hold())
         pieces: list[str] = []
         usage = Usage()
         note: str | None = None
@@ -298,7 +314,8 @@ class Gateway:
                     break
                 if chunk.text:
                     pieces.append(chunk.text)
-                    yield Delta(chunk.text, rid)
+                    if ready := outflow.push(chunk.text):
+                        yield Delta(ready, rid)
                 if chunk.usage is not None:
                     usage = chunk.usage
                 note = chunk.note or note
@@ -316,9 +333,19 @@ class Gateway:
                          error=CharterError("the client stopped reading the stream",
                                             code="cancelled"))
             raise
+        except Exception as exc:
+            # Not one of Charter's errors: recorded, and the client gets a clean error.
+            log.exception("stream %s failed", rid)
+            error = CharterError("the answer failed part-way; try again")
+            self._record(p, streamed=True, backend_s=backend_s, error=error)
+            raise error from exc
         finally:
             close = getattr(source, "close", None)
             if close is not None:
                 close()
-        yield self._finish(p, "".join(pieces).strip(), usage, streamed=True,
-                           backend_s=backend_s, note=note)
+        tail = outflow.finish()
+        result = self._finish(p, outflow.text.strip(), usage, streamed=True,
+                              backend_s=backend_s, note=note)
+        if tail:
+            yield Delta(tail, rid)
+        yield result

@@ -7,6 +7,7 @@ their own ``charter`` object with ``use_case``, ``personality`` and ``instructio
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from charter.server.deps import caller, runtime, spine
 from charter.services import models as model_service
 from charter.spine.request import AskRequest, Delta
 
+log = logging.getLogger("charter.server")
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
@@ -177,6 +179,10 @@ async def _sse(events: Iterator[Delta | Result]) -> AsyncIterator[str]:
         yield "data: [DONE]\n\n"
     except CharterError as exc:
         yield _event({**exc.to_dict(), "status": exc.status})
+    except Exception:  # noqa: BLE001 - the stream ends with an error chunk, not a reset
+        log.exception("stream %s failed", rid or "?")
+        error = CharterError("the answer failed part-way; try again")
+        yield _event({**error.to_dict(), "status": error.status})
     finally:
         close = getattr(events, "close", None)
         if close is not None:
