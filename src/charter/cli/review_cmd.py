@@ -19,7 +19,7 @@ def list_(state: str | None = typer.Option("pending", "--state",
     """List reviews (pending ones by default)."""
     reviews = review_service.list_reviews(STATE.runtime, STATE.principal, state)
     if as_json:
-        typer.echo(json.dumps([review_service.public(r) for r in reviews], indent=2))
+        typer.echo(json.dumps([review_service.public(r, STATE.principal) for r in reviews], indent=2))
         return
     for r in reviews:
         typer.echo(f"{r.id} {r.state:<8} {r.created_at[:19]} {r.category or '-'} "
@@ -38,8 +38,10 @@ def show(review_id: str = typer.Argument(..., help="Review id.")) -> None:
     typer.echo(f"question: {r.question_redacted}")
     if r.state != "pending":
         typer.echo(f"decided by {r.reviewer} at {r.decided_at}: {r.note}")
-    if r.answer is not None:
-        typer.echo(f"\nanswer:\n{r.answer}")
+    if r.answer is not None and r.principal_id == STATE.principal.id:
+        typer.echo(f"\nanswer:\n{r.answer}")  # the asker's: reviewers see the decision only
+    elif r.answer is not None:
+        typer.echo("answered (the answer is the asker's to read)")
 
 
 @app.command("approve")
@@ -49,7 +51,6 @@ def approve(review_id: str = typer.Argument(..., help="Review id."),
     r = review_service.decide(STATE.runtime, STATE.principal, review_id, approve=True,
                               note=note)
     typer.echo(f"approved {r.id}; answer stored for {r.principal_id}")
-    typer.echo(r.answer or "")
 
 
 @app.command("reject")

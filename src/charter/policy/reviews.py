@@ -73,15 +73,34 @@ class ReviewQueue:
         with self.db.connect() as conn:
             return [_review(r) for r in conn.execute(text(sql + " ORDER BY created_at"), params)]
 
+    def claim(self, review_id: str, reviewer: str) -> None:
+        """Mark a pending review as being approved by ``reviewer`` (state ``approving``);
+        a conflict when it is not pending any more, so only one approval serves it."""
+        with self.db.transaction(exclusive=True) as conn:
+            n = conn.execute(text(
+                "UPDATE reviews SET state = 'approving', reviewer = :rv WHERE id = :i AND "
+                "state = 'pending'"), {"rv": reviewer, "i": review_id}).rowcount
+        if not n:
+            state = self.get(review_id).state
+            raise ConflictError(f"review {review_id} is already {state}")
+
+    def release(self, review_id: str, reviewer: str) -> None:
+        """Back to pending after an approval that failed to serve."""
+        with self.db.transaction(exclusive=True) as conn:
+            conn.execute(text(
+                "UPDATE reviews SET state = 'pending', reviewer = NULL WHERE id = :i AND "
+                "state = 'approving' AND reviewer = :rv"), {"rv": reviewer, "i": review_id})
+
     def decide(self, review_id: str, *, approve: bool, reviewer: str, note: str,
                answer: str | None = None, result: dict[str, Any] | None = None) -> Review:
         with self.db.transaction(exclusive=True) as conn:
-            state = conn.execute(text("SELECT state FROM reviews WHERE id = :i"),
-                                 {"i": review_id}).scalar()
-            if state is None:
+            row = conn.execute(text("SELECT state, reviewer FROM reviews WHERE id = :i"),
+                               {"i": review_id}).first()
+            if row is None:
                 raise NotFoundError(f"no review {review_id!r}; see `charter review list`")
-            if state != "pending":
-                raise ConflictError(f"review {review_id} was already {state}")
+            claimed = row.state == "approving" and row.reviewer == reviewer and approve
+            if row.state != "pending" and not claimed:
+                raise ConflictError(f"review {review_id} was already {row.state}")
             conn.execute(text(
                 "UPDATE reviews SET state = :s, reviewer = :rv, note = :n, answer = :a, "
                 "result = :res, decided_at = :now WHERE id = :i"),

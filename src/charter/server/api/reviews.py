@@ -18,13 +18,13 @@ router = APIRouter(prefix="/api", tags=["reviews"])
 @router.get("/reviews", summary="Held requests (reviewer)")
 def reviews(request: Request, state: str | None = Query("pending"),
             p: Principal = Depends(caller)) -> list[dict[str, Any]]:
-    return [review_service.public(r)
+    return [review_service.public(r, p)
             for r in review_service.list_reviews(runtime(request), p, state)]
 
 
 @router.get("/reviews/mine", summary="Your own held requests and their answers")
 def my_reviews(request: Request, p: Principal = Depends(caller)) -> list[dict[str, Any]]:
-    return [review_service.public(r) for r in review_service.mine(runtime(request), p)]
+    return [review_service.public(r, p) for r in review_service.mine(runtime(request), p)]
 
 
 class DecisionIn(Strict):
@@ -36,11 +36,11 @@ async def approve(review_id: str, body: DecisionIn, request: Request,
                   p: Principal = Depends(caller)) -> dict[str, Any]:
     r = await run_in_threadpool(review_service.decide, runtime(request), p, review_id,
                                 approve=True, note=body.note)
-    return review_service.public(r)
+    return review_service.public(r, p)
 
 
 @router.post("/reviews/{review_id}/reject", summary="Reject: never answered (reviewer)")
 def reject(review_id: str, body: DecisionIn, request: Request,
            p: Principal = Depends(caller)) -> dict[str, Any]:
     r = review_service.decide(runtime(request), p, review_id, approve=False, note=body.note)
-    return review_service.public(r)
+    return review_service.public(r, p)
