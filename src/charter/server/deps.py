@@ -68,8 +68,9 @@ class RateLimiter:
         raise RateLimitedError(f"more than {self.per_minute} requests in a minute for "
                                f"{self.what}; retry in {wait:.0f} s")
 
-    def check(self, key: str) -> None:
-        """Count one request; 429 when the window is full."""
+    def check(self, key: str, *, count: bool = True) -> None:
+        """429 when the window is full; else the request counts (unless ``count`` is
+        false: a check before the work is known)."""
         if self.per_minute <= 0:
             return
         now = time.monotonic()
@@ -77,17 +78,8 @@ class RateLimiter:
             hits = self._window(key, now)
             if len(hits) >= self.per_minute:
                 self._refuse(hits, now)
-            hits.append(now)
-
-    def check_open(self, key: str) -> None:
-        """429 when the window is full, counting nothing (before the work is known)."""
-        if self.per_minute <= 0:
-            return
-        now = time.monotonic()
-        with self._lock:
-            hits = self._window(key, now)
-            if len(hits) >= self.per_minute:
-                self._refuse(hits, now)
+            if count:
+                hits.append(now)
 
     def count(self, key: str) -> None:
         if self.per_minute <= 0:
@@ -120,7 +112,7 @@ async def caller(request: Request) -> Principal:
         # A client that keeps failing is refused before its next lookup.
         failures: RateLimiter = request.app.state.auth_failures
         address = client_address(request)
-        failures.check_open(address)
+        failures.check(address, count=False)
         try:
             principal = await run_in_threadpool(accounts.authenticate, rt, secret)
         except AuthError:
