@@ -9,7 +9,9 @@ import pytest
 from charter.core.config import Settings
 from charter.core.errors import ConflictError
 from charter.runtime import Runtime
-from charter.server.deps import FAILED_AUTH_PER_MINUTE, RateLimiter
+from charter.server.deps import RateLimiter
+
+FAILED_AUTH_PER_MINUTE = 30  # the setting's default
 from charter.store.cache import ReadCache
 
 

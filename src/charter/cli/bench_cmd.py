@@ -200,6 +200,28 @@ def policy(
             typer.echo(json.dumps(miss), err=as_json)
 
 
+@app.command("auth")
+def auth(
+    requests: int = typer.Option(10_000, "--requests", min=1, help="Guessed tokens per run."),
+    concurrency: int = typer.Option(20, "--concurrency", min=1, max=500,
+                                    help="Requests in flight at once."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Random bearer tokens against `charter serve`: the server's resident memory before
+    and after, the status codes and requests/s, with the failed-sign-in limit on (the
+    default) and off (every guess looked up)."""
+    from charter.bench import auth as bench
+
+    result = {"limited": bench.run(requests, concurrency),
+              "unlimited": bench.run(requests, concurrency, failures_per_minute=0)}
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for name, r in result.items():
+        typer.echo(f"{name:>9}: {r['requests']} guesses, RSS {r['rss_before_mb']} -> "
+                   f"{r['rss_after_mb']} MB, codes {r['codes']}, {r['rps']} req/s")
+
+
 @app.command("pii")
 def pii(
     data: Path = typer.Option(Path("../shared/data/pii/presidio_synth_dev.json"), "--data",

@@ -222,6 +222,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Requests one user (all their API keys together) may make per minute, per "
             "server process (0: no limit).",
             parse=_parse_int, minimum=0, example="600"),
+    Setting("auth_failures_per_minute", 30,
+            "Failed sign-ins one client address may make per minute, per server process, "
+            "before it is answered 429 without a lookup (0: no limit).",
+            parse=_parse_int, minimum=0, example="30"),
     Setting("log_level", "warning",
             "Logging level for Charter's own messages.",
             choices=("debug", "info", "warning", "error"), example="info"),

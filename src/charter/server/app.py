@@ -23,7 +23,7 @@ from charter.core.config import Settings
 from charter.core.errors import CharterError, PayloadTooLargeError
 from charter.runtime import Runtime
 from charter.server.api import ROUTERS
-from charter.server.deps import FAILED_AUTH_PER_MINUTE, RateLimiter
+from charter.server.deps import RateLimiter
 from charter.spine import Spine
 
 _STATUS_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
@@ -128,7 +128,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *,
     app.state.runtime = runtime or Runtime.open(settings)
     app.state.spine = spine or app.state.runtime.gateway
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.auth_failures = RateLimiter(FAILED_AUTH_PER_MINUTE,
+    # Guessing keys costs a database read each: a client that keeps failing is refused
+    # before its next lookup.
+    app.state.auth_failures = RateLimiter(settings.auth_failures_per_minute,
                                           what="failed sign-ins from this address")
 
     @app.exception_handler(CharterError)

@@ -93,10 +93,6 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-# Failed authentications one client address may make per minute before it is refused
-# without a lookup: guessing keys costs a database read each.
-FAILED_AUTH_PER_MINUTE = 30
-
 
 async def caller(request: Request) -> Principal:
     """The principal behind the request's API key (401 without a valid one).
