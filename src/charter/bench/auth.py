@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from charter.bench.gateway import _free_port, _prepare, _server_command, _wait
+from charter.bench.gateway import _free_port, _prepare, _server_command, _wait, stop
 
 
 def _rss_mb(pid: int) -> float:
@@ -73,11 +73,7 @@ def run(requests: int = 10_000, concurrency: int = 20,
             seconds = time.perf_counter() - began
             after = _rss_mb(server.pid)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
     return {"requests": requests, "rss_before_mb": round(before, 1),
             "rss_after_mb": round(after, 1), "codes": dict(sorted(codes.items())),
             "rps": round(requests / seconds, 1)}

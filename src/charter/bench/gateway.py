@@ -295,11 +295,16 @@ def _measure(data: Path, key: str, floor: str | None, requests_c1: int, requests
             log(f"{label} {name}: {out[name]}")
         return out
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """End a bench server: politely, then for good after 15 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def _wait(url: str, key: str, server: subprocess.Popen[bytes]) -> None:
