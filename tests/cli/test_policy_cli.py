@@ -90,6 +90,9 @@ def test_bad_input_to_policy_commands(cli, tmp_path: Path) -> None:
         (("policy", "show", "7"), "no charter version 7"),
         (("policy", "propose", str(tmp_path / "missing.yaml"), "--note", "n"), "not found"),
         (("bench", "policy", "--data", str(tmp_path / "none.jsonl")), "not found"),
+        (("finetune", "charter", "--data", str(tmp_path / "nodata")), "is missing"),
+        (("finetune", "answerability", "--data", str(tmp_path / "nodata")), "no SQuAD file"),
+        (("finetune", "activate", "charter", "3"), "charter"),
     ]:
         run = cli(*args)
         assert run.code == 2, (args, run.err)

@@ -37,3 +37,16 @@ def test_a_re_upload_never_lowers_access_unless_asked(served: Served) -> None:
     # The user without clearance never saw the confidential one.
     with served.client("user") as c:
         assert all(not d["uri"].endswith("pay.md") for d in c.get("/api/documents").json())
+
+
+def test_bad_access_parameters_are_refused_and_change_nothing(served: Served) -> None:
+    with served.client("admin") as c:
+        c.post("/api/documents", params={"filename": "pay.md", "classification": "confidential",
+                                         "groups": "hr"}, content=b"# Pay\nBands in April.")
+        for params, fragment in [({"classification": "top-secret"}, "classification"),
+                                 ({"groups": "hr,Bad Group!"}, "group name")]:
+            r = c.post("/api/documents", params={"filename": "pay.md", **params},
+                       content=b"# Pay\nBands in May.")
+            assert r.status_code == 400 and fragment in r.json()["error"]["message"], r.text
+    doc = _doc(served, "pay.md")
+    assert (doc.classification, doc.groups) == ("confidential", ["hr"])
