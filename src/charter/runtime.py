@@ -10,6 +10,7 @@ from charter.accounts import Accounts
 from charter.audit import AuditLog, key_for
 from charter.backends import registry
 from charter.backends.base import ChatModel, Embedder
+from charter.policy.outbound import RedactingEmbedder
 from charter.policy.engine import CharterScreen
 from charter.policy.register import UseCaseRegister
 from charter.policy.reviews import ReviewQueue
@@ -60,10 +61,19 @@ class Runtime:
 
     def embedder(self) -> Embedder:
         """The embedding model named by the ``embedding_alias`` setting."""
-        alias = self.aliases.get(self.settings.embedding_alias, kind="embedding")
+        return self.embedding_model(self.settings.embedding_alias)
+
+    def embedding_model(self, name: str) -> Embedder:
+        """The embedding alias ``name``; one marked ``external`` sees every text redacted
+        as the charter asks (``policy.outbound``)."""
+        alias = self.aliases.get(name, kind="embedding")
         # No isinstance() against the Protocol here: checking a runtime Protocol reads every
         # property, and ``dimension`` would load the model that is otherwise loaded lazily.
-        return cast(Embedder, registry.build(alias, self.settings))
+        model = cast(Embedder, registry.build(alias, self.settings))
+        if alias.external:
+            # Looked up per text, not now: the screen itself is built with this embedder.
+            return RedactingEmbedder(model, lambda text: self.screen.for_external(text))
+        return model
 
     @cached_property
     def documents(self) -> DocumentStore:

@@ -71,6 +71,21 @@ def test_every_request_is_audited_with_pii_redacted(gw: Gateway, runtime: Runtim
     assert runtime.audit.verify() == 1
 
 
+def test_a_charter_may_let_the_audit_keep_personal_data(gw: Gateway, runtime: Runtime) -> None:
+    from charter.policy.versions import default_charter_text
+
+    body = default_charter_text()
+    assert "redact_in_audit: true" in body
+    runtime.policies.propose(body.replace("redact_in_audit: true", "redact_in_audit: false"),
+                             "alice", "the audit may hold contact details")
+    runtime.policies.approve(2, "bob")
+    question = "Mail jane.doe@example.com about the offsite"
+    result = gw.ask(req(question, model="script"))
+    payload = runtime.audit.records(request_id=result.request_id)[0].payload
+    assert payload["prompt"]["redacted"] == question
+    assert payload["prompt"]["pii"] == ["EMAIL_ADDRESS"]
+
+
 def test_unknown_alias_and_empty_question(gw: Gateway) -> None:
     with pytest.raises(UnknownAliasError, match="charter models add"):
         gw.ask(req(model="nope"))

@@ -4,10 +4,17 @@ Errors are raised deep, where the cause is known, and converted once at the edge
 the CLI prints ``error: <message>`` and exits non-zero; the server returns the
 OpenAI error shape ``{"error": {"message", "type", "code"}}`` with ``status``.
 Every message says what to do about the problem. Messages never contain secrets.
+
+Errors about Charter's own machinery (a model server, the database) name internals an
+operator needs: base URLs, database hosts and paths, variable names. Such classes carry a
+``public`` message too, which is what a caller without the admin role is shown, with a
+reference under which the full message is logged (``for_viewer``).
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
 
@@ -22,6 +29,9 @@ class CharterError(Exception):
     type: str = "server_error"
     code: str = "internal_error"
     exit_code: int = 1
+    # What a caller who is not an administrator is told instead of ``message``, for
+    # errors whose message names internals (None: ``message`` is fit for anyone).
+    public: str | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -30,8 +40,21 @@ class CharterError(Exception):
             self.code = code
 
     def to_dict(self) -> dict[str, Any]:
-        """The OpenAI-style error body."""
+        """The OpenAI-style error body, with the full message."""
         return {"error": {"message": self.message, "type": self.type, "code": self.code}}
+
+    def for_viewer(self, admin: bool) -> dict[str, Any]:
+        """The error body for one caller: the full message for an administrator; for
+        anyone else, when the message names internals, the public message and a
+        reference under which the full one is logged."""
+        if admin or self.public is None:
+            return self.to_dict()
+        reference = secrets.token_hex(4)
+        logging.getLogger("charter.errors").warning("reference %s: %s", reference,
+                                                    self.message)
+        message = (f"{self.public}; an administrator can find the details in the server "
+                   f"log under reference {reference}")
+        return {"error": {"message": message, "type": self.type, "code": self.code}}
 
 
 class InvalidInputError(CharterError):
@@ -47,6 +70,7 @@ class ConfigError(InvalidInputError):
     """A setting has a value Charter cannot use."""
 
     code = "invalid_setting"
+    public = "a Charter setting has a value Charter cannot use"
 
 
 class NotFoundError(CharterError):
@@ -110,6 +134,7 @@ class ModelFileError(InvalidInputError):
     """A model file is missing or is not what it claims to be."""
 
     code = "invalid_model_file"
+    public = "a model file this alias needs is missing or cannot be loaded"
 
 
 class BackendError(CharterError):
@@ -118,6 +143,7 @@ class BackendError(CharterError):
     status = 502
     type = "server_error"
     code = "backend_error"
+    public = "the model server behind this alias failed; retry later"
 
 
 class BackendUnavailableError(BackendError):
@@ -125,6 +151,7 @@ class BackendUnavailableError(BackendError):
 
     status = 503
     code = "backend_unavailable"
+    public = "the model server behind this alias did not answer in time; retry later"
 
 
 class BackendAuthError(BackendError):
@@ -132,6 +159,7 @@ class BackendAuthError(BackendError):
 
     status = 502
     code = "backend_auth_failed"
+    public = "the model server behind this alias refused Charter's credentials"
 
 
 class BackendRateLimitError(BackendError):
@@ -140,6 +168,7 @@ class BackendRateLimitError(BackendError):
     status = 429
     type = "rate_limit_error"
     code = "backend_rate_limited"
+    public = "the model server behind this alias is rate limiting; retry later"
 
 
 class QuotaExceededError(CharterError):
@@ -155,6 +184,7 @@ class StorageError(CharterError):
 
     status = 503
     code = "storage_error"
+    public = "the database cannot be used right now; retry the request"
 
 
 class DatabaseUnavailableError(StorageError):

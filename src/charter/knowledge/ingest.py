@@ -153,43 +153,51 @@ class Ingestor:
             # Fail before any work: vectors from two models must never share an index.
             self.store.ensure_index(self.embedder.model_id, self.embedder.dimension)
         pending: list[DocumentWrite] = []
+        stale: list[str] = []
         pending_chunks = 0
         for done, path in enumerate(files, start=1):
             try:
-                writes = self._prepare(path, options, report)
+                writes, gone = self._prepare(path, options, report)
             except LoaderError as exc:
                 report.failed.append((str(path), exc.message))
-                writes = []
+                writes, gone = [], []
             except OSError as exc:
                 report.failed.append((str(path), f"cannot read the file: {exc.strerror}"))
-                writes = []
-            for w in writes:
-                pending.append(w)
-                pending_chunks += len(w.chunks)
-                if pending_chunks >= self.batch_chunks:
-                    self._flush(pending, report)
-                    pending, pending_chunks = [], 0
+                writes, gone = [], []
+            # A file's documents (every row of a record file) and the rows it no longer
+            # has are written in one transaction: a crash leaves it wholly old or new.
+            pending.extend(writes)
+            stale.extend(gone)
+            pending_chunks += sum(len(w.chunks) for w in writes)
+            if pending_chunks >= self.batch_chunks:
+                self._flush(pending, report, stale)
+                pending, stale, pending_chunks = [], [], 0
             if self.progress:
                 self.progress(done, len(files), str(path))
-        if pending:
-            self._flush(pending, report)
+        if pending or stale:
+            self._flush(pending, report, stale)
         if report.chunks >= STATISTICS_AFTER_CHUNKS:
             self.store.refresh_statistics()
         report.seconds = time.perf_counter() - started
 
-    def _prepare(self, path: Path, options: IngestOptions, report: IngestReport) -> list[DocumentWrite]:
+    def _prepare(self, path: Path, options: IngestOptions,
+                 report: IngestReport) -> tuple[list[DocumentWrite], list[str]]:
+        """The documents to write for one file, and the ids of its rows that are gone."""
         loader_for(path)  # unsupported types fail before hashing
         digest = file_hash(path)
         uri = str(path)
-        existing = self.store.find(uri)
         is_records = path.suffix.lower() in (".csv", ".jsonl", ".ndjson")
         if is_records:
             existing_rows = self.store.list(prefix=uri + RECORD_MARK)
-            existing = existing_rows[0] if existing_rows else None
-        if existing is not None and existing.content_hash == digest:
-            self._maybe_update_access(path, options, report, existing.id if not is_records else None,
-                                      uri)
-            return []
+            unchanged = bool(existing_rows) and all(r.content_hash == digest
+                                                    for r in existing_rows)
+        else:
+            existing = self.store.find(uri)
+            unchanged = existing is not None and existing.content_hash == digest
+        if unchanged:
+            self._maybe_update_access(path, options, report,
+                                      existing.id if not is_records else None, uri)
+            return [], []
         docs = load(path, options.records)
         writes = []
         for doc in docs:
@@ -206,12 +214,13 @@ class Ingestor:
                 vectors=np.zeros((0, 0)), metadata=doc.metadata,
             ))
             (report.updated if prior else report.added).append(doc_uri)
+        gone: list[str] = []
         if is_records:  # rows that disappeared from a changed file
             keep = {w.uri for w in writes}
-            stale = [d for d in self.store.list(prefix=uri + RECORD_MARK) if d.uri not in keep]
-            self.store.remove([d.id for d in stale])
+            stale = [d for d in existing_rows if d.uri not in keep]
+            gone = [d.id for d in stale]
             report.removed.extend(d.uri for d in stale)
-        return writes
+        return writes, gone
 
     def _maybe_update_access(self, path: Path, options: IngestOptions, report: IngestReport,
                              doc_id: str | None, uri: str) -> None:
@@ -226,7 +235,8 @@ class Ingestor:
                 changed = True
         (report.updated if changed else report.unchanged).append(uri)
 
-    def _flush(self, pending: list[DocumentWrite], report: IngestReport) -> None:
+    def _flush(self, pending: list[DocumentWrite], report: IngestReport,
+               stale: Sequence[str] = ()) -> None:
         import time
 
         bodies = [index_body(w.title, c) for w in pending for c in w.chunks]
@@ -240,5 +250,5 @@ class Ingestor:
         for w in pending:
             w.vectors = vectors[offset:offset + len(w.chunks)]
             offset += len(w.chunks)
-        self.store.write_documents(pending)
+        self.store.write_documents(pending, remove=stale)
         report.chunks += len(bodies)

@@ -178,7 +178,10 @@ class CharterScreen:
                 decision = replace(
                     part.decision, reason=f"{part.decision.reason} (in {where})",
                     evidence=f"{where}: {part.decision.evidence}")
-        return InputScreen(decision, messages, redacted_question=found.redacted,
+        # What the audit trail and the review queue store: redacted unless the charter
+        # says the audit may hold personal data (``pii.redact_in_audit: false``).
+        stored = found.redacted if assessor.charter.pii.redact_in_audit else question
+        return InputScreen(decision, messages, redacted_question=stored,
                            pii=tuple(sorted({s.entity for s in found.spans})),
                            injection=injection, vector=found.vector,
                            vector_model=assessor.embedder.query_model_id if assessor.embedder else None)
@@ -237,3 +240,9 @@ class CharterScreen:
         if not external or not charter.pii.redact_for_external_backends:
             return request
         return redacted_request(request, lambda t: pii.redact(t)[0])
+
+    def for_external(self, text: str) -> str:
+        _, charter, _, pii, _ = self._current()
+        if not charter.pii.redact_for_external_backends:
+            return text
+        return pii.redact(text)[0]

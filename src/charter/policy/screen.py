@@ -60,6 +60,11 @@ class Screen(Protocol):
 
     def for_backend(self, request: ChatRequest, *, external: bool) -> ChatRequest: ...
 
+    def for_external(self, text: str) -> str:
+        """``text`` as it may leave for a model outside the organisation (an external
+        chat or embedding backend): redacted when the charter asks for it."""
+        ...
+
 
 def redacted_request(request: ChatRequest, redact: Callable[[str], str]) -> ChatRequest:
     """``request`` with ``redact`` applied to every message and passage text."""
@@ -91,3 +96,6 @@ class PassThroughScreen:
 
     def for_backend(self, request: ChatRequest, *, external: bool) -> ChatRequest:
         return request
+
+    def for_external(self, text: str) -> str:
+        return text

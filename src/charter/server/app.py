@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -134,9 +135,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *,
                                           what="failed sign-ins from this address")
 
     @app.exception_handler(CharterError)
-    async def charter_error(_: Request, exc: CharterError) -> JSONResponse:
+    async def charter_error(request: Request, exc: CharterError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.to_dict(), exc.status, headers=headers)
+        # Internals (server URLs, database hosts, file paths) only for administrators.
+        caller = getattr(request.state, "principal", None)
+        admin = caller is not None and caller.has_role("admin")
+        return JSONResponse(exc.for_viewer(admin), exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -155,9 +159,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *,
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         import logging
 
-        logging.getLogger("charter.server").exception("unexpected error")
-        return JSONResponse(error_body(500, f"internal error ({type(exc).__name__}); it was "
-                                       "logged", "internal_error"), 500)
+        reference = secrets.token_hex(4)
+        logging.getLogger("charter.server").exception("unexpected error, reference %s",
+                                                      reference)
+        return JSONResponse(error_body(500, "internal error; an administrator can find it "
+                                       f"in the server log under reference {reference}",
+                                       "internal_error"), 500)
 
     for router in ROUTERS:
         app.include_router(router)

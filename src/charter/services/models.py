@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any, cast
 
@@ -10,6 +11,7 @@ from charter.backends.base import ChatModel, Embedder
 from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatMessage, ChatRequest
 from charter.core.config import mask_url
+from charter.core.errors import QuotaExceededError
 from charter.core.principal import Principal, require
 from charter.runtime import Runtime
 from charter.services import events
@@ -73,9 +75,28 @@ def chat_models(rt: Runtime, actor: Principal) -> list[str]:
     return [a.name for a in rt.aliases.list() if a.kind == "chat" and a.name not in excluded]
 
 
+EMBEDDINGS_ROUTE = "embeddings"  # the quota route /v1/embeddings counts against
+
+
 def embed(rt: Runtime, actor: Principal, model: str,
           texts: list[str]) -> tuple[str, list[list[float]]]:
-    """Embeddings of ``texts`` from an embedding alias: (the alias's name, the vectors)."""
+    """Embeddings of ``texts`` from an embedding alias: (the alias's name, the vectors).
+
+    Counted against the caller's quota on the ``embeddings`` route (requests, and tokens
+    estimated at four characters each; `charter usage limit TIER embeddings ...`) and
+    audited as ``embedding.created`` with the alias, the number of inputs and their size,
+    never the texts. An ``external`` alias sees the texts redacted as the charter asks."""
+    embedder = rt.embedding_model(model)
     alias = rt.aliases.get(model, kind="embedding")
-    embedder = cast(Embedder, registry.build(alias, rt.settings))
-    return alias.name, embedder.embed(texts)
+    tier = rt.quotas.tier_of(actor)
+    quota = rt.quotas.try_reserve(actor.id, tier, EMBEDDINGS_ROUTE)
+    if quota.exhausted:
+        raise QuotaExceededError(f"{quota.reason}; ask an administrator to raise the limit "
+                                 f"(`charter usage limit {tier} {EMBEDDINGS_ROUTE} ...`)")
+    vectors = embedder.embed(texts)
+    chars = sum(len(t) for t in texts)
+    rt.quotas.add_tokens(actor.id, quota, max(1, chars // 4))
+    events.record(rt, actor, "embedding.created", f"emb_{secrets.token_hex(8)}", {
+        "alias": alias.name, "alias_version": alias.version, "external": alias.external,
+        "inputs": len(texts), "chars": chars, "quota_tier": tier})
+    return alias.name, vectors

@@ -28,6 +28,7 @@ from charter.store.writer_lock import WriterLock
 LOCKS: dict[str, int] = {
     "migrations": 727111,  # several replicas may start at once: one migrates, the others wait
     "audit_chain": 727112,  # each audit event links to the one before it
+    "kb_write": 727113,  # document writes and a reindex's swap of the vectors never interleave
 }
 
 

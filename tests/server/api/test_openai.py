@@ -231,3 +231,25 @@ def test_the_server_loads_the_screening_models_before_the_first_request(
             assert gc.get_freeze_count() == 0  # unfrozen when the app stops
     finally:
         rt.close()
+
+
+def test_backend_errors_hide_internals_from_everyone_but_administrators(served: Served) -> None:
+    from charter.core.aliases import AliasConfig
+
+    from tests.server.conftest import free_port
+
+    secret_url = f"http://127.0.0.1:{free_port()}/private-gpu-cluster/v1"
+    served.runtime.aliases.add(AliasConfig("remote", "openai_compat", "m", {
+        "base_url": secret_url, "max_retries": 0}))
+    chat = {"model": "remote", "messages": [{"role": "user", "content": "Hello"}]}
+    with served.client("user") as c:
+        plain = c.post("/v1/chat/completions", json=chat)
+        streamed = c.post("/v1/chat/completions", json={**chat, "stream": True})
+    with served.client("admin") as c:
+        admin = c.post("/v1/chat/completions", json=chat)
+    assert plain.status_code == 503, plain.text
+    message = plain.json()["error"]["message"]
+    assert "private-gpu-cluster" not in message and "127.0.0.1" not in message
+    assert "reference" in message and plain.json()["error"]["code"] == "backend_unavailable"
+    assert "private-gpu-cluster" not in streamed.text and "127.0.0.1" not in streamed.text
+    assert admin.status_code == 503 and "private-gpu-cluster" in admin.json()["error"]["message"]

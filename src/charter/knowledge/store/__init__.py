@@ -26,6 +26,8 @@ from charter.knowledge.chunking import Chunk
 from charter.store.db import Database
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from charter.knowledge.search import SearchFilters
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -156,9 +158,10 @@ class DocumentStore(Protocol):
 
     # -- writes ----------------------------------------------------------------------
 
-    def write_documents(self, items: Sequence[DocumentWrite]) -> list[DocumentRecord]:
+    def write_documents(self, items: Sequence[DocumentWrite],
+                        remove: Sequence[str] = ()) -> list[DocumentRecord]:
         """Insert or replace documents with their chunks, keyword entries and vectors,
-        all in one transaction."""
+        and delete the documents ``remove`` names, all in one transaction."""
         ...
 
     def refresh_statistics(self) -> None:
@@ -175,9 +178,13 @@ class DocumentStore(Protocol):
         ...
 
     def replace_vectors(self, model_id: str, dimension: int, chunk_ids: Sequence[int],
-                        vectors: np.ndarray) -> None:
+                        vectors: np.ndarray,
+                        catch_up: Callable[[Connection, list[int]], np.ndarray] | None = None
+                        ) -> int:
         """Replace every chunk's vector and the index record (a new embedding model), in
-        one transaction; readers see the old index until it commits."""
+        one transaction; readers see the old index until it commits. Chunks written since
+        ``chunk_ids`` were read are embedded by ``catch_up`` in that transaction; returns
+        the number of vectors written."""
         ...
 
     # -- search legs -----------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -250,12 +250,16 @@ class BaseDocumentStore:
 
     # -- writes --------------------------------------------------------------------
 
-    def write_documents(self, items: Sequence[DocumentWrite]) -> list[DocumentRecord]:
+    def write_documents(self, items: Sequence[DocumentWrite],
+                        remove: Sequence[str] = ()) -> list[DocumentRecord]:
         """Insert or replace documents with their chunks, keyword entries and vectors,
-        all in one transaction."""
+        and delete the documents ``remove`` names, all in one transaction (the rows of
+        one record file go together, so a crash leaves the file wholly old or new)."""
         now = utcnow()
         written: list[str] = []
         with self.db.transaction(exclusive=True) as conn:
+            self.db.lock(conn, "kb_write")
+            self._remove(conn, remove)
             for item in items:
                 if len(item.vectors) != len(item.chunks):
                     raise StorageError(f"{item.uri}: {len(item.chunks)} chunks but "
@@ -335,24 +339,45 @@ class BaseDocumentStore:
 
     def remove(self, doc_ids: Sequence[str]) -> int:
         with self.db.transaction(exclusive=True) as conn:
-            for doc_id in doc_ids:
-                self._delete_chunks(conn, doc_id)
-                conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": doc_id})
+            self.db.lock(conn, "kb_write")
+            self._remove(conn, doc_ids)
             self._bump(conn)
         return len(doc_ids)
 
+    def _remove(self, conn: Connection, doc_ids: Sequence[str]) -> None:
+        for doc_id in doc_ids:
+            self._delete_chunks(conn, doc_id)
+            conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": doc_id})
+
     def replace_vectors(self, model_id: str, dimension: int, chunk_ids: Sequence[int],
-                        vectors: np.ndarray) -> None:
-        """Replace all vectors and the index record; readers see the old index until commit."""
+                        vectors: np.ndarray,
+                        catch_up: Callable[[Connection, list[int]], np.ndarray] | None = None
+                        ) -> int:
+        """Replace all vectors and the index record; readers see the old index until commit.
+
+        ``chunk_ids`` were embedded before this call; chunks written since (a sync running
+        beside a reindex) are embedded by ``catch_up`` inside the transaction, and chunks
+        removed since are skipped, so the new index holds exactly the chunks that exist.
+        Returns the number of vectors written."""
         with self.db.connect() as conn:
             generation = conn.execute(text("SELECT generation FROM kb_index WHERE id = 1")).scalar() or 0
         with self.db.transaction(exclusive=True) as conn:
+            self.db.lock(conn, "kb_write")
+            existing = {int(r[0]) for r in conn.execute(text("SELECT id FROM chunks"))}
+            given = dict(zip(chunk_ids, vectors, strict=True))
+            missing = sorted(existing - given.keys())
+            if missing:
+                if catch_up is None:
+                    raise StorageError(f"{len(missing)} chunks were written during the "
+                                       "reindex; run it again")
+                given.update(zip(missing, catch_up(conn, missing), strict=True))
             self._clear_vectors(conn)
             conn.execute(text("DELETE FROM kb_index"))
             conn.execute(text("INSERT INTO kb_index (id, embedding_model, dimension, generation, "
                               "created_at) VALUES (1, :m, :d, :g, :t)"),
                          {"m": model_id, "d": dimension, "g": generation + 1, "t": utcnow()})
             self._create_vector_index(conn, dimension)
-            for chunk_id, vector in zip(chunk_ids, vectors, strict=True):
-                self._insert_vector(conn, chunk_id, vector)
+            for chunk_id in sorted(existing):
+                self._insert_vector(conn, chunk_id, given[chunk_id])
         self.db.cache.invalidate("kb_index")
+        return len(existing)

@@ -127,7 +127,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     # Everything before the first token (screening, routing, quota) runs here, so its
     # errors are ordinary error responses, not a broken stream.
     events = await run_in_threadpool(answer.ask_stream, ask)
-    return StreamingResponse(_sse(events), media_type="text/event-stream",
+    return StreamingResponse(_sse(events, principal.has_role("admin")), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -139,7 +139,7 @@ def fast_json(body: dict[str, Any]) -> Response:
     return Response(to_json(body), media_type="application/json")
 
 
-async def _sse(events: Iterator[Delta | Result]) -> AsyncIterator[str]:
+async def _sse(events: Iterator[Delta | Result], admin: bool = False) -> AsyncIterator[str]:
     """OpenAI chunks as server-sent events, then a usage chunk and [DONE].
 
     The gateway's generator is driven one item at a time in the thread pool and closed in
@@ -178,7 +178,7 @@ async def _sse(events: Iterator[Delta | Result]) -> AsyncIterator[str]:
                                         "total_tokens": usage.prompt_tokens + usage.completion_tokens}})
         yield "data: [DONE]\n\n"
     except CharterError as exc:
-        yield _event({**exc.to_dict(), "status": exc.status})
+        yield _event({**exc.for_viewer(admin), "status": exc.status})
     except Exception:  # noqa: BLE001 - the stream ends with an error chunk, not a reset
         log.exception("stream %s failed", rid or "?")
         error = CharterError("the answer failed part-way; try again")
