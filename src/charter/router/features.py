@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_CODE = re.compile(r"```|^\s{4,}\S|\b(def|class|return|import|function|SELECT|public|void)\b|[{};]\s*$",
+_CODE = re.compile(r"```|^[ \t]{4,}\S|\b(def|class|return|import|function|SELECT|public|void)\b|[{};][ \t]*$",
                    re.MULTILINE)
 _MATH = re.compile(r"[=+\-*/^]|\\frac|\$|\b(solve|calculate|compute|prove|integral|derivative|"
                    r"probability|equation|sum|product|matrix|theorem)\b", re.IGNORECASE)
 _CONSTRAINT = re.compile(r"\b(must|should|at least|at most|exactly|without|only|do not|don't|"
                          r"never|always|no more than|in \d+ words)\b", re.IGNORECASE)
-_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)]|[A-H][.)])\s+", re.MULTILINE)
+_LIST_LINE = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)]|[A-H][.)])[ \t]+", re.MULTILINE)
 _REASONING = re.compile(r"\b(why|explain|compare|analy[sz]e|derive|evaluate|justify|"
                         r"trade-?offs?|design|plan|strategy|implications?)\b", re.IGNORECASE)
 _RETRIEVAL = re.compile(r"\b(our|policy|handbook|document|according to|latest|source|cite)\b",

@@ -64,3 +64,25 @@ def test_text_with_single_newlines_splits_into_paragraphs(tmp_path: Path) -> Non
     p.write_text("Title line\nFirst paragraph.\nSecond paragraph.\n")
     (doc,) = load(p)
     assert doc.title == "Title line" and len(doc.blocks) == 3
+
+
+@pytest.mark.parametrize("line, found", [
+    ("# Title", ("heading", "Title")),
+    ("### Closing hashes ###", ("heading", "Closing hashes")),
+    ("## Learn C#", ("heading", "Learn C#")),
+    ("#hashtag", ("paragraph", "#hashtag")),
+    ("####### seven", ("paragraph", "####### seven")),
+])
+def test_markdown_heading_lines(tmp_path: Path, line: str, found: tuple[str, str]) -> None:
+    p = tmp_path / "h.md"
+    p.write_text(line + "\n")
+    (doc,) = load(p)
+    assert [(b.kind, b.text) for b in doc.blocks] == [found]
+
+
+def test_a_heading_padded_with_thousands_of_spaces_loads(tmp_path: Path) -> None:
+    # The 2.5 KB file that once took the heading pattern half a minute of backtracking.
+    p = tmp_path / "padded.md"
+    p.write_text("# a" + " " * 4000 + "b\n\nBody.\n")
+    (doc,) = load(p)
+    assert doc.blocks[0].kind == "heading" and doc.blocks[0].text.split() == ["a", "b"]

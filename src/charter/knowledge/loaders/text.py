@@ -7,9 +7,24 @@ from pathlib import Path
 
 from charter.knowledge.loaders import Block, LoadedDocument, RecordOptions, paragraphs, read_text
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+# Linear-time patterns only (tests/core/test_patterns_linear.py): a heading's closing
+# hashes are stripped in Python, and link and emphasis spans are bounded, so no input
+# makes the engine try each start position against the rest of the line.
+_HEADING = re.compile(r"(#{1,6})[ \t]+(.*)")
+_LINK = re.compile(r"\[([^\[\]\n]{1,1000})\]\([^()\n]{1,2000}\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)([^\n]{1,500}?)(?<=\S)\1")
+
+
+def heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line (``## Title ##``), None for any other line."""
+    match = _HEADING.match(line)
+    if match is None:
+        return None
+    title = match.group(2).rstrip()
+    bare = title.rstrip("#")
+    if bare != title and (not bare or bare[-1] in " \t"):  # a closing run of hashes
+        title = bare.rstrip()
+    return (len(match.group(1)), title) if title else None
 
 
 def _title_from(path: Path, blocks: list[Block]) -> str:
@@ -56,10 +71,10 @@ class MarkdownLoader:
                 in_code = not in_code
                 buffer.append(line)
                 continue
-            match = None if in_code else _HEADING.match(line)
-            if match:
+            found = None if in_code else heading(line)
+            if found:
                 flush()
-                blocks.append(Block(_plain(match.group(2)), "heading", len(match.group(1))))
+                blocks.append(Block(_plain(found[1]), "heading", found[0]))
             else:
                 buffer.append(line)
         flush()
