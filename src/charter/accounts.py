@@ -72,6 +72,7 @@ def _user(row) -> User:  # type: ignore[no-untyped-def]
 class Accounts:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._epoch: tuple[int, int] | None = db.credentials_epoch()
 
     # -- users ---------------------------------------------------------------------------
 
@@ -117,7 +118,7 @@ class Accounts:
         with self.db.transaction() as conn:
             conn.execute(text("UPDATE users SET disabled = :d WHERE id = :i"),
                          {"d": disabled, "i": user_id})
-        self.db.cache.invalidate("auth")
+        self.db.bump_credentials_epoch()
         return self.get_user(user_id)
 
     def count_admins(self) -> int:
@@ -158,7 +159,7 @@ class Accounts:
         with self.db.transaction() as conn:
             n = conn.execute(text("UPDATE api_keys SET revoked_at = :t WHERE id = :i AND "
                                   "revoked_at IS NULL"), {"t": utcnow(), "i": key_id}).rowcount
-        self.db.cache.invalidate("auth")
+        self.db.bump_credentials_epoch()
         keys = [k for k in self.list_keys() if k.id == key_id]
         if not keys:
             raise NotFoundError(f"no API key {key_id!r}; see `charter keys list`")
@@ -171,16 +172,29 @@ class Accounts:
             raise AuthError("no API key: send 'Authorization: Bearer <key>' (create one with "
                             "`charter keys create USER`)")
         digest = hash_key(secret)
+        if not self._may_cache():
+            return self._principal(self._lookup(digest))
         return self._principal(self.db.cache.get_found(("auth", digest),
                                                        lambda: self._lookup(digest)))
 
     def authenticate_cached(self, secret: str | None) -> Principal | None:
         """The principal when the key was looked up within the cache's TTL (no database
         access, so an event loop may call it); None when ``authenticate`` must run."""
-        if not secret:
+        if not secret or not self._may_cache():
             return None
         hit, row = self.db.cache.peek(("auth", hash_key(secret)))
         return self._principal(row) if hit else None
+
+    def _may_cache(self) -> bool:
+        """Whether cached credentials may be used: not when another process revoked a key
+        or changed a user since they were read (``Database.credentials_epoch``)."""
+        epoch = self.db.credentials_epoch()
+        if epoch is None:
+            return False
+        if epoch != self._epoch:
+            self.db.cache.invalidate("auth")
+            self._epoch = epoch
+        return True
 
     def _lookup(self, digest: str) -> Any:
         with self.db.connect() as conn:

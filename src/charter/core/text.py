@@ -81,3 +81,48 @@ def key_terms(text: str) -> list[str]:
         if has_digit or is_name:
             found.setdefault(tok.lower(), None)
     return list(found)
+
+
+# -- well-formed input ------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 64  # nesting levels a request body or a record may have
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or sent on as UTF-8 (a lone UTF-16 surrogate, which
+    only a JSON escape such as ``\\ud800`` can produce, or a NUL, which PostgreSQL cannot
+    store), or None. Other control characters are kept: tabs, newlines and escapes are
+    ordinary in code and logs."""
+    if _LONE_SURROGATE.search(text):
+        return "holds a lone UTF-16 surrogate (not well-formed Unicode); send UTF-8 text"
+    if "\x00" in text:
+        return "holds a NUL character (U+0000); remove it"
+    return None
+
+
+def value_problem(value: object, where: str = "",
+                  max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
+    """The first string (or key) in a parsed JSON value that ``text_problem`` refuses, or
+    nesting deeper than ``max_depth``: (where, why), ``where`` a dotted path such as
+    ``messages.0.content``. Walked without recursion, so any depth is safe."""
+    stack: list[tuple[object, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > max_depth:
+            return path or "body", f"is nested more than {max_depth} levels deep; flatten it"
+        if isinstance(item, str):
+            why = text_problem(item)
+            if why:
+                return path or "body", why
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                here = f"{path}.{key}" if path else str(key)
+                why = text_problem(str(key))
+                if why:  # the path is shown escaped: it holds what cannot be encoded
+                    return here.encode("utf-8", "backslashreplace").decode(), f"(a key) {why}"
+                stack.append((child, here, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}.{i}" if path else str(i), depth + 1)
+                         for i, child in enumerate(item))
+    return None

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from charter import __version__
 from charter.core.config import Settings
 from charter.core.errors import CharterError, PayloadTooLargeError
+from charter.core.text import MAX_JSON_DEPTH, value_problem
 from charter.runtime import Runtime
 from charter.server.api import ROUTERS
 from charter.server.deps import RateLimiter
@@ -73,6 +74,65 @@ class BodyLimit:
     async def _refuse(self, send: Send) -> None:
         response = JSONResponse(error_body(413, self._message(), "payload_too_large"), 413)
         await response({"type": "http"}, None, send)  # type: ignore[arg-type]
+
+
+class WellFormedJson:
+    """Refuses a JSON request body holding text that cannot be stored or sent on (a lone
+    UTF-16 surrogate from a ``\\ud800`` escape, a NUL) or nested too deeply, with a 400
+    that names the field (``core/text.py:value_problem``), before any route parses it.
+    Bodies that are not JSON, or not valid JSON, pass on to the route's own checks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if b"json" not in headers.get(b"content-type", b""):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # the client left: nothing to check
+                    break
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        except CharterError as exc:  # over the body limit
+            await JSONResponse(exc.to_dict(), exc.status)(scope, receive, send)
+            return
+        body = b"".join(chunks)
+        problem = _body_problem(body)
+        if problem is not None:
+            where, why = problem
+            await JSONResponse(error_body(400, f"{where} {why}", "invalid_text"), 400)(
+                scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # a disconnect, for streaming responses
+
+        await self.app(scope, replay, send)
+
+
+def _body_problem(body: bytes) -> tuple[str, str] | None:
+    import json
+
+    if not body:
+        return None
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        return "body", f"is nested more than {MAX_JSON_DEPTH} levels deep; flatten it"
+    except ValueError:
+        return None  # not JSON: the route answers with its own validation error
+    return value_problem(value)
 
 
 def _warm(rt: Runtime) -> None:
@@ -176,5 +236,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *,
         return FileResponse(str(ui.joinpath("index.html")))
 
     app.mount("/ui", StaticFiles(directory=str(ui)), name="ui")
+    app.add_middleware(WellFormedJson)  # inside the body limit: it reads the whole body
     app.add_middleware(BodyLimit, limit=int(settings.max_body_mb * 1024 * 1024))
     return app

@@ -7,14 +7,18 @@ need the admin role and are audited as ``document.added``, ``document.synced``,
 
 from __future__ import annotations
 
-import tempfile
+import shutil
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from charter.core.errors import InvalidInputError, NotFoundError
+from charter.core.text import text_problem
 from charter.core.principal import Principal, require
-from charter.knowledge.ingest import IngestOptions, IngestReport, Ingestor, Progress
+from charter.knowledge.ingest import RECORD_MARK, IngestOptions, IngestReport, Ingestor, Progress
+from charter.knowledge.loaders import LoaderError
 from charter.knowledge.reindex import reindex as run_reindex
 from charter.knowledge.search import Hit, Mode, SearchFilters, Searcher
 from charter.knowledge.store import DocumentRecord
@@ -50,6 +54,12 @@ def list_documents(rt: Runtime, actor: Principal, *, source: str | None = None
     """Documents the caller may read."""
     return [d for d in rt.documents.list(source=source)
             if actor.may_read(d.classification, d.groups)]
+
+
+def display_name(doc: DocumentRecord) -> str:
+    """A document's file name (with ``#row=KEY`` for a record), never its server path."""
+    path, mark, row = doc.uri.partition(RECORD_MARK)
+    return Path(path).name + (mark + row if mark else "")
 
 
 def _not_found(key: str) -> NotFoundError:
@@ -96,30 +106,112 @@ def sync(rt: Runtime, actor: Principal, folder: Path, options: IngestOptions,
     return report
 
 
+MAX_NAME_BYTES = 255  # what every common file system allows in one name
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What an upload did: the document it wrote (id, file name, version) and the
+    ingest's counts. Names only, never server paths."""
+
+    document_id: str
+    name: str
+    version: int
+    outcome: str  # added, updated or unchanged
+    chunks: int
+
+
+def upload_name(filename: str) -> str:
+    """``filename`` checked as one plain file name (no folders, no control characters,
+    well-formed Unicode, at most 255 bytes in UTF-8), or ``InvalidInputError``."""
+    why = text_problem(filename)
+    if why:
+        raise InvalidInputError(f"filename {why}")
+    if "/" in filename or "\\" in filename or filename in (".", ".."):
+        raise InvalidInputError("filename must be a plain file name such as policy.pdf, "
+                                "without folders")
+    if filename.startswith(".") or any(ord(ch) < 32 or ord(ch) == 127 for ch in filename):
+        raise InvalidInputError("filename must not start with a dot or hold control "
+                                "characters; use a name such as policy.pdf")
+    if len(filename.encode("utf-8")) > MAX_NAME_BYTES:
+        raise InvalidInputError(f"filename is {len(filename.encode('utf-8'))} bytes in UTF-8; "
+                                f"file systems allow {MAX_NAME_BYTES}: shorten it")
+    return filename
+
+
 def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
-           classification: str | None = None,
-           groups: Sequence[str] | None = None) -> IngestReport:
-    """Store one uploaded file under the data folder and ingest it. Access not given is
-    kept from the stored document (a new one: ``internal``, no groups): a re-upload never
-    lowers a document's access unless asked to."""
+           document: str | None = None, classification: str | None = None,
+           groups: Sequence[str] | None = None) -> Upload:
+    """Store one uploaded file and ingest it.
+
+    Without ``document`` the upload is a new document, whatever its name: two teams'
+    ``policy.md`` never collide, because each is stored under a folder of its own
+    (``uploads/<upload id>/<name>``). With ``document`` (an id) it is a new version of
+    that uploaded document. Access not given is kept from the stored document (a new
+    one: ``internal``, no groups). A file that cannot be loaded is refused (422) and
+    changes nothing: a new one leaves no file behind, a new version puts the previous
+    file back, so the stored file always matches what the knowledge base serves."""
     require(actor, "admin")
-    name = Path(filename).name
-    if not name or name.startswith("."):
-        raise InvalidInputError("filename must be a plain file name such as policy.pdf")
+    name = upload_name(filename)
     if not body:
         raise InvalidInputError("the request body is empty: send the file's bytes")
     folder = rt.settings.data_path / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as tmp:
-        tmp.write(body)
-    Path(tmp.name).replace(target)
-    options = IngestOptions(classification=classification,
-                            groups=tuple(g for g in groups if g) if groups is not None else None,
-                            source="upload")
-    report = _ingestor(rt).add([target], _options(rt, options))
+    options = _options(rt, IngestOptions(
+        classification=classification,
+        groups=tuple(g for g in groups if g) if groups is not None else None, source="upload"))
+    options.check()  # bad access parameters: refused before anything is written
+    if document is None:
+        target = folder / uuid.uuid4().hex[:16] / name
+    else:
+        target = _uploaded_path(rt, folder, document, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    previous = target.with_name(f".previous-{uuid.uuid4().hex[:8]}") if target.exists() else None
+    incoming = target.with_name(f".incoming-{uuid.uuid4().hex[:8]}")
+    try:
+        incoming.write_bytes(body)
+        if previous is not None:
+            target.replace(previous)
+        incoming.replace(target)
+        report = _ingestor(rt).add([target], options)
+        if report.failed:
+            raise LoaderError(f"{name}: {_without_paths(report.failed[0][1], target)}; "
+                              "nothing was changed")
+    except BaseException:
+        incoming.unlink(missing_ok=True)
+        if previous is not None:
+            previous.replace(target)
+        elif document is None:
+            shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    if previous is not None:
+        previous.unlink(missing_ok=True)
     events.record(rt, actor, "document.added", "kb", _audited(report, options))
-    return report
+    written = rt.documents.list(prefix=str(target))
+    doc = next((d for d in written if d.uri == str(target)), written[0] if written else None)
+    outcome = "added" if report.added else "updated" if report.updated else "unchanged"
+    return Upload(doc.id if doc else "", name, doc.version if doc else 0, outcome,
+                  report.chunks)
+
+
+def _uploaded_path(rt: Runtime, folder: Path, document: str, name: str) -> Path:
+    """The stored file of uploaded document ``document``, which a new version replaces."""
+    try:
+        doc = rt.documents.get(document)
+    except NotFoundError:
+        raise _not_found(document) from None
+    path = Path(doc.uri.split(RECORD_MARK)[0])
+    if folder not in path.parents:
+        raise InvalidInputError(f"document {document} was not uploaded (it comes from "
+                                "`charter kb add` or `kb sync`); change its file instead")
+    if path.suffix.lower() != Path(name).suffix.lower():
+        raise InvalidInputError(f"document {document} is a {path.suffix or 'plain'} file; a "
+                                f"new version must be one too, not {Path(name).suffix or 'plain'}")
+    return path
+
+
+def _without_paths(reason: str, target: Path) -> str:
+    return reason.replace(str(target), target.name).replace(str(target.parent), "uploads")
 
 
 def remove(rt: Runtime, actor: Principal, keys: Sequence[str], *,

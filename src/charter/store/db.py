@@ -10,6 +10,8 @@ comes only from the Alembic migrations in ``charter/store/migrations`` (declared
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -74,6 +76,41 @@ class Database:
                 "postgresql+psycopg://... or sqlite:///..."
             ) from None
         self._writers = self._impl.writer_lock(parsed, connect_timeout)
+
+    # -- credentials visible at once in every process -----------------------------------
+
+    def _epoch_file(self) -> Path | None:
+        if self.dialect != "sqlite":
+            return None
+        name = make_url(self.url).database
+        return Path(f"{name}-credentials") if name and name != ":memory:" else None
+
+    def credentials_epoch(self) -> tuple[int, int] | None:
+        """Changes whenever any process revokes a key or disables, enables or changes a
+        user (``bump_credentials_epoch``); a process may cache who a key belongs to only
+        while it stays the same. None: do not cache credentials at all (PostgreSQL, whose
+        processes may run on other machines: the lookup is one indexed read).
+
+        For a SQLite file it is the stat of a small file beside the database (all its
+        processes are on one machine): one system call instead of a query."""
+        if self.dialect != "sqlite":
+            return None
+        path = self._epoch_file()
+        if path is None:
+            return (0, 0)  # in memory: one process, which invalidates its own cache
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return (0, 0)
+        return (st.st_ino, st.st_mtime_ns)
+
+    def bump_credentials_epoch(self) -> None:
+        path = self._epoch_file()
+        if path is not None:
+            fresh = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
+            fresh.write_text(uuid.uuid4().hex)
+            fresh.replace(path)  # a new inode: every process sees the change
+        self.cache.invalidate("auth")
 
     # -- connections -----------------------------------------------------------------
 

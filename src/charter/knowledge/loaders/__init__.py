@@ -21,6 +21,7 @@ from charter.core.errors import InvalidInputError
 class LoaderError(InvalidInputError):
     """A file could not be turned into text."""
 
+    status = 422
     code = "unreadable_document"
 
 

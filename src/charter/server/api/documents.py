@@ -16,14 +16,20 @@ router = APIRouter(prefix="/api", tags=["documents"])
 
 @router.get("/documents", summary="Documents the caller may see")
 def list_documents(request: Request, p: Principal = Depends(caller)) -> list[dict[str, Any]]:
-    return [{"id": d.id, "uri": d.uri, "title": d.title, "classification": d.classification,
-             "groups": d.groups, "tags": d.tags, "chunks": d.chunk_count, "version": d.version,
-             "updated_at": d.updated_at}
+    """Ids and names; the stored path (``uri``) only for administrators."""
+    admin = p.has_role("admin")
+    return [{"id": d.id, "name": documents.display_name(d), "title": d.title,
+             "classification": d.classification, "groups": d.groups, "tags": d.tags,
+             "chunks": d.chunk_count, "version": d.version, "updated_at": d.updated_at,
+             **({"uri": d.uri} if admin else {})}
             for d in documents.list_documents(runtime(request), p)]
 
 
 @router.post("/documents", summary="Upload one document (raw body; admin)")
 async def upload(request: Request, filename: str = Query(..., min_length=1, max_length=200),
+                 document: str | None = Query(
+                     None, description="The id of an uploaded document this file is a new "
+                     "version of; omitted: a new document, even when the name is taken"),
                  classification: str | None = Query(
                      None, description="internal, confidential, ...; omitted: the stored "
                      "document's (a new one: internal)"),
@@ -33,12 +39,11 @@ async def upload(request: Request, filename: str = Query(..., min_length=1, max_
                  p: Principal = Depends(caller)) -> dict[str, Any]:
     require(p, "admin")  # before the body is read
     body = await request.body()
-    report = await run_in_threadpool(
-        documents.upload, runtime(request), p, filename, body, classification=classification,
-        groups=groups.split(",") if groups is not None else None)
-    return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
-            "failed": [{"file": f, "reason": r} for f, r in report.failed],
-            "chunks": report.chunks}
+    done = await run_in_threadpool(
+        documents.upload, runtime(request), p, filename, body, document=document,
+        classification=classification, groups=groups.split(",") if groups is not None else None)
+    return {"id": done.document_id, "name": done.name, "version": done.version,
+            "outcome": done.outcome, "chunks": done.chunks}
 
 
 @router.delete("/documents/{doc_id}", summary="Remove a document (admin)")

@@ -234,7 +234,7 @@ async function loadDocuments() {
   } catch (_) { $("#kb-status").textContent = ""; }
   const body = $("#docs-table tbody");
   body.textContent = "";
-  for (const d of docs) body.append(el("tr", {}, el("td", {}, d.title || d.uri), el("td", {}, `${d.classification}${d.groups.length ? " · " + d.groups.join(",") : ""}`), el("td", {}, d.chunks), el("td", {}, d.updated_at.slice(0, 10))));
+  for (const d of docs) body.append(el("tr", {}, el("td", {}, d.title || d.name), el("td", {}, `${d.classification}${d.groups.length ? " · " + d.groups.join(",") : ""}`), el("td", {}, d.chunks), el("td", {}, d.updated_at.slice(0, 10))));
 }
 
 function barChart(title, days, value, format = (v) => v) {
