@@ -76,40 +76,35 @@ class Database:
                 "postgresql+psycopg://... or sqlite:///..."
             ) from None
         self._writers = self._impl.writer_lock(parsed, connect_timeout)
+        self._credentials = self._impl.credentials_file(parsed)
 
     # -- credentials visible at once in every process -----------------------------------
-
-    def _epoch_file(self) -> Path | None:
-        if self.dialect != "sqlite":
-            return None
-        name = make_url(self.url).database
-        return Path(f"{name}-credentials") if name and name != ":memory:" else None
 
     def credentials_epoch(self) -> tuple[int, int] | None:
         """Changes whenever any process revokes a key or disables, enables or changes a
         user (``bump_credentials_epoch``); a process may cache who a key belongs to only
-        while it stays the same. None: do not cache credentials at all (PostgreSQL, whose
-        processes may run on other machines: the lookup is one indexed read).
+        while it stays the same. None: do not cache credentials at all (the dialect's
+        ``credentials_file``: PostgreSQL, whose processes may be on other machines).
 
-        For a SQLite file it is the stat of a small file beside the database (all its
-        processes are on one machine): one system call instead of a query."""
-        if self.dialect != "sqlite":
+        For a SQLite file it is the stat of a small file beside the database: one system
+        call instead of a query."""
+        where = self._credentials
+        if where is False:
             return None
-        path = self._epoch_file()
-        if path is None:
+        if where is True:
             return (0, 0)  # in memory: one process, which invalidates its own cache
         try:
-            st = os.stat(path)
+            st = os.stat(where)
         except FileNotFoundError:
             return (0, 0)
         return (st.st_ino, st.st_mtime_ns)
 
     def bump_credentials_epoch(self) -> None:
-        path = self._epoch_file()
-        if path is not None:
-            fresh = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
+        where = self._credentials
+        if isinstance(where, Path):
+            fresh = where.with_name(f"{where.name}.{uuid.uuid4().hex[:8]}")
             fresh.write_text(uuid.uuid4().hex)
-            fresh.replace(path)  # a new inode: every process sees the change
+            fresh.replace(where)  # a new inode: every process sees the change
         self.cache.invalidate("auth")
 
     # -- connections -----------------------------------------------------------------

@@ -46,6 +46,12 @@ class Dialect(Protocol):
         """The lock exclusive transactions queue on in this process, or None."""
         ...
 
+    def credentials_file(self, url: URL) -> Path | bool:
+        """Where credential changes are signalled to every process on this database
+        (``Database.credentials_epoch``): a file path, True when one process is all there
+        can be (in memory), False when credentials must not be cached at all."""
+        ...
+
     def begin_options(self, exclusive: bool) -> dict[str, Any]:
         """Execution options for a connection whose transaction is about to begin; an
         exclusive one must take the write lock at its start. Empty: none needed."""
@@ -113,6 +119,11 @@ class SQLite:
     def writer_lock(self, url: URL, timeout: float) -> WriterLock | None:
         return WriterLock(_file(url), max(timeout, 5.0))
 
+    def credentials_file(self, url: URL) -> Path | bool:
+        # Every process of a SQLite file is on one machine: a file beside it is seen by all.
+        file = _file(url)
+        return Path(f"{file}-credentials") if file is not None else True
+
     def begin_options(self, exclusive: bool) -> dict[str, Any]:
         return {"sqlite_begin": "IMMEDIATE"} if exclusive else {}
 
@@ -132,6 +143,10 @@ class PostgreSQL:
 
     def writer_lock(self, url: URL, timeout: float) -> WriterLock | None:
         return None  # row locks and the advisory locks below serialise writers
+
+    def credentials_file(self, url: URL) -> Path | bool:
+        # Processes may run on other machines; the key lookup is one indexed read.
+        return False
 
     def begin_options(self, exclusive: bool) -> dict[str, Any]:
         return {}  # what must not interleave takes an advisory lock (``lock``) instead
