@@ -69,6 +69,17 @@ def _kill_at_random(cmd: list[str], rng: random.Random, longest: float) -> bool:
     return False
 
 
+def _ingested(tmp_path: Path) -> tuple[str, Path, Database]:
+    """A SQLite knowledge base holding generation 0 of the record file."""
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    records = tmp_path / "items.csv"
+    db = Database(url, cache_ttl=0)  # it watches other processes' writes
+    db.ensure_ready(auto_migrate=True)
+    write_records(records, 0)
+    Ingestor(db, HashEmbedder(), batch_chunks=8).add([records])
+    return url, records, db
+
+
 def _worker(*args: str) -> list[str]:
     return [sys.executable, "-m", "tests.knowledge.crash_worker", *args]
 
@@ -76,12 +87,7 @@ def _worker(*args: str) -> list[str]:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_kills_during_a_record_ingest_leave_each_file_wholly_old_or_new(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'kb.db'}"
-    records = tmp_path / "items.csv"
-    db = Database(url, cache_ttl=0)  # it watches other processes' writes
-    db.ensure_ready(auto_migrate=True)
-    write_records(records, 0)
-    Ingestor(db, HashEmbedder(), batch_chunks=8).add([records])
+    url, records, db = _ingested(tmp_path)
     write_records(records, 1)
     whole = _run(_worker("ingest", url, str(records)))
     rng = random.Random(7)
@@ -131,12 +137,7 @@ def index_state(db: Database) -> tuple[str, list[str]]:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_kills_during_a_reindex_leave_the_old_index_or_the_new_one(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'kb.db'}"
-    records = tmp_path / "items.csv"
-    db = Database(url, cache_ttl=0)  # it watches other processes' writes
-    db.ensure_ready(auto_migrate=True)
-    write_records(records, 0)
-    Ingestor(db, HashEmbedder(), batch_chunks=8).add([records])
+    url, records, db = _ingested(tmp_path)
     whole = _run(_worker("reindex", url, "hash-64-r0"))
     rng = random.Random(11)
     killed, models = 0, ["hash-64-r0"]
