@@ -126,3 +126,20 @@ def value_problem(value: object, where: str = "",
             stack.extend((child, f"{path}.{i}" if path else str(i), depth + 1)
                          for i, child in enumerate(item))
     return None
+
+
+def too_deep(value: object, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """The dotted path of the first place where a parsed JSON value nests more than
+    ``max_depth`` levels, or None; walked without recursion."""
+    stack: list[tuple[object, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > max_depth:
+            return path or "top level"
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1)
+                         for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}.{i}" if path else str(i), depth + 1)
+                         for i, v in enumerate(item))
+    return None

@@ -8,6 +8,7 @@ A file that cannot be read is reported with the reason and the rest carry on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,14 @@ import numpy as np
 from charter.backends.base import Embedder
 from charter.core.errors import InvalidInputError
 from charter.knowledge.chunking import chunk_document
-from charter.knowledge.loaders import LoaderError, RecordOptions, load, loader_for
+from charter.knowledge.loaders import (
+    LoaderError,
+    LoadLimits,
+    RecordOptions,
+    load,
+    loader_for,
+    over_limit,
+)
 from charter.knowledge.store import (
     DocumentStore,
     DocumentWrite,
@@ -46,6 +54,7 @@ class IngestOptions:
     records: RecordOptions = field(default_factory=RecordOptions)
     chunk_size: int = 1000
     chunk_overlap: int = 150
+    limits: LoadLimits = field(default_factory=LoadLimits)
 
     def check(self) -> None:
         if self.classification is not None:
@@ -110,13 +119,16 @@ class Ingestor:
         self.progress = progress
         self.embed_seconds = 0.0
 
-    def add(self, paths: Sequence[Path], options: IngestOptions | None = None) -> IngestReport:
-        """Ingest files and folders; changed files are re-ingested, unchanged ones skipped."""
+    def add(self, paths: Sequence[Path], options: IngestOptions | None = None, *,
+            strict: bool = False) -> IngestReport:
+        """Ingest files and folders; changed files are re-ingested, unchanged ones skipped.
+        A file that cannot be loaded is reported and the rest carry on, unless ``strict``
+        (one upload): then its ``LoaderError`` is raised and nothing is written."""
         options = options or IngestOptions()
         options.check()
         files, missing = walk(paths)
         report = IngestReport(failed=list(missing))
-        self._ingest(files, options, report)
+        self._ingest(files, options, report, strict=strict)
         return report
 
     def sync(self, folder: Path, options: IngestOptions | None = None) -> IngestReport:
@@ -126,9 +138,7 @@ class Ingestor:
             raise InvalidInputError(f"{folder} is not a folder; `charter kb sync` takes a folder "
                                     "(use `charter kb add` for single files)")
         options = options or IngestOptions()
-        options = IngestOptions(options.classification, options.groups, options.tags,
-                                options.source or folder.name, options.records,
-                                options.chunk_size, options.chunk_overlap)
+        options = dataclasses.replace(options, source=options.source or folder.name)
         options.check()
         files, _ = walk([folder])
         report = IngestReport()
@@ -143,7 +153,8 @@ class Ingestor:
 
     # -- internals -------------------------------------------------------------------
 
-    def _ingest(self, files: list[Path], options: IngestOptions, report: IngestReport) -> None:
+    def _ingest(self, files: list[Path], options: IngestOptions, report: IngestReport, *,
+                strict: bool = False) -> None:
         import time
 
         started = time.perf_counter()
@@ -159,6 +170,8 @@ class Ingestor:
             try:
                 writes, gone = self._prepare(path, options, report)
             except LoaderError as exc:
+                if strict:
+                    raise
                 report.failed.append((str(path), exc.message))
                 writes, gone = [], []
             except OSError as exc:
@@ -198,12 +211,18 @@ class Ingestor:
             self._maybe_update_access(path, options, report,
                                       existing.id if not is_records else None, uri)
             return [], []
-        docs = load(path, options.records)
+        docs = load(path, options.records, options.limits)
         writes = []
+        chunked = 0
         for doc in docs:
             doc_uri = f"{uri}{RECORD_MARK}{doc.key}" if is_records else uri
             prior = self.store.find(doc_uri)
             chunks = chunk_document(doc, size=options.chunk_size, overlap=options.chunk_overlap)
+            chunked += len(chunks)
+            if chunked > options.limits.chunks:
+                raise over_limit(f"makes more than {options.limits.chunks:,} chunks "
+                                 f"of up to {options.chunk_size:,} characters",
+                                 options.limits.chunks, "kb_max_chunks")
             writes.append(DocumentWrite(
                 uri=doc_uri, source=options.source or path.parent.name, title=doc.title,
                 content_hash=digest,

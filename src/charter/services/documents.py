@@ -18,7 +18,7 @@ from charter.core.errors import InvalidInputError, NotFoundError
 from charter.core.text import text_problem
 from charter.core.principal import Principal, require
 from charter.knowledge.ingest import RECORD_MARK, IngestOptions, IngestReport, Ingestor, Progress
-from charter.knowledge.loaders import LoaderError
+from charter.knowledge.loaders import LoaderError, LoadLimits
 from charter.knowledge.reindex import reindex as run_reindex
 from charter.knowledge.search import Hit, Mode, SearchFilters, Searcher
 from charter.knowledge.store import DocumentRecord
@@ -46,7 +46,8 @@ def _options(rt: Runtime, options: IngestOptions) -> IngestOptions:
     s = rt.settings
     return IngestOptions(classification=options.classification, groups=options.groups,
                          tags=options.tags, source=options.source, records=options.records,
-                         chunk_size=s.kb_chunk_size, chunk_overlap=s.kb_chunk_overlap)
+                         chunk_size=s.kb_chunk_size, chunk_overlap=s.kb_chunk_overlap,
+                         limits=LoadLimits.from_settings(s))
 
 
 def list_documents(rt: Runtime, actor: Principal, *, source: str | None = None
@@ -173,7 +174,11 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
         if previous is not None:
             target.replace(previous)
         incoming.replace(target)
-        report = _ingestor(rt).add([target], options)
+        try:
+            report = _ingestor(rt).add([target], options, strict=True)
+        except LoaderError as exc:  # the same class (and status): 413 for a limit
+            raise type(exc)(f"{name}: {_without_paths(exc.message, target)}; nothing was "
+                            "changed") from None
         if report.failed:
             raise LoaderError(f"{name}: {_without_paths(report.failed[0][1], target)}; "
                               "nothing was changed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from charter.knowledge.loaders import Block, LoadedDocument, RecordOptions, paragraphs, read_text
+from charter.knowledge.loaders import Block, LoadContext, LoadedDocument, paragraphs, read_text
 
 # Linear-time patterns only (tests/core/test_patterns_linear.py): a heading's closing
 # hashes are stripped in Python, and link and emphasis spans are bounded, so no input
@@ -37,12 +37,14 @@ def _title_from(path: Path, blocks: list[Block]) -> str:
 class TextLoader:
     extensions = (".txt", ".text")
 
-    def load(self, path: Path, records: RecordOptions) -> list[LoadedDocument]:
+    def load(self, path: Path, context: LoadContext) -> list[LoadedDocument]:
         text = read_text(path).replace("\r\n", "\n")
         if "\n\n" not in text.strip():
             # No blank lines: one paragraph per line (common in exported articles).
             text = "\n\n".join(text.split("\n"))
-        blocks = [Block(p) for p in paragraphs(text)]
+        blocks: list[Block] = []
+        for para in paragraphs(text):
+            context.add(blocks, Block(para))
         # A first short line with no full stop reads as the document's title.
         title = _title_from(path, [])
         if blocks:
@@ -55,7 +57,7 @@ class TextLoader:
 class MarkdownLoader:
     extensions = (".md", ".markdown")
 
-    def load(self, path: Path, records: RecordOptions) -> list[LoadedDocument]:
+    def load(self, path: Path, context: LoadContext) -> list[LoadedDocument]:
         blocks: list[Block] = []
         in_code = False
         buffer: list[str] = []
@@ -63,7 +65,7 @@ class MarkdownLoader:
         def flush() -> None:
             if buffer:
                 for para in paragraphs("\n".join(buffer)):
-                    blocks.append(Block(_plain(para)))
+                    context.add(blocks, Block(_plain(para)))
                 buffer.clear()
 
         for line in read_text(path).splitlines():
@@ -74,7 +76,7 @@ class MarkdownLoader:
             found = None if in_code else heading(line)
             if found:
                 flush()
-                blocks.append(Block(_plain(found[1]), "heading", found[0]))
+                context.add(blocks, Block(_plain(found[1]), "heading", found[0]))
             else:
                 buffer.append(line)
         flush()
