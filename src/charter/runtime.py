@@ -15,6 +15,7 @@ from charter.policy.engine import CharterScreen
 from charter.policy.register import UseCaseRegister
 from charter.policy.reviews import ReviewQueue
 from charter.policy.versions import PolicyRepository
+from charter.jobs import JobRepository, JobRunner
 from charter.judgement import serving
 from charter.judgement.versions import JudgementRepository
 from charter.knowledge.retrieve import KnowledgeRetriever
@@ -139,6 +140,16 @@ class Runtime:
                        reviews=self.reviews, use_cases=self.use_cases, quotas=self.quotas,
                        routers=self.routers)
 
+    @cached_property
+    def jobs(self) -> JobRepository:
+        return JobRepository(self.db)
+
+    @cached_property
+    def job_runner(self) -> JobRunner:
+        return JobRunner(self.jobs)
+
     def close(self) -> None:
+        if "job_runner" in self.__dict__:  # let a running job finish its transaction
+            self.job_runner.shutdown()
         serving.unregister(self.db)
         self.db.dispose()

@@ -1,4 +1,4 @@
-"""`charter kb`: the knowledge base (add, sync, list, show, remove, reindex, search)."""
+"""`charter kb`: the knowledge base (add, sync, list, show, job, remove, reindex, search)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from charter.cli.state import STATE
 from charter.knowledge.ingest import IngestOptions, IngestReport
 from charter.knowledge.loaders import RecordOptions
 from charter.knowledge.search import SearchFilters
-from charter.services import documents
+from charter.services import documents, jobs
 
 app = typer.Typer(help="The knowledge base: documents that answers are grounded in.",
                   no_args_is_help=True)
@@ -134,6 +134,22 @@ def remove(keys: list[str] = typer.Argument(..., help="Document ids or paths."))
     """Remove documents with their chunks and vectors."""
     docs = documents.remove(STATE.runtime, STATE.principal, keys)
     typer.echo(f"removed {len(docs)} document(s)")
+
+
+@app.command("job")
+def job(job_id: str = typer.Argument(..., help="Job id, as a background upload returns it."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show a background job (a large upload): its state, progress, result or error."""
+    found = jobs.get(STATE.runtime, STATE.principal, job_id)
+    if as_json:
+        typer.echo(json.dumps(found.to_dict(), indent=2))
+        return
+    typer.echo(f"{found.id}: {found.kind}, {found.state}, {found.done}/{found.total}"
+               + (f" ({found.note})" if found.note else ""))
+    if found.result:
+        typer.echo(json.dumps(found.result))
+    if found.error:
+        typer.echo(f"error: {found.error['error']['message']}")
 
 
 @app.command("reindex")

@@ -39,7 +39,7 @@ from charter.knowledge.store import (
 from charter.store.db import Database
 
 RECORD_MARK = "#row="
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[int, int, str], None]  # (done, total, what): files, or chunks embedded
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,13 @@ class Ingestor:
     """Adds, updates and removes documents; one instance per command or job."""
 
     def __init__(self, db: Database, embedder: Embedder, *, batch_chunks: int = 256,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None,
+                 chunk_progress: Progress | None = None) -> None:
         self.store: DocumentStore = open_store(db)
         self.embedder = embedder
         self.batch_chunks = batch_chunks
-        self.progress = progress
+        self.progress = progress  # per file
+        self.chunk_progress = chunk_progress  # per batch of chunks embedded
         self.embed_seconds = 0.0
 
     def add(self, paths: Sequence[Path], options: IngestOptions | None = None, *,
@@ -260,8 +262,14 @@ class Ingestor:
 
         bodies = [index_body(w.title, c) for w in pending for c in w.chunks]
         t0 = time.perf_counter()
-        vectors = np.asarray(self.embedder.embed(bodies), dtype=np.float32) if bodies else \
-            np.zeros((0, 0), dtype=np.float32)
+        parts = []
+        for at in range(0, len(bodies), self.batch_chunks):
+            parts.append(np.asarray(self.embedder.embed(bodies[at:at + self.batch_chunks]),
+                                    dtype=np.float32))
+            if self.chunk_progress:
+                self.chunk_progress(min(at + self.batch_chunks, len(bodies)), len(bodies),
+                                    "embedding chunks")
+        vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
         self.embed_seconds += time.perf_counter() - t0
         if bodies:
             self.store.ensure_index(self.embedder.model_id, vectors.shape[1])

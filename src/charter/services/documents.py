@@ -18,7 +18,8 @@ from charter.core.errors import InvalidInputError, NotFoundError
 from charter.core.text import text_problem
 from charter.core.principal import Principal, require
 from charter.knowledge.ingest import RECORD_MARK, IngestOptions, IngestReport, Ingestor, Progress
-from charter.knowledge.loaders import LoaderError, LoadLimits
+from charter.jobs import Job
+from charter.knowledge.loaders import LoaderError, LoadLimits, loader_for
 from charter.knowledge.reindex import reindex as run_reindex
 from charter.knowledge.search import Hit, Mode, SearchFilters, Searcher
 from charter.knowledge.store import DocumentRecord
@@ -37,9 +38,10 @@ def _audited(report: IngestReport, options: IngestOptions) -> dict[str, Any]:
             "source": options.source}
 
 
-def _ingestor(rt: Runtime, progress: Progress | None = None) -> Ingestor:
+def _ingestor(rt: Runtime, progress: Progress | None = None,
+              chunk_progress: Progress | None = None) -> Ingestor:
     return Ingestor(rt.db, rt.embedder(), batch_chunks=rt.settings.kb_batch_chunks,
-                    progress=progress)
+                    progress=progress, chunk_progress=chunk_progress)
 
 
 def _options(rt: Runtime, options: IngestOptions) -> IngestOptions:
@@ -121,6 +123,10 @@ class Upload:
     outcome: str  # added, updated or unchanged
     chunks: int
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.document_id, "name": self.name, "version": self.version,
+                "outcome": self.outcome, "chunks": self.chunks}
+
 
 def upload_name(filename: str) -> str:
     """``filename`` checked as one plain file name (no folders, no control characters,
@@ -142,7 +148,7 @@ def upload_name(filename: str) -> str:
 
 def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
            document: str | None = None, classification: str | None = None,
-           groups: Sequence[str] | None = None) -> Upload:
+           groups: Sequence[str] | None = None, progress: Progress | None = None) -> Upload:
     """Store one uploaded file and ingest it.
 
     Without ``document`` the upload is a new document, whatever its name: two teams'
@@ -152,16 +158,8 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     one: ``internal``, no groups). A file that cannot be loaded is refused (422) and
     changes nothing: a new one leaves no file behind, a new version puts the previous
     file back, so the stored file always matches what the knowledge base serves."""
-    require(actor, "admin")
-    name = upload_name(filename)
-    if not body:
-        raise InvalidInputError("the request body is empty: send the file's bytes")
-    folder = rt.settings.data_path / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    options = _options(rt, IngestOptions(
-        classification=classification,
-        groups=tuple(g for g in groups if g) if groups is not None else None, source="upload"))
-    options.check()  # bad access parameters: refused before anything is written
+    name, options, folder = _checked_upload(rt, actor, filename, body, document,
+                                            classification, groups)
     if document is None:
         target = folder / uuid.uuid4().hex[:16] / name
     else:
@@ -175,7 +173,8 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
             target.replace(previous)
         incoming.replace(target)
         try:
-            report = _ingestor(rt).add([target], options, strict=True)
+            report = _ingestor(rt, chunk_progress=progress).add([target], options,
+                                                                  strict=True)
         except LoaderError as exc:  # the same class (and status): 413 for a limit
             raise type(exc)(f"{name}: {_without_paths(exc.message, target)}; nothing was "
                             "changed") from None
@@ -197,6 +196,42 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     outcome = "added" if report.added else "updated" if report.updated else "unchanged"
     return Upload(doc.id if doc else "", name, doc.version if doc else 0, outcome,
                   report.chunks)
+
+
+def _checked_upload(rt: Runtime, actor: Principal, filename: str, body: bytes,
+                    document: str | None, classification: str | None,
+                    groups: Sequence[str] | None) -> tuple[str, IngestOptions, Path]:
+    """What an upload checks before anything is written: role, name, body, access, and
+    that a named document is an uploaded one of the same type."""
+    require(actor, "admin")
+    name = upload_name(filename)
+    if not body:
+        raise InvalidInputError("the request body is empty: send the file's bytes")
+    folder = rt.settings.data_path / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    options = _options(rt, IngestOptions(
+        classification=classification,
+        groups=tuple(g for g in groups if g) if groups is not None else None, source="upload"))
+    options.check()  # bad access parameters: refused before anything is written
+    if document is not None:
+        _uploaded_path(rt, folder, document, name)
+    loader_for(Path(name))  # an unsupported type: refused now, not in a job
+    return name, options, folder
+
+
+def start_upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
+                 document: str | None = None, classification: str | None = None,
+                 groups: Sequence[str] | None = None) -> Job:
+    """``upload`` as a background job (for large files): checked now, ingested on the
+    process's job thread; the job reports chunks embedded, then the upload's result or
+    its error. Audited as ``job.started``; the upload itself as ``document.added``."""
+    name, _, _ = _checked_upload(rt, actor, filename, body, document, classification, groups)
+    job = rt.jobs.create("upload", actor.id, note=f"reading {name}")
+    rt.job_runner.submit(job, lambda progress: upload(
+        rt, actor, filename, body, document=document, classification=classification,
+        groups=groups, progress=progress).to_dict())
+    events.record(rt, actor, "job.started", job.id, {"kind": "upload", "bytes": len(body)})
+    return job
 
 
 def _uploaded_path(rt: Runtime, folder: Path, document: str, name: str) -> Path:

@@ -461,3 +461,22 @@ judgement_alias_history = Table(
     Column("created_at", String(32), nullable=False),
     Index("ix_judgement_alias_history_task", "task", "id"),
 )
+
+# -- 0010 jobs ------------------------------------------------------------------------------
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(40), nullable=False),  # upload
+    Column("actor", String(200), nullable=False),
+    Column("state", String(20), nullable=False),  # queued | running | done | failed
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("note", Text, nullable=False, server_default=EMPTY),  # what it is doing now
+    Column("result", Text, nullable=True),  # JSON, when done
+    Column("error", Text, nullable=True),  # JSON error body, when failed
+    Column("owner", String(200), nullable=False),  # host:pid of the process running it
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_jobs_actor", "actor", "created_at"),
+)

@@ -4,10 +4,15 @@ and never show server paths."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from charter.bench import crafted
+from charter.core.config import Settings
 from tests.server.conftest import Served
 
 PAY = b"# Pay\nSalary bands are reviewed every April."
@@ -137,3 +142,79 @@ def _pdf(sentence: str) -> bytes:
 
     with tempfile.TemporaryDirectory() as folder:
         return make_pdf(Path(folder) / "r.pdf", [sentence]).read_bytes()
+
+
+def _wait_job(c, url: str) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = c.get(url).json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"the job did not end: {job}")
+
+
+@pytest.fixture
+def served_background(settings: Settings) -> Iterator[Served]:
+    """Uploads over 8 KB ingest as background jobs; files may yield 1,000 blocks."""
+    from tests.server.conftest import _start
+
+    yield from _start(settings.with_overrides(kb_background_mb=8 / 1024, kb_max_blocks=1000),
+                      scripted=True)
+
+
+def test_a_large_upload_is_a_background_job_with_progress_and_its_result(
+        served_background: Served) -> None:
+    served = served_background
+    body = ("# Leave\n\n" + "Annual leave is twenty-five days a year. " * 400).encode()
+    with served.client("admin") as c:
+        r = _upload(c, "leave.md", body, classification="confidential")
+        assert r.status_code == 202, r.text
+        started = r.json()
+        assert started["job"]["state"] in ("queued", "running", "done")
+        job = _wait_job(c, started["url"])
+        assert job["state"] == "done", job
+        doc = _doc(served, job["result"]["id"])
+        assert doc.classification == "confidential" and doc.chunk_count == job["result"]["chunks"]
+        assert job["progress"]["done"] == job["progress"]["total"] == doc.chunk_count > 1
+        small = _upload(c, "small.md", b"# Small\nInside the request.")
+        assert small.status_code == 200 and small.json()["outcome"] == "added"
+    with served.client("user") as c:
+        assert c.get(started["url"]).status_code == 403
+    with served.client("admin") as c:
+        assert c.get("/api/jobs/job_nope").status_code == 404
+    events = [e.event for e in served.runtime.audit.records()]
+    assert "job.started" in events and "document.added" in events
+
+
+def test_a_background_upload_over_a_limit_fails_its_job_and_leaves_nothing(
+        served_background: Served, tmp_path: Path) -> None:
+    served = served_background
+    uploads = served.runtime.settings.data_path / "uploads"
+    big = crafted.csv_many_rows(tmp_path, rows=3_000)
+    with served.client("admin") as c:
+        r = _upload(c, "rows.csv", big.read_bytes())
+        assert r.status_code == 202, r.text
+        job = _wait_job(c, r.json()["url"])
+    assert job["state"] == "failed" and job["result"] is None
+    assert job["error"]["error"]["code"] == "document_too_large"
+    assert "kb_max_blocks" in job["error"]["error"]["message"]
+    assert str(uploads) not in json.dumps(job)
+    assert not [p for p in uploads.rglob("*") if p.is_file()]
+    assert served.runtime.documents.list() == []
+
+
+@pytest.mark.parametrize("maker, name, setting", [
+    (crafted.pdf_page_tree, "tree.pdf", "kb_max_pages"),
+    (crafted.docx_empty_paragraphs, "empty.docx", "kb_max_expansion_ratio"),
+    (lambda folder: crafted.jsonl_deep(folder, depth=20_000), "deep.jsonl", "kb_max_depth"),
+])
+def test_crafted_files_are_a_413_naming_the_limit_and_its_setting(
+        served: Served, tmp_path: Path, maker, name: str, setting: str) -> None:  # noqa: ANN001
+    with served.client("admin") as c:
+        r = _upload(c, name, maker(tmp_path).read_bytes())
+        assert r.status_code == 413, r.text
+        error = r.json()["error"]
+        assert error["code"] == "document_too_large" and setting in error["message"]
+        assert name in error["message"] and "/" not in error["message"].split(":")[0]
+        assert c.get("/api/documents").json() == []

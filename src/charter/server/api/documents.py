@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from charter.core.principal import Principal, require
@@ -25,7 +26,9 @@ def list_documents(request: Request, p: Principal = Depends(caller)) -> list[dic
             for d in documents.list_documents(runtime(request), p)]
 
 
-@router.post("/documents", summary="Upload one document (raw body; admin)")
+@router.post("/documents", summary="Upload one document (raw body; admin)",
+             responses={202: {"description": "Larger than kb_background_mb: ingesting as a "
+                              "background job; poll the job's url"}})
 async def upload(request: Request, filename: str = Query(..., min_length=1, max_length=200),
                  document: str | None = Query(
                      None, description="The id of an uploaded document this file is a new "
@@ -36,14 +39,20 @@ async def upload(request: Request, filename: str = Query(..., min_length=1, max_
                  groups: str | None = Query(
                      None, description="Comma-separated groups; omitted: the stored "
                      "document's (a new one: none); empty: no groups"),
-                 p: Principal = Depends(caller)) -> dict[str, Any]:
+                 p: Principal = Depends(caller)) -> Any:
+    """Small files are ingested inside the request (200 with the document); files over
+    ``kb_background_mb`` as a background job (202 with the job to poll)."""
     require(p, "admin")  # before the body is read
     body = await request.body()
-    done = await run_in_threadpool(
-        documents.upload, runtime(request), p, filename, body, document=document,
-        classification=classification, groups=groups.split(",") if groups is not None else None)
-    return {"id": done.document_id, "name": done.name, "version": done.version,
-            "outcome": done.outcome, "chunks": done.chunks}
+    rt = runtime(request)
+    access = {"document": document, "classification": classification,
+              "groups": groups.split(",") if groups is not None else None}
+    if len(body) > rt.settings.kb_background_mb * (1 << 20):
+        job = await run_in_threadpool(documents.start_upload, rt, p, filename, body, **access)
+        return JSONResponse(status_code=202, content={"job": job.to_dict(),
+                                                      "url": f"/api/jobs/{job.id}"})
+    done = await run_in_threadpool(documents.upload, rt, p, filename, body, **access)
+    return done.to_dict()
 
 
 @router.delete("/documents/{doc_id}", summary="Remove a document (admin)")
