@@ -34,7 +34,7 @@ def test_result_has_the_one_schema(gw: Gateway) -> None:
     result = gw.ask(req(model="script"))
     data = result.model_dump()
     assert set(data) == {"request_id", "answer", "model", "route", "decision", "citations",
-                         "label", "usage", "timing"}
+                         "label", "usage", "timing", "finish_reason"}
     assert 0 <= data["timing"]["backend_ms"] <= data["timing"]["total_ms"]
     assert set(data["route"]) == {"name", "reason", "score", "router_version", "quota_exhausted"}
     assert set(data["decision"]) == {"action", "tier", "category", "reason", "alternatives",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from charter.core.chat import ChatRequest, Completion, StreamChunk
 
@@ -24,6 +24,9 @@ class BackendOptions(BaseModel):
     temperature: float | None = None
     # The model runs outside the organisation: personal data is redacted before it is sent.
     external: bool = False
+    # Tokens the model reads, prompt and answer together (None: not known, not checked).
+    # Requests are fitted to it: passages trimmed, max_tokens capped, overflow a 400.
+    context_window: int | None = Field(None, ge=64)
 
 
 @runtime_checkable
@@ -33,15 +36,28 @@ class ChatModel(Protocol):
     ``complete`` returns the whole answer with token usage. ``stream`` yields text
     chunks as they are produced and ends with one chunk that carries ``usage`` and
     ``finish_reason``; joined, the chunk texts equal what ``complete`` would return
-    for a deterministic request. Both raise only ``charter.errors.CharterError``.
+    for a deterministic request. ``finish_reason`` is ``length`` when the answer stopped
+    at ``max_tokens``. Both raise only ``charter.errors.CharterError``.
     Implementations are safe to call from several threads at once.
     """
 
     backend_name: ClassVar[str]
     Options: ClassVar[type[BackendOptions]]
+    # Generation runs in this process (so a request whose client has gone can stop it
+    # between tokens) rather than on a server elsewhere.
+    generates_in_process: ClassVar[bool]
 
     @property
     def model_id(self) -> str: ...
+
+    @property
+    def context_window(self) -> int | None:
+        """Tokens the model reads, prompt and answer together; None when not known."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model's prompt (exact, or a safe estimate)."""
+        ...
 
     def complete(self, request: ChatRequest) -> Completion: ...
 

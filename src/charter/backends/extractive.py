@@ -78,6 +78,7 @@ class ExtractiveChat:
 
     backend_name: ClassVar[str] = "extractive"
     Options: ClassVar[type[BackendOptions]] = ExtractiveOptions
+    generates_in_process: ClassVar[bool] = False  # it selects sentences: nothing to stop
 
     def __init__(self, options: ExtractiveOptions | None = None,
                  scorer: Callable[[], Scorer | None] | None = None) -> None:
@@ -92,6 +93,13 @@ class ExtractiveChat:
         from charter.judgement import serving
 
         return cls(options, lambda: serving.scorer(ANSWERABILITY, settings))
+
+    @property
+    def context_window(self) -> int | None:
+        return self.options.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return approx_tokens(text)
 
     @property
     def model_id(self) -> str:

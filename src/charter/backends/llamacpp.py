@@ -26,7 +26,7 @@ from charter.core.chat import ChatMessage, ChatRequest, Completion, StreamChunk,
 from charter.core.aliases import AliasConfig
 from charter.backends.base import BackendOptions
 from charter.core.config import Settings
-from charter.core.errors import BackendError, ModelFileError
+from charter.core.errors import BackendError, CharterError, ContextOverflowError, ModelFileError
 
 PACKAGED = "packaged"
 GGUF_MAGIC = b"GGUF"
@@ -155,19 +155,29 @@ def render_transcript(messages: list[ChatMessage]) -> str:
     return "\n".join(lines)
 
 
+def _failure(name: str, exc: Exception) -> CharterError:
+    """A llama.cpp error as Charter's: a prompt over the context window is the caller's
+    to shorten (400); anything else is the backend's."""
+    if "context window" in str(exc) or "exceed context" in str(exc):
+        return ContextOverflowError("the conversation is longer than the local model's "
+                                    "context window; shorten it or start a new conversation")
+    return BackendError(f"llama.cpp failed on {name}: {exc}")
+
+
 class LlamaCppChat:
     """Chat with a local GGUF model through llama-cpp-python."""
 
     backend_name: ClassVar[str] = "llamacpp"
     Options: ClassVar[type[BackendOptions]] = LlamaCppOptions
+    generates_in_process: ClassVar[bool] = True
 
     def __init__(self, model: str, options: LlamaCppOptions, settings: Settings) -> None:
         self.path = resolve_gguf(model)
         self.options = options
         self.max_tokens = options.max_tokens or settings.max_tokens
         threads = options.n_threads or settings.llamacpp_threads or (os.cpu_count() or 1)
-        self._model = load_model(self.path, options.n_ctx or settings.llamacpp_context, threads,
-                                 options.chat_format)
+        self.n_ctx = options.n_ctx or settings.llamacpp_context
+        self._model = load_model(self.path, self.n_ctx, threads, options.chat_format)
 
     @classmethod
     def from_alias(cls, alias: AliasConfig, settings: Settings) -> LlamaCppChat:
@@ -184,6 +194,19 @@ class LlamaCppChat:
     @property
     def llm(self) -> Any:
         return self._model.llm
+
+    @property
+    def context_window(self) -> int | None:
+        return self.n_ctx
+
+    # Tokens a message costs beyond its text: the role line and separators of the prompt.
+    MESSAGE_OVERHEAD = 8
+
+    def count_tokens(self, text: str) -> int:
+        """Exact, from the model's own tokenizer (no lock needed: it only reads the
+        vocabulary), plus the per-message overhead of the prompt format."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False)) + \
+            self.MESSAGE_OVERHEAD
 
     def _sampling(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -225,7 +248,7 @@ class LlamaCppChat:
                     out = self.llm.create_chat_completion(**self._chat_params(request))
                     text = out["choices"][0]["message"]["content"] or ""
         except (ValueError, RuntimeError) as exc:
-            raise BackendError(f"llama.cpp failed on {self.path.name}: {exc}") from None
+            raise _failure(self.path.name, exc) from None
         usage = out.get("usage") or {}
         return Completion(
             text=text.strip(),
@@ -264,5 +287,5 @@ class LlamaCppChat:
                         started = True
                     yield StreamChunk(text=piece)
             except (ValueError, RuntimeError) as exc:
-                raise BackendError(f"llama.cpp failed on {self.path.name}: {exc}") from None
+                raise _failure(self.path.name, exc) from None
         yield StreamChunk(usage=Usage(prompt_tokens, completion_tokens), finish_reason=finish)

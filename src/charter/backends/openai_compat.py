@@ -30,6 +30,7 @@ from charter.core.errors import (
     BackendUnavailableError,
     CharterError,
     ConfigError,
+    ContextOverflowError,
 )
 
 T = TypeVar("T")
@@ -163,6 +164,11 @@ class _Caller:
                 f"the model server at {self.base_url} answered 404 ({detail}); check the base "
                 "URL (it usually ends in /v1) and the model name"
             )
+        if status == 400 and ("context" in detail.lower() or "too long" in detail.lower()):
+            # The caller's conversation is too long for the model: theirs to fix, a 400.
+            return ContextOverflowError(
+                f"the conversation is longer than model alias {self.alias!r} can read; "
+                "shorten it or start a new conversation")
         return BackendError(f"the model server at {self.base_url} rejected the request "
                             f"(HTTP {status}: {detail})")
 
@@ -197,6 +203,7 @@ class OpenAICompatChat:
 
     backend_name: ClassVar[str] = "openai_compat"
     Options: ClassVar[type[BackendOptions]] = OpenAICompatOptions
+    generates_in_process: ClassVar[bool] = False
 
     def __init__(self, model: str, options: OpenAICompatOptions, settings: Settings,
                  alias: str = "") -> None:
@@ -213,6 +220,16 @@ class OpenAICompatChat:
     @property
     def model_id(self) -> str:
         return f"{self.options.base_url}#{self.model}"
+
+    @property
+    def context_window(self) -> int | None:
+        return self.options.context_window
+
+    def count_tokens(self, text: str) -> int:
+        # No tokenizer for a remote model: an estimate (4/3 tokens a word, what BPE
+        # tokenizers average on English prose, and one per line break); the server
+        # refuses what still does not fit, and that refusal is a 400 too.
+        return approx_tokens(text) + text.count("\n")
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {

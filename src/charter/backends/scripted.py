@@ -49,6 +49,7 @@ class ScriptedChat:
 
     backend_name: ClassVar[str] = "scripted"
     Options: ClassVar[type[BackendOptions]] = ScriptedOptions
+    generates_in_process: ClassVar[bool] = True  # its delays stand in for local generation
 
     def __init__(self, options: ScriptedOptions, name: str = "scripted") -> None:
         self.options = options
@@ -80,18 +81,42 @@ class ScriptedChat:
         with self._lock:
             return next(self._cycle)
 
+    @property
+    def context_window(self) -> int | None:
+        return self.options.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return approx_tokens(text)
+
+    def _capped(self, request: ChatRequest, text: str) -> tuple[str, str]:
+        """The reply cut at ``max_tokens`` (a token per word, as ``approx_tokens`` counts
+        about), and the finish reason."""
+        cap = request.max_tokens or self.options.max_tokens
+        pieces = re.findall(r"\S+\s*|\s+", text)
+        if cap is None or approx_tokens(text) <= cap:
+            return text, "stop"
+        kept: list[str] = []
+        for piece in pieces:
+            if approx_tokens("".join([*kept, piece])) > cap:
+                break
+            kept.append(piece)
+        return "".join(kept).rstrip(), "length"
+
     def _usage(self, request: ChatRequest, text: str) -> Usage:
         prompt = sum(approx_tokens(m.content) for m in request.messages)
         return Usage(prompt, approx_tokens(text))
 
     def complete(self, request: ChatRequest) -> Completion:
-        text = self._reply(request)
-        return Completion(text=text, usage=self._usage(request, text), model=self.model_id)
+        text, finish = self._capped(request, self._reply(request))
+        if self.options.token_delay:
+            time.sleep(self.options.token_delay * len(re.findall(r"\S+\s*|\s+", text)))
+        return Completion(text=text, usage=self._usage(request, text), finish_reason=finish,
+                          model=self.model_id)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
-        text = self._reply(request)
+        text, finish = self._capped(request, self._reply(request))
         for piece in re.findall(r"\S+\s*|\s+", text):
             if self.options.token_delay:
                 time.sleep(self.options.token_delay)
             yield StreamChunk(text=piece)
-        yield StreamChunk(usage=self._usage(request, text), finish_reason="stop")
+        yield StreamChunk(usage=self._usage(request, text), finish_reason=finish)

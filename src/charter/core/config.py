@@ -136,6 +136,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_tokens", 256,
             "Default cap on generated tokens per answer when an alias sets none.",
             parse=_parse_int, minimum=1, example="256"),
+    Setting("max_messages", 200,
+            "Messages one chat request may hold (400 above).",
+            parse=_parse_int, minimum=1, example="200"),
+    Setting("max_conversation_chars", 100_000,
+            "Characters one chat request's messages may hold together (400 above): every "
+            "one is screened and checked for personal data, so this bounds that work "
+            "(about 25,000 tokens; raise it for long-context models).",
+            parse=_parse_int, minimum=100, example="100000"),
     Setting("llamacpp_threads", 0,
             "CPU threads for in-process GGUF inference; 0 means one per core.",
             parse=_parse_int, minimum=0, example="2"),

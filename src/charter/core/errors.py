@@ -113,6 +113,26 @@ class PayloadTooLargeError(InvalidInputError):
     code = "payload_too_large"
 
 
+class ConversationTooLargeError(InvalidInputError):
+    """A chat request over the message or character limit."""
+
+    code = "conversation_too_large"
+
+
+class ContextOverflowError(InvalidInputError):
+    """A conversation longer than the model's context window can read."""
+
+    code = "context_length_exceeded"
+
+
+class CancelledRequestError(CharterError):
+    """The client went away before the answer was ready; generation was stopped."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "cancelled"
+
+
 class RateLimitedError(CharterError):
     """Too many requests for this key in the current minute."""
 

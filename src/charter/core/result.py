@@ -99,3 +99,5 @@ class Result(BaseModel):
     label: str | None = None
     usage: UsageInfo = Field(default_factory=UsageInfo)
     timing: TimingInfo = Field(default_factory=TimingInfo)
+    # "length" when the answer stopped at max_tokens (the OpenAI field's meaning).
+    finish_reason: str = "stop"

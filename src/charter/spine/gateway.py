@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
 from charter.audit import AuditLog, key_for
 from charter.core.aliases import AliasConfig
-from charter.core.chat import ChatRequest, Passage, Usage, approx_tokens
+from charter.core.chat import ChatRequest, Completion, Passage, Usage, approx_tokens
 from charter.core.config import Settings
-from charter.core.errors import CharterError
+from charter.core.errors import CancelledRequestError, CharterError
 from charter.core.result import Decision, Result, RouteInfo, TimingInfo, UsageInfo
 from charter.core.routes import NONE, RouteDecision
 from charter import prompt
@@ -40,6 +41,7 @@ from charter.profiles import ProfileRepository
 from charter.router.log import RouteLog
 from charter.router.rules import choose_route
 from charter.router.versions import RouterRepository
+from charter.spine import context
 from charter.spine.outflow import Outflow
 from charter.spine.record import ErrorRecord, chat_record, model_record, question_sha256
 from charter.spine.request import AskRequest, Delta, encode, new_request_id
@@ -112,7 +114,8 @@ class Gateway:
     # -- stages before the model -------------------------------------------------------
 
     def _admit(self, req: AskRequest) -> Admitted:
-        req.check()
+        req.check(max_messages=self.settings.max_messages,
+                  max_chars=self.settings.max_conversation_chars)
         started = time.perf_counter()
         profile = self.profiles.get(req.principal.id)
         personality = req.personality if req.personality is not None else profile.personality
@@ -177,12 +180,29 @@ class Gateway:
                              lambda name: self.aliases.get(name, kind="chat"), self.settings)
         grounding = self._ground(admitted)
         decision = admitted.decision
-        chat = prompt.build(
-            admitted.screen.messages, policy_version=decision.policy_version,
-            personality=admitted.personality, instructions=admitted.instructions,
-            safe_completion=gates.safe_completion_instruction(decision),
-            passages=grounding.passages, max_tokens=req.max_tokens,
-            temperature=req.temperature, seed=req.seed)
+
+        def build(passages: Sequence[Passage]) -> ChatRequest:
+            return prompt.build(
+                admitted.screen.messages, policy_version=decision.policy_version,
+                personality=admitted.personality, instructions=admitted.instructions,
+                safe_completion=gates.safe_completion_instruction(decision),
+                passages=passages, max_tokens=req.max_tokens,
+                temperature=req.temperature, seed=req.seed)
+
+        try:
+            fitted = context.fit(build, grounding.passages, window=strategy.context_window,
+                                 count=strategy.count_tokens, requested=req.max_tokens,
+                                 default=alias.options.get("max_tokens") or
+                                 self.settings.max_tokens, alias=alias.name)
+        except CharterError as exc:  # the conversation does not fit: recorded, refused
+            self._record(Prepared(admitted, route, quota, grounding, alias, strategy),
+                         streamed=False, backend_s=0.0, error=exc)
+            raise
+        chat = fitted.request
+        if fitted.left_out:
+            grounding = replace(grounding, passages=fitted.passages, notes=(
+                *grounding.notes, f"{fitted.left_out} of the retrieved passages were left out "
+                "to fit the model's context window"))
         # Personal data never leaves for a backend marked as outside the organisation.
         chat = self.screen.for_backend(chat, external=any(a.external for a in strategy.aliases))
         return Prepared(admitted, route, quota, grounding, alias, strategy, chat)
@@ -196,7 +216,8 @@ class Gateway:
                                          drop_unsupported_markers(text, passages),
                                          passages).answer
 
-    def _result(self, p: Prepared, text: str, usage: Usage) -> Result:
+    def _result(self, p: Prepared, text: str, usage: Usage, finish_reason: str = "stop"
+                ) -> Result:
         passages = p.grounding.passages
         text = drop_unsupported_markers(text, passages)
         out = self.screen.screen_output(p.admitted.request.principal, text, passages)
@@ -207,11 +228,12 @@ class Gateway:
                       model=p.alias.name if p.alias else NONE, route=RouteInfo.of(p.route),
                       decision=p.admitted.decision.info(),
                       citations=resolve_citations(out.answer, passages), label=out.label,
-                      usage=UsageInfo.of(usage))
+                      usage=UsageInfo.of(usage), finish_reason=finish_reason)
 
     def _finish(self, p: Prepared, text: str, usage: Usage, *, streamed: bool,
-                backend_s: float = 0.0, note: str | None = None) -> Result:
-        result = self._result(p, text, usage)
+                backend_s: float = 0.0, note: str | None = None,
+                finish_reason: str = "stop") -> Result:
+        result = self._result(p, text, usage, finish_reason)
         req = p.admitted.request
 
         def writes(conn: Connection) -> None:
@@ -265,19 +287,52 @@ class Gateway:
 
     # -- public ------------------------------------------------------------------------
 
-    def ask(self, req: AskRequest) -> Result:
+    def ask(self, req: AskRequest, cancel: threading.Event | None = None) -> Result:
+        """The whole answer. With ``cancel``, a model generating in this process is read
+        as a stream and stopped between pieces once ``cancel`` is set (the client left):
+        the request ends with ``CancelledRequestError``, recorded with what it used."""
         p = self._prepare(req)
         if p.final is not None:
             return self._finish(p, p.final, Usage(), streamed=False)
         assert p.strategy is not None and p.chat is not None
         began = time.perf_counter()
         try:
-            completion = p.strategy.complete(p.chat)
+            if cancel is not None and p.strategy.generates_in_process:
+                completion = self._complete_unless(p, cancel)
+            else:
+                completion = p.strategy.complete(p.chat)
         except CharterError as exc:
-            self._record(p, streamed=False, backend_s=time.perf_counter() - began, error=exc)
+            self._record(p, streamed=False, backend_s=time.perf_counter() - began, error=exc,
+                         tokens=getattr(exc, "served_tokens", 0))
             raise
         return self._finish(p, completion.text, completion.usage, streamed=False,
-                            backend_s=time.perf_counter() - began, note=completion.note)
+                            backend_s=time.perf_counter() - began, note=completion.note,
+                            finish_reason=completion.finish_reason)
+
+    def _complete_unless(self, p: Prepared, cancel: threading.Event) -> Completion:
+        """``complete`` through the strategy's stream, stopped when ``cancel`` is set."""
+        assert p.strategy is not None and p.chat is not None
+        pieces: list[str] = []
+        source = iter(p.strategy.stream(p.chat))
+        try:
+            for chunk in source:
+                if cancel.is_set():
+                    error = CancelledRequestError("the client went away before the answer "
+                                                  "was ready; generation was stopped")
+                    served = approx_tokens("".join(pieces))
+                    error.served_tokens = served + sum(  # type: ignore[attr-defined]
+                        approx_tokens(m.content) for m in p.chat.messages) if served else 0
+                    raise error
+                pieces.append(chunk.text)
+                if chunk.usage is not None:
+                    return Completion("".join(pieces).strip(), chunk.usage,
+                                      chunk.finish_reason or "stop", p.strategy.model_id,
+                                      chunk.note)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        return Completion("".join(pieces).strip(), Usage(), "stop", p.strategy.model_id)
 
     def ask_stream(self, req: AskRequest) -> Iterator[Delta | Result]:
         """Yields ``Delta`` pieces as the model produces them, then the final ``Result``.
@@ -303,6 +358,7 @@ class Gateway:
         pieces: list[str] = []
         usage = Usage()
         note: str | None = None
+        finish = "stop"
         backend_s = 0.0
         source = iter(p.strategy.stream(p.chat))
         try:
@@ -318,6 +374,7 @@ class Gateway:
                         yield Delta(ready, rid)
                 if chunk.usage is not None:
                     usage = chunk.usage
+                finish = chunk.finish_reason or finish
                 note = chunk.note or note
         except CharterError as exc:
             self._record(p, streamed=True, backend_s=backend_s, error=exc)
@@ -345,7 +402,7 @@ class Gateway:
                 close()
         tail = outflow.finish()
         result = self._finish(p, outflow.text.strip(), usage, streamed=True,
-                              backend_s=backend_s, note=note)
+                              backend_s=backend_s, note=note, finish_reason=finish)
         if tail:
             yield Delta(tail, rid)
         yield result

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from charter.core.chat import ChatMessage, question_of
-from charter.core.errors import InvalidInputError
+from charter.core.errors import ConversationTooLargeError, InvalidInputError
 from charter.core.principal import Principal
 from charter.core.routes import AUTO
 
@@ -44,7 +44,20 @@ class AskRequest:
     def turns(self) -> int:
         return sum(1 for m in self.messages if m.role == "user")
 
-    def check(self) -> None:
+    def check(self, *, max_messages: int | None = None, max_chars: int | None = None) -> None:
+        """Refuse a request without a question, or larger than the limits (checked before
+        any screening, so an oversized request costs nothing but this count)."""
+        if max_messages is not None and len(self.messages) > max_messages:
+            raise ConversationTooLargeError(
+                f"the request holds {len(self.messages):,} messages; at most {max_messages:,} "
+                "are accepted (setting max_messages): send fewer, or summarise earlier turns")
+        if max_chars is not None:
+            chars = sum(len(m.content) for m in self.messages) + len(self.instructions or "")
+            if chars > max_chars:
+                raise ConversationTooLargeError(
+                    f"the request's messages hold {chars:,} characters; at most {max_chars:,} "
+                    "are accepted (setting max_conversation_chars): shorten them, or send "
+                    "long documents to the knowledge base instead")
         if not any(m.role == "user" and m.content.strip() for m in self.messages):
             raise InvalidInputError("the request has no question: send at least one non-empty "
                                     "user message")

@@ -25,6 +25,17 @@ class FastStrategy:
     def model_id(self) -> str:
         return self.model.model_id
 
+    @property
+    def context_window(self) -> int | None:
+        return self.model.context_window
+
+    @property
+    def generates_in_process(self) -> bool:
+        return self.model.generates_in_process
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
     def complete(self, request: ChatRequest) -> Completion:
         return self.model.complete(request)
 

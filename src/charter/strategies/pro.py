@@ -88,6 +88,17 @@ class ProStrategy:
     def model_id(self) -> str:
         return self.model.model_id
 
+    @property
+    def context_window(self) -> int | None:
+        return self.model.context_window
+
+    @property
+    def generates_in_process(self) -> bool:
+        return False  # drafts run in parallel, whole
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
     def complete(self, request: ChatRequest) -> Completion:
         outcome = run(self.model, self.judge, request, drafts=self.drafts)
         return replace(outcome.completion, note=outcome.note)

@@ -7,9 +7,11 @@ their own ``charter`` object with ``use_case``, ``personality`` and ``instructio
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -104,7 +106,7 @@ def completion_body(result: Result) -> dict[str, Any]:
         "id": result.request_id, "object": "chat.completion", "created": int(time.time()),
         "model": result.model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": result.answer},
-                     "finish_reason": "stop"}],
+                     "finish_reason": result.finish_reason}],
         "usage": {"prompt_tokens": result.usage.prompt_tokens,
                   "completion_tokens": result.usage.completion_tokens,
                   "total_tokens": result.usage.prompt_tokens + result.usage.completion_tokens},
@@ -118,7 +120,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     answer = spine(request)
     ask = to_ask(body, principal)
     if not body.stream:
-        result = await run_in_threadpool(answer.ask, ask)
+        result = await _unless_disconnected(request, answer.ask, ask)
         response = fast_json(completion_body(result))
         t = result.timing
         response.headers["Server-Timing"] = (f"charter;dur={t.total_ms - t.backend_ms:.3f}, "
@@ -132,6 +134,20 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
 
 
 _DONE = object()
+DISCONNECT_POLL_S = 0.25
+
+
+async def _unless_disconnected(request: Request, ask: Callable[..., Result],
+                               req: AskRequest) -> Result:
+    """``ask(req, cancel)`` in the thread pool, with ``cancel`` set when the client
+    disconnects: a local model then stops generating instead of answering nobody."""
+    cancel = threading.Event()
+    work = asyncio.ensure_future(run_in_threadpool(ask, req, cancel))
+    while not work.done():
+        await asyncio.wait({work}, timeout=DISCONNECT_POLL_S)
+        if not work.done() and not cancel.is_set() and await request.is_disconnected():
+            cancel.set()
+    return work.result()
 
 
 def fast_json(body: dict[str, Any]) -> Response:
@@ -168,7 +184,8 @@ async def _sse(events: Iterator[Delta | Result], admin: bool = False) -> AsyncIt
                 rid, model = item.request_id, item.model
                 yield _event({"id": rid, "object": "chat.completion.chunk", "created": created,
                               "model": model,
-                              "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                              "choices": [{"index": 0, "delta": {},
+                                           "finish_reason": item.finish_reason}],
                               "charter": item.model_dump()})
                 usage = item.usage
                 yield _event({"id": rid, "object": "chat.completion.chunk", "created": created,
