@@ -257,3 +257,56 @@ def injection(
 
     result = bench.run(STATE.runtime.embedder(), data, kb)
     typer.echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@app.command("hostile")
+def hostile(
+    server_src: Path | None = typer.Option(
+        None, "--server-src", help="Run the server from this checkout's src folder (to "
+        "measure the code before a change beside the code after it)."),
+    case: list[str] = typer.Option([], "--case", help="Only cases whose name holds this "
+                                   "text (repeatable)."),
+    job_limit: float = typer.Option(120.0, "--job-limit", help="Seconds to follow a "
+                                    "background upload job before moving on."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Crafted files and a 9.9 MiB message against a server: time to a clear answer,
+    peak memory, and a concurrent chat's latency meanwhile."""
+    from charter.bench import hostile as bench
+
+    cases = tuple(c for c in bench.CASES if not case or any(k in c.name for k in case))
+    result = bench.run(server_src=server_src, cases=cases, job_limit_s=job_limit,
+                       log=lambda m: typer.echo(m, err=True))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"concurrent chat alone: p50 {result['alone_p50_ms']} ms")
+    typer.echo(f"{'case':<48} {'status':>6} {'s':>8} {'job s':>7} {'peak MB':>8} "
+               f"{'chat p50':>9} {'chat max':>9}  answer")
+    for r in result["cases"]:
+        typer.echo(f"{r['case']:<48} {r['status']:>6} {r['seconds']:>8.3f} "
+                   f"{r.get('job_seconds', ''):>7} {r['peak_rss_mb']:>8} "
+                   f"{r['chat_p50_ms'] or '-':>9} {r['chat_max_ms'] or '-':>9}  "
+                   f"{r['answer'][:90]}")
+
+
+@app.command("loaders")
+def loaders(
+    src: Path | None = typer.Option(None, "--src", help="Load with this checkout's src "
+                                    "folder (to measure the code before a change)."),
+    limit: float = typer.Option(300.0, "--limit", help="Seconds before a load is stopped."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Each loader's worst crafted file, loaded and chunked in a fresh process: seconds,
+    peak resident memory and what came of it."""
+    from charter.bench import hostile as bench
+
+    rows = bench.loaders(server_src=src, limit_s=limit, log=lambda m: typer.echo(m, err=True))
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    typer.echo(f"{'file':<44} {'bytes':>10} {'s':>8} {'peak MB':>8}  outcome")
+    for r in rows:
+        seconds = f"{r['seconds']:.2f}" if r["seconds"] is not None else "-"
+        typer.echo(f"{r['file']:<44} {r['bytes']:>10,} {seconds:>8} "
+                   f"{r['peak_rss_mb'] or '-':>8}  {r['outcome'][:100]}")

@@ -206,6 +206,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kb_load_seconds", 120.0,
             "Seconds reading and chunking one file may take before it is refused (413).",
             parse=_parse_float, minimum=0.1, example="120"),
+    Setting("kb_job_memory_mb", 1024,
+            "MiB of address space the child process that reads a background upload may use; "
+            "a file that needs more is refused (413) and the server is untouched.",
+            parse=_parse_int, minimum=128, example="1024"),
     Setting("kb_background_mb", 1.0,
             "Uploads larger than this many MiB ingest as a background job (202 with a job "
             "to poll at /api/jobs/ID) instead of inside the request.",

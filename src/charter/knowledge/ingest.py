@@ -19,8 +19,10 @@ import numpy as np
 
 from charter.backends.base import Embedder
 from charter.core.errors import InvalidInputError
-from charter.knowledge.chunking import chunk_document
+from charter.knowledge.chunking import Chunk, chunk_document
+from charter.knowledge.isolated import load_isolated
 from charter.knowledge.loaders import (
+    LoadedDocument,
     LoaderError,
     LoadLimits,
     RecordOptions,
@@ -55,6 +57,9 @@ class IngestOptions:
     chunk_size: int = 1000
     chunk_overlap: int = 150
     limits: LoadLimits = field(default_factory=LoadLimits)
+    # Load and chunk each file in a child process capped at this many MiB and killed
+    # after limits.seconds (knowledge/isolated.py); 0: in this process.
+    isolate_mb: int = 0
 
     def check(self) -> None:
         if self.classification is not None:
@@ -213,13 +218,11 @@ class Ingestor:
             self._maybe_update_access(path, options, report,
                                       existing.id if not is_records else None, uri)
             return [], []
-        docs = load(path, options.records, options.limits)
         writes = []
         chunked = 0
-        for doc in docs:
+        for doc, chunks in self._load(path, options):
             doc_uri = f"{uri}{RECORD_MARK}{doc.key}" if is_records else uri
             prior = self.store.find(doc_uri)
-            chunks = chunk_document(doc, size=options.chunk_size, overlap=options.chunk_overlap)
             chunked += len(chunks)
             if chunked > options.limits.chunks:
                 raise over_limit(f"makes more than {options.limits.chunks:,} chunks "
@@ -242,6 +245,18 @@ class Ingestor:
             gone = [d.id for d in stale]
             report.removed.extend(d.uri for d in stale)
         return writes, gone
+
+    @staticmethod
+    def _load(path: Path, options: IngestOptions
+              ) -> Iterable[tuple[LoadedDocument, list[Chunk]]]:
+        """Each document of the file with its chunks (in a child process when asked)."""
+        if options.isolate_mb:
+            return load_isolated(path, options.records, options.limits,
+                                 size=options.chunk_size, overlap=options.chunk_overlap,
+                                 memory_mb=options.isolate_mb)
+        docs = load(path, options.records, options.limits)
+        return ((d, chunk_document(d, size=options.chunk_size, overlap=options.chunk_overlap))
+                for d in docs)
 
     def _maybe_update_access(self, path: Path, options: IngestOptions, report: IngestReport,
                              doc_id: str | None, uri: str) -> None:

@@ -82,8 +82,12 @@ class WellFormedJson:
     that names the field (``core/text.py:value_problem``), before any route parses it.
     Bodies that are not JSON, or not valid JSON, pass on to the route's own checks."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, chat_chars: int | None = None) -> None:
         self.app = app
+        # A chat body this large holds more characters than max_conversation_chars
+        # whatever it says (JSON spends at most 12 bytes on a character: an escaped
+        # surrogate pair), so it is refused before parsing, which costs more than this.
+        self.chat_bytes = 12 * chat_chars + (1 << 14) if chat_chars else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
@@ -103,6 +107,15 @@ class WellFormedJson:
             await JSONResponse(exc.to_dict(), exc.status)(scope, receive, send)
             return
         body = b"".join(chunks)
+        if self.chat_bytes is not None and len(body) > self.chat_bytes and \
+                scope.get("path") == "/v1/chat/completions":
+            limit = (self.chat_bytes - (1 << 14)) // 12
+            await JSONResponse(error_body(
+                400, f"the request body is {len(body):,} bytes, more than {limit:,} characters "
+                "of messages can take (setting max_conversation_chars): shorten them, or send "
+                "long documents to the knowledge base instead", "conversation_too_large"),
+                400)(scope, receive, send)
+            return
         problem = _body_problem(body)
         if problem is not None:
             where, why = problem
@@ -236,6 +249,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *,
         return FileResponse(str(ui.joinpath("index.html")))
 
     app.mount("/ui", StaticFiles(directory=str(ui)), name="ui")
-    app.add_middleware(WellFormedJson)  # inside the body limit: it reads the whole body
+    # Inside the body limit: it reads the whole body.
+    app.add_middleware(WellFormedJson, chat_chars=settings.max_conversation_chars)
     app.add_middleware(BodyLimit, limit=int(settings.max_body_mb * 1024 * 1024))
     return app

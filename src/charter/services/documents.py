@@ -7,6 +7,7 @@ need the admin role and are audited as ``document.added``, ``document.synced``,
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -148,7 +149,8 @@ def upload_name(filename: str) -> str:
 
 def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
            document: str | None = None, classification: str | None = None,
-           groups: Sequence[str] | None = None, progress: Progress | None = None) -> Upload:
+           groups: Sequence[str] | None = None, progress: Progress | None = None,
+           isolated: bool = False) -> Upload:
     """Store one uploaded file and ingest it.
 
     Without ``document`` the upload is a new document, whatever its name: two teams'
@@ -160,6 +162,8 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     file back, so the stored file always matches what the knowledge base serves."""
     name, options, folder = _checked_upload(rt, actor, filename, body, document,
                                             classification, groups)
+    if isolated:  # a background job: the file is read in a child process under hard limits
+        options = dataclasses.replace(options, isolate_mb=rt.settings.kb_job_memory_mb)
     if document is None:
         target = folder / uuid.uuid4().hex[:16] / name
     else:
@@ -223,13 +227,14 @@ def start_upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
                  document: str | None = None, classification: str | None = None,
                  groups: Sequence[str] | None = None) -> Job:
     """``upload`` as a background job (for large files): checked now, ingested on the
-    process's job thread; the job reports chunks embedded, then the upload's result or
-    its error. Audited as ``job.started``; the upload itself as ``document.added``."""
+    process's job thread, the file read and chunked in a child process under hard limits
+    (knowledge/isolated.py); the job reports chunks embedded, then the upload's result
+    or its error. Audited as ``job.started``; the upload itself as ``document.added``."""
     name, _, _ = _checked_upload(rt, actor, filename, body, document, classification, groups)
     job = rt.jobs.create("upload", actor.id, note=f"reading {name}")
     rt.job_runner.submit(job, lambda progress: upload(
         rt, actor, filename, body, document=document, classification=classification,
-        groups=groups, progress=progress).to_dict())
+        groups=groups, progress=progress, isolated=True).to_dict())
     events.record(rt, actor, "job.started", job.id, {"kind": "upload", "bytes": len(body)})
     return job
 

@@ -60,3 +60,18 @@ def test_a_disconnected_non_streaming_request_stops_generating(served: Served) -
         time.sleep(0.1)
     assert records, "no record of the request"
     assert records[-1].payload["error"]["code"] == "cancelled"
+
+
+def test_a_chat_body_too_large_for_the_character_limit_is_refused_unparsed(
+        settings) -> None:  # noqa: ANN001
+    from tests.server.conftest import _start
+
+    for served in _start(settings.with_overrides(max_conversation_chars=1_000), scripted=True):
+        with served.client("user") as c:
+            big = _chat(c, "x" * (12 * 1_000 + (1 << 14) + 10))
+            assert big.status_code == 400
+            assert big.json()["error"]["code"] == "conversation_too_large"
+            assert "bytes" in big.json()["error"]["message"]  # refused before parsing
+            parsed = _chat(c, "x" * 1_001)
+            assert parsed.status_code == 400 and "1,001 characters" in parsed.text
+            assert _chat(c, "x" * 900).status_code == 200

@@ -1,0 +1,52 @@
+"""Loading in a child process under hard limits (background uploads): the same documents
+as in-process, the loaders' own limits passed through, and memory and time capped by the
+child's address-space limit and a kill, each naming its setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from charter.bench import crafted
+from charter.knowledge.chunking import chunk_document
+from charter.knowledge.isolated import load_isolated
+from charter.knowledge.loaders import LimitError, LoaderError, LoadLimits, RecordOptions, load
+
+
+def _isolated(path: Path, limits: LoadLimits | None = None, memory_mb: int = 1024):  # noqa: ANN202
+    return load_isolated(path, RecordOptions(), limits or LoadLimits(), size=1000,
+                         overlap=150, memory_mb=memory_mb)
+
+
+def test_a_file_loads_as_it_does_in_process(tmp_path: Path) -> None:
+    path = tmp_path / "leave.md"
+    path.write_text("# Leave\n\nTwenty-five days a year.\n\n## Carry over\n\nFive days.\n")
+    [(doc, chunks)] = _isolated(path)
+    [local] = load(path)
+    assert (doc.title, doc.blocks) == (local.title, local.blocks)
+    assert chunks == chunk_document(local, size=1000, overlap=150)
+
+
+def test_the_loaders_own_errors_come_back_as_they_are(tmp_path: Path) -> None:
+    with pytest.raises(LimitError, match="kb_max_pages"):
+        _isolated(crafted.pdf_page_tree(tmp_path))
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(LoaderError, match="damaged") as info:
+        _isolated(broken)
+    assert not isinstance(info.value, LimitError)
+
+
+def test_a_file_needing_more_memory_than_allowed_is_refused_naming_the_setting(
+        tmp_path: Path) -> None:
+    path = crafted.docx_empty_paragraphs(tmp_path)  # about 1 GB parsed, if let through
+    lax = LoadLimits(expanded_mb=1_000, expansion_ratio=1e6, blocks=10**8)
+    with pytest.raises(LimitError, match="kb_job_memory_mb"):
+        _isolated(path, lax, memory_mb=300)
+
+
+def test_a_file_taking_longer_than_allowed_is_stopped_naming_the_setting(
+        tmp_path: Path) -> None:
+    with pytest.raises(LimitError, match="kb_load_seconds"):
+        _isolated(crafted.html_deep(tmp_path, depth=200_000), LoadLimits(seconds=0.2))
