@@ -184,7 +184,7 @@ class FloorSpine:
                                                     rt.settings))
         self.embedder = rt.embedder() if floor == "embed" else None
 
-    def ask(self, request: Any) -> Any:
+    def ask(self, request: Any, cancel: Any = None) -> Any:
         from charter.core.chat import ChatRequest
         from charter.core.result import Result, RouteInfo, TimingInfo, UsageInfo
 

@@ -6,6 +6,7 @@ benchmark's reference server may put a reduced one in its place.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -14,6 +15,6 @@ from charter.spine.request import AskRequest, Delta
 
 
 class Spine(Protocol):
-    def ask(self, req: AskRequest) -> Result: ...
+    def ask(self, req: AskRequest, cancel: threading.Event | None = None) -> Result: ...
 
     def ask_stream(self, req: AskRequest) -> Iterator[Delta | Result]: ...
