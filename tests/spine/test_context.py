@@ -56,6 +56,12 @@ def test_max_tokens_is_capped_at_the_room_left() -> None:
     assert fitted.passages == () and fitted.request.max_tokens == 40
 
 
+def test_a_huge_max_tokens_keeps_the_passages_and_takes_the_room_left() -> None:
+    full = sum(approx_tokens(m.content) for m in _build(PASSAGES).messages)
+    fitted = _fit(full + 200, requested=2**31 - 1)
+    assert fitted.passages == tuple(PASSAGES) and fitted.request.max_tokens == 200
+
+
 def test_a_conversation_that_leaves_no_room_is_a_400_saying_by_how_much() -> None:
     bare = sum(approx_tokens(m.content) for m in _build([]).messages)
     with pytest.raises(ContextOverflowError, match=f"about {bare:,} tokens") as info:

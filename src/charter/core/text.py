@@ -101,45 +101,60 @@ def text_problem(text: str) -> str | None:
     return None
 
 
+def _path(links: list[tuple[int, str]], node: int, where: str) -> str:
+    """The dotted path of ``node`` from its (parent, key) links."""
+    keys: list[str] = []
+    while node > 0:
+        node, key = links[node]
+        keys.append(key)
+    return ".".join([where] * bool(where) + keys[::-1])
+
+
 def value_problem(value: object, where: str = "",
                   max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
     """The first string (or key) in a parsed JSON value that ``text_problem`` refuses, or
     nesting deeper than ``max_depth``: (where, why), ``where`` a dotted path such as
-    ``messages.0.content``. Walked without recursion, so any depth is safe."""
-    stack: list[tuple[object, str, int]] = [(value, where, 0)]
+    ``messages.0.content``. Walked without recursion, and each item keeps only a link to
+    its parent (a path is built for the one reported), so memory stays linear in the
+    value however long its keys."""
+    links: list[tuple[int, str]] = [(0, "")]
+    stack: list[tuple[object, int, int]] = [(value, 0, 0)]
     while stack:
-        item, path, depth = stack.pop()
+        item, node, depth = stack.pop()
         if depth > max_depth:
-            return path or "body", f"is nested more than {max_depth} levels deep; flatten it"
+            return _path(links, node, where) or "body", \
+                f"is nested more than {max_depth} levels deep; flatten it"
         if isinstance(item, str):
             why = text_problem(item)
             if why:
-                return path or "body", why
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                here = f"{path}.{key}" if path else str(key)
-                why = text_problem(str(key))
-                if why:  # the path is shown escaped: it holds what cannot be encoded
-                    return here.encode("utf-8", "backslashreplace").decode(), f"(a key) {why}"
-                stack.append((child, here, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, f"{path}.{i}" if path else str(i), depth + 1)
-                         for i, child in enumerate(item))
+                return _path(links, node, where) or "body", why
+        elif isinstance(item, dict | list):
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(item, dict):
+                    why = text_problem(str(key))
+                    if why:  # shown escaped: the key holds what cannot be encoded
+                        links.append((node, str(key)[:80]))
+                        here = _path(links, len(links) - 1, where)
+                        return here.encode("utf-8", "backslashreplace").decode(), \
+                            f"(a key) {why}"
+                links.append((node, str(key)[:80]))
+                stack.append((child, len(links) - 1, depth + 1))
     return None
 
 
 def too_deep(value: object, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """The dotted path of the first place where a parsed JSON value nests more than
-    ``max_depth`` levels, or None; walked without recursion."""
-    stack: list[tuple[object, str, int]] = [(value, "", 0)]
+    ``max_depth`` levels, or None; walked as ``value_problem`` walks."""
+    links: list[tuple[int, str]] = [(0, "")]
+    stack: list[tuple[object, int, int]] = [(value, 0, 0)]
     while stack:
-        item, path, depth = stack.pop()
+        item, node, depth = stack.pop()
         if depth > max_depth:
-            return path or "top level"
-        if isinstance(item, dict):
-            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1)
-                         for k, v in item.items())
-        elif isinstance(item, list):
-            stack.extend((v, f"{path}.{i}" if path else str(i), depth + 1)
-                         for i, v in enumerate(item))
+            return _path(links, node, "") or "top level"
+        if isinstance(item, dict | list):
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                links.append((node, str(key)[:80]))
+                stack.append((child, len(links) - 1, depth + 1))
     return None

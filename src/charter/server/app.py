@@ -91,7 +91,8 @@ class WellFormedJson:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
-        if b"json" not in headers.get(b"content-type", b""):
+        # Any casing: FastAPI parses APPLICATION/JSON as JSON too.
+        if b"json" not in headers.get(b"content-type", b"").lower():
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

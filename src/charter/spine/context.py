@@ -5,7 +5,8 @@ says how large that window is (``context_window``, or a local model's ``n_ctx``)
 prompt is counted with the model's own tokenizer (or an estimate for a remote one) and:
 
 * retrieved passages are left out, weakest first, until the prompt leaves room for the
-  answer the request asks for (``max_tokens``, else the alias's default);
+  answer: the request's ``max_tokens`` or the alias's default, whichever is smaller (a
+  client asking for "as much as you can" keeps its sources);
 * ``max_tokens`` is capped at the room left, so the backend never fails on it (an answer
   cut there ends with ``finish_reason: length``);
 * a conversation that leaves less than ``MIN_ANSWER_TOKENS`` even without passages is
@@ -42,8 +43,9 @@ def fit(build: Callable[[Sequence[Passage]], ChatRequest], passages: Sequence[Pa
     if window is None:
         return Fitted(request, tuple(kept), 0, 0)
     wanted = requested or default
+    reserve = min(wanted, default)
     used = _tokens(request, count)
-    while kept and used + wanted > window:
+    while kept and used + reserve > window:
         kept.pop()  # passages come best first: the weakest goes
         request = build(kept)
         used = _tokens(request, count)

@@ -99,3 +99,14 @@ def test_a_file_over_the_chunk_limit_is_reported_by_the_setting(tmp_path: Path) 
         assert Ingestor(db, HashEmbedder()).add([path]).chunks > 10
     finally:
         db.dispose()
+
+
+def test_a_page_that_also_has_empty_kids_still_counts_as_a_page(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    path = crafted.pdf_page_tree(tmp_path, fanout=3, levels=2)
+    data = path.read_bytes().replace(b"/Type /Page /Parent", b"/Type /Page /Kids [] /Parent")
+    path.write_bytes(data)
+    assert len(PdfReader(str(path)).pages) == 9  # pypdf reads it as nine pages
+    with pytest.raises(LimitError, match="kb_max_pages"):
+        load(path, limits=LoadLimits(pages=8))

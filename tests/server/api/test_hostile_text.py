@@ -52,3 +52,13 @@ def test_hostile_bodies_get_a_clean_error(served: Served, body: bytes) -> None:
         assert 400 <= r.status_code < 500, r.text
         assert set(r.json()["error"]) == {"message", "type", "code"}
         assert c.get("/v1/models").status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=utf-8"])
+def test_the_check_holds_for_any_casing_of_the_content_type(served: Served,
+                                                            content_type: str) -> None:
+    body = '{"messages": [{"role": "user", "content": "a \\ud800 b"}]}'
+    with served.client() as c:
+        r = c.post("/v1/chat/completions", content=body.encode(),
+                   headers={"Content-Type": content_type})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_text"

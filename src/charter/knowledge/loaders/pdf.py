@@ -22,8 +22,10 @@ from charter.knowledge.loaders import (
 
 
 def count_pages(root: Any, limit: int) -> int:
-    """Leaves of the page tree under ``root``, walked without recursion, stopping past
-    ``limit``; a node reached twice counts each time, as a reader would show it."""
+    """Pages of the page tree under ``root``, walked without recursion, stopping past
+    ``limit``; a node reached twice counts each time, as a reader would show it. A node
+    is a page by pypdf's rule: ``/Type /Pages`` (or no type, with ``/Kids``) is a branch,
+    anything else a page, whatever ``/Kids`` it also carries."""
     pages = 0
     stack = [root]
     visits = 0
@@ -32,8 +34,9 @@ def count_pages(root: Any, limit: int) -> int:
         visits += 1
         if visits > 4 * limit + 64:  # interior nodes too: a tree of empty /Kids
             break
+        kind = node.get("/Type") if hasattr(node, "get") else None
         kids = node.get("/Kids") if hasattr(node, "get") else None
-        if kids is None:
+        if kind != "/Pages" and not (kind is None and kids is not None):
             pages += 1
             if pages > limit:
                 break
