@@ -65,3 +65,13 @@ def test_delay_jitter_out_of_range_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="delay_jitter"):
         ScriptedOptions(delay=0.1, delay_jitter=1.5)
+
+
+def test_a_context_window_too_small_to_answer_in_is_refused_when_the_alias_is_checked() -> None:
+    import pydantic
+
+    from charter.backends.scripted import ScriptedOptions
+
+    with pytest.raises(pydantic.ValidationError, match="context_window"):
+        ScriptedOptions.model_validate({"context_window": 10})
+    assert ScriptedOptions.model_validate({"context_window": 2048}).context_window == 2048

@@ -67,6 +67,9 @@ def test_bad_input_to_kb_and_bench_commands(cli, tmp_path: Path) -> None:
         (("kb", "add", str(HANDBOOK / "leave.md"), "--groups", "h r"), "invalid group name"),
         (("bench", "retrieval", "--dataset", str(tmp_path)), "corpus.jsonl"),
         (("bench", "answers", "--devset", str(tmp_path / "none.jsonl")), "not found"),
+        (("kb", "job", "job_nope"), "no job 'job_nope'"),
+        (("bench", "hostile", "--case", "no such case"), "no case"),
+        (("bench", "loaders", "--src", str(tmp_path / "nowhere")), "not a folder"),
     ]:
         run = cli(*args)
         assert run.code == 2, (args, run.err)

@@ -9,6 +9,7 @@ import typer
 
 from charter.bench.gateway import DEFAULT_BACKEND_MS, DEFAULT_JITTER
 from charter.cli.state import STATE
+from charter.core.errors import InvalidInputError
 from charter.core.routes import FAST
 
 app = typer.Typer(help="Benchmarks (figures, not pass/fail).", no_args_is_help=True)
@@ -275,6 +276,12 @@ def hostile(
     from charter.bench import hostile as bench
 
     cases = tuple(c for c in bench.CASES if not case or any(k in c.name for k in case))
+    if not cases:
+        raise InvalidInputError("no case's name holds " + " or ".join(map(repr, case))
+                                + "; the cases: " + "; ".join(c.name for c in bench.CASES))
+    if server_src is not None and not server_src.is_dir():
+        raise InvalidInputError(f"--server-src {server_src} is not a folder; give a "
+                                "checkout's src folder")
     result = bench.run(server_src=server_src, cases=cases, job_limit_s=job_limit,
                        log=lambda m: typer.echo(m, err=True))
     if as_json:
@@ -301,6 +308,8 @@ def loaders(
     peak resident memory and what came of it."""
     from charter.bench import hostile as bench
 
+    if src is not None and not src.is_dir():
+        raise InvalidInputError(f"--src {src} is not a folder; give a checkout's src folder")
     rows = bench.loaders(server_src=src, limit_s=limit, log=lambda m: typer.echo(m, err=True))
     if as_json:
         typer.echo(json.dumps(rows))

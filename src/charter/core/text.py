@@ -114,47 +114,40 @@ def value_problem(value: object, where: str = "",
                   max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
     """The first string (or key) in a parsed JSON value that ``text_problem`` refuses, or
     nesting deeper than ``max_depth``: (where, why), ``where`` a dotted path such as
-    ``messages.0.content``. Walked without recursion, and each item keeps only a link to
-    its parent (a path is built for the one reported), so memory stays linear in the
-    value however long its keys."""
+    ``messages.0.content``."""
+    return _walk(value, where, max_depth, check_text=True)
+
+
+def too_deep(value: object, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """The dotted path of the first place where a parsed JSON value nests more than
+    ``max_depth`` levels, or None."""
+    found = _walk(value, "", max_depth, check_text=False)
+    return found[0] if found else None
+
+
+def _walk(value: object, where: str, max_depth: int, *,
+          check_text: bool) -> tuple[str, str] | None:
+    """Both walkers: without recursion, each item keeping only a link to its parent (a
+    path is built for the one reported), so memory stays linear in the value however
+    long its keys."""
     links: list[tuple[int, str]] = [(0, "")]
     stack: list[tuple[object, int, int]] = [(value, 0, 0)]
     while stack:
         item, node, depth = stack.pop()
         if depth > max_depth:
-            return _path(links, node, where) or "body", \
+            return _path(links, node, where) or ("body" if check_text else "top level"), \
                 f"is nested more than {max_depth} levels deep; flatten it"
-        if isinstance(item, str):
+        if isinstance(item, str) and check_text:
             why = text_problem(item)
             if why:
                 return _path(links, node, where) or "body", why
         elif isinstance(item, dict | list):
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in pairs:
-                if isinstance(item, dict):
-                    why = text_problem(str(key))
-                    if why:  # shown escaped: the key holds what cannot be encoded
-                        links.append((node, str(key)[:80]))
-                        here = _path(links, len(links) - 1, where)
-                        return here.encode("utf-8", "backslashreplace").decode(), \
-                            f"(a key) {why}"
                 links.append((node, str(key)[:80]))
-                stack.append((child, len(links) - 1, depth + 1))
-    return None
-
-
-def too_deep(value: object, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    """The dotted path of the first place where a parsed JSON value nests more than
-    ``max_depth`` levels, or None; walked as ``value_problem`` walks."""
-    links: list[tuple[int, str]] = [(0, "")]
-    stack: list[tuple[object, int, int]] = [(value, 0, 0)]
-    while stack:
-        item, node, depth = stack.pop()
-        if depth > max_depth:
-            return _path(links, node, "") or "top level"
-        if isinstance(item, dict | list):
-            pairs = item.items() if isinstance(item, dict) else enumerate(item)
-            for key, child in pairs:
-                links.append((node, str(key)[:80]))
+                if check_text and isinstance(item, dict) and (why := text_problem(str(key))):
+                    here = _path(links, len(links) - 1, where)  # shown escaped
+                    return here.encode("utf-8", "backslashreplace").decode(), \
+                        f"(a key) {why}"
                 stack.append((child, len(links) - 1, depth + 1))
     return None
