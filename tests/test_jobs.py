@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import select, update
 
-from charter.core.errors import InvalidInputError
-from charter.jobs import JobRunner
+from charter.core.errors import InvalidInputError, RateLimitedError
+from charter.jobs import STALE_S, JobRunner
 from charter.runtime import Runtime
 from charter.store import tables
 
@@ -70,13 +73,91 @@ def test_a_job_whose_process_died_reads_as_interrupted(runtime: Runtime) -> None
                      .values(owner=f"{socket.gethostname()}:{dead}"))
     seen = runtime.jobs.get(job.id)
     assert seen.state == "failed" and seen.error["error"]["code"] == "job_interrupted"
-    # A job of a live process on another host is left as it is.
-    other = runtime.jobs.create("upload", "admin")
-    runtime.jobs.start(other.id)
-    with runtime.db.transaction() as conn:
-        conn.execute(update(tables.jobs).where(tables.jobs.c.id == other.id)
-                     .values(owner="another-host:1"))
-    assert runtime.jobs.get(other.id).state == "running"
+
+
+def _touched(rt: Runtime, job_id: str, seconds_ago: float, owner: str | None = None) -> None:
+    when = (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+    values = {"updated_at": when} | ({"owner": owner} if owner else {})
+    with rt.db.transaction() as conn:
+        conn.execute(update(tables.jobs).where(tables.jobs.c.id == job_id).values(**values))
+
+
+def test_a_job_on_another_host_runs_while_its_row_is_touched_and_is_lost_when_silent(
+        runtime: Runtime) -> None:
+    fresh, silent = runtime.jobs.create("upload", "a"), runtime.jobs.create("upload", "a")
+    for job in (fresh, silent):
+        runtime.jobs.start(job.id)
+    _touched(runtime, fresh.id, STALE_S - 10, owner="another-host:1")
+    _touched(runtime, silent.id, STALE_S + 10, owner="another-host:1")
+    assert runtime.jobs.get(fresh.id).state == "running"
+    lost = runtime.jobs.get(silent.id)
+    assert lost.state == "failed" and lost.error["error"]["code"] == "job_interrupted"
+
+
+def test_a_live_process_keeps_its_unfinished_jobs_touched(runtime: Runtime) -> None:
+    mine, finished = runtime.jobs.create("upload", "a"), runtime.jobs.create("upload", "a")
+    runtime.jobs.start(mine.id)
+    runtime.jobs.finish(finished.id, {})
+    for job in (mine, finished):
+        _touched(runtime, job.id, STALE_S + 10)
+    runtime.jobs.heartbeat()
+    assert runtime.jobs.get(mine.id).state == "running"  # touched: not lost
+    with runtime.db.connect() as conn:
+        stamp = conn.execute(select(tables.jobs.c.updated_at)
+                             .where(tables.jobs.c.id == finished.id)).scalar_one()
+    assert stamp < runtime.jobs.get(mine.id).updated_at  # a finished job is left alone
+
+
+def test_an_interrupted_read_never_overwrites_a_job_that_finished_meanwhile(
+        runtime: Runtime) -> None:
+    job = runtime.jobs.create("upload", "a")
+    runtime.jobs.finish(job.id, {"chunks": 3})
+    runtime.jobs.end_unfinished(job.id, {"error": {"code": "job_interrupted"}})
+    assert (runtime.jobs.get(job.id).state, runtime.jobs.get(job.id).result) == (
+        "done", {"chunks": 3})
+
+
+def test_stopping_fails_the_waiting_jobs_and_bounds_the_queue(runtime: Runtime) -> None:
+    runner = JobRunner(runtime.jobs, max_queued=2)
+    release = threading.Event()
+
+    def slow(progress):  # noqa: ANN001, ANN202
+        release.wait(10)
+        return {"ok": True}
+
+    first = runtime.jobs.create("upload", "a")
+    runner.submit(first, slow)
+    waiting = [runtime.jobs.create("upload", "a") for _ in range(2)]
+    for job in waiting:
+        runner.check_room()
+        runner.submit(job, slow)
+    with pytest.raises(RateLimitedError, match="jobs_max_queued") as info:
+        runner.check_room()
+    assert info.value.status == 429
+    deadline = time.monotonic() + 10
+    while runtime.jobs.get(first.id).state != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    threading.Timer(0.2, release.set).start()
+    runner.shutdown()  # waits for the running job; the waiting ones never start
+    assert runtime.jobs.get(first.id).state == "done"
+    for job in waiting:
+        seen = runtime.jobs.get(job.id)
+        assert seen.state == "failed" and seen.error["error"]["code"] == "job_cancelled"
+
+
+def test_a_job_is_its_starters_to_read(runtime: Runtime) -> None:
+    from charter.core.errors import NotFoundError
+    from charter.core.principal import Principal
+    from charter.services import jobs as job_service
+
+    job = runtime.jobs.create("upload", "alice")
+    alice = Principal("alice", frozenset({"admin"}), "restricted", frozenset(), "default")
+    bob = Principal("bob", frozenset({"admin"}), "restricted", frozenset(), "default")
+    assert job_service.get(runtime, alice, job.id).id == job.id
+    with pytest.raises(NotFoundError, match="no job"):
+        job_service.get(runtime, bob, job.id)
 
 
 def test_jobs_run_one_at_a_time_per_process(runtime: Runtime) -> None:
@@ -94,5 +175,7 @@ def test_jobs_run_one_at_a_time_per_process(runtime: Runtime) -> None:
     jobs = [runtime.jobs.create("upload", "a") for _ in range(3)]
     for job in jobs:
         runner.submit(job, work)
+    for job in jobs:
+        _wait(runtime, job.id)
     runner.shutdown()
     assert most[0] == 1 and all(runtime.jobs.get(j.id).state == "done" for j in jobs)

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 from functools import cached_property
+from typing import cast
 
 from charter.accounts import Accounts
 from charter.audit import AuditLog, key_for
 from charter.backends import registry
 from charter.backends.base import ChatModel, Embedder
-from charter.policy.outbound import RedactingEmbedder
-from charter.policy.engine import CharterScreen
-from charter.policy.register import UseCaseRegister
-from charter.policy.reviews import ReviewQueue
-from charter.policy.versions import PolicyRepository
+from charter.core.config import Settings
+from charter.defaults import seed_defaults
 from charter.jobs import JobRepository, JobRunner
 from charter.judgement import serving
 from charter.judgement.versions import JudgementRepository
 from charter.knowledge.retrieve import KnowledgeRetriever
 from charter.knowledge.store import DocumentStore, open_store
-from charter.core.config import Settings
-from charter.defaults import seed_defaults
-from charter.spine.gateway import Gateway
+from charter.policy.engine import CharterScreen
+from charter.policy.outbound import RedactingEmbedder
+from charter.policy.register import UseCaseRegister
+from charter.policy.reviews import ReviewQueue
+from charter.policy.versions import PolicyRepository
 from charter.profiles import ProfileRepository
 from charter.router.feedback import FeedbackRepository
 from charter.router.versions import RouterRepository
+from charter.spine.gateway import Gateway
 from charter.store.aliases import AliasRepository
 from charter.store.db import Database
 from charter.usage import Quotas
@@ -146,7 +146,7 @@ class Runtime:
 
     @cached_property
     def job_runner(self) -> JobRunner:
-        return JobRunner(self.jobs)
+        return JobRunner(self.jobs, max_queued=self.settings.jobs_max_queued)
 
     def close(self) -> None:
         if "job_runner" in self.__dict__:  # let a running job finish its transaction

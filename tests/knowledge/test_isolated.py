@@ -48,5 +48,35 @@ def test_a_file_needing_more_memory_than_allowed_is_refused_naming_the_setting(
 
 def test_a_file_taking_longer_than_allowed_is_stopped_naming_the_setting(
         tmp_path: Path) -> None:
-    with pytest.raises(LimitError, match="kb_load_seconds"):
+    import multiprocessing
+
+    # lxml parses this in one call of about two seconds: only the parent's timer, not the
+    # loader's own clock (checked between blocks), can stop it at 0.2 s
+    with pytest.raises(LimitError, match="over the limit set by kb_load_seconds"):
         _isolated(crafted.html_deep(tmp_path, depth=200_000), LoadLimits(seconds=0.2))
+    assert multiprocessing.active_children() == []  # the child was killed and reaped
+
+
+class _Pipe:
+    def __init__(self, ready: bool, died: bool = False) -> None:
+        self.ready, self.died = ready, died
+
+    def poll(self, timeout: float) -> bool:
+        return self.ready
+
+    def recv(self) -> tuple[str, None]:
+        if self.died:
+            raise EOFError
+        return ("started", None)
+
+
+def test_a_child_that_cannot_start_is_a_503_that_does_not_blame_the_file() -> None:
+    from charter.knowledge.isolated import LoaderProcessError, _await_start
+
+    _await_start(_Pipe(ready=True), 1024)  # started: nothing to say
+    with pytest.raises(LoaderProcessError, match="did not start within") as slow:
+        _await_start(_Pipe(ready=False), 1024)
+    with pytest.raises(LoaderProcessError, match="kb_job_memory_mb") as died:
+        _await_start(_Pipe(ready=True, died=True), 1024)
+    assert slow.value.status == died.value.status == 503
+    assert not isinstance(slow.value, LoaderError)

@@ -5,7 +5,6 @@ a non-streaming local generation stopped when its client goes."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -144,3 +143,23 @@ def test_a_cancelled_local_generation_stops_and_is_recorded(
     # Without a cancel (the CLI), the same request is answered whole.
     assert len(runtime.gateway.ask(AskRequest([ChatMessage("user", "Talk.")], ADMIN,
                                               model="slow")).answer.split()) == 200
+
+
+def test_a_request_cancelled_before_any_text_is_charged_the_prompt_it_sent(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from charter.backends import scripted
+
+    runtime.aliases.add(AliasConfig("slow", "scripted", "", {
+        "replies": ["one two three"], "token_delay": 0.001}))
+    cancel = threading.Event()
+    monkeypatch.setattr(scripted.time, "sleep", lambda seconds: cancel.set())
+    charged: list[int] = []
+    quotas = runtime.gateway.quotas
+    assert quotas is not None
+    monkeypatch.setattr(quotas, "add_tokens",
+                        lambda principal, state, tokens, **kw: charged.append(tokens))
+    question = "Please talk about audit trails at some length."
+    with pytest.raises(CancelledRequestError):
+        runtime.gateway.ask(AskRequest([ChatMessage("user", question)], ADMIN, model="slow"),
+                            cancel)
+    assert charged and charged[0] >= approx_tokens(question) > 0

@@ -89,3 +89,15 @@ def test_pro_writes_drafts_and_the_judge_picks_one() -> None:
     assert one_left.completion.text == "draft with seed 11"
     with pytest.raises(BackendUnavailableError):
         pro.run(Drafts(fail_seeds=(10, 11, 12)), Judge("1"), question, drafts=3)  # type: ignore[arg-type]
+
+
+def test_a_judge_whose_context_the_drafts_overflow_keeps_the_first_draft() -> None:
+    from charter.core.errors import ContextOverflowError
+
+    class Overflowing(Judge):
+        def complete(self, request: ChatRequest) -> Completion:
+            raise ContextOverflowError("the drafts do not fit the judge's context")
+
+    question = ChatRequest([ChatMessage("user", "Compare two plans")], seed=10)
+    out = pro.run(Drafts(), Overflowing("1"), question, drafts=3)  # type: ignore[arg-type]
+    assert out.chosen == 1 and "context_length_exceeded" in out.note

@@ -18,6 +18,7 @@ from typing import Any
 
 from charter.core.errors import ConfigError
 
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced, safe for messages and logs."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
@@ -214,6 +215,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Uploads larger than this many MiB ingest as a background job (202 with a job "
             "to poll at /api/jobs/ID) instead of inside the request.",
             parse=_parse_float, minimum=0.0, example="1"),
+    Setting("jobs_max_queued", 8,
+            "Background jobs (large uploads) that may wait behind the running one in each "
+            "server process; one more is refused with 429 until one finishes.",
+            parse=_parse_int, minimum=0, example="8"),
     Setting("kb_top_k", 5,
             "Passages retrieved per question and handed to the answering model.",
             parse=_parse_int, minimum=1, example="5"),

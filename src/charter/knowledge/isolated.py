@@ -16,6 +16,7 @@ import resource
 from pathlib import Path
 from typing import Any
 
+from charter.core.errors import CharterError
 from charter.knowledge.chunking import Chunk, chunk_document
 from charter.knowledge.loaders import (
     LimitError,
@@ -68,6 +69,13 @@ def _peak_bytes() -> int:
     return 0
 
 
+class LoaderProcessError(CharterError):
+    """The child process that reads a file could not be started (not the file's fault)."""
+
+    status = 503
+    code = "loader_unavailable"
+
+
 def load_isolated(path: Path, records: RecordOptions, limits: LoadLimits, *, size: int,
                   overlap: int, memory_mb: int) -> Loaded:
     """``load`` and ``chunk_document`` for ``path`` in a child process (see the module)."""
@@ -78,8 +86,7 @@ def load_isolated(path: Path, records: RecordOptions, limits: LoadLimits, *, siz
     child.start()
     send.close()
     try:
-        if receive.poll(STARTUP_S):
-            receive.recv()  # "started"
+        _await_start(receive, memory_mb)
         if not receive.poll(limits.seconds):
             raise LimitError(f"reading the file took more than {limits.seconds:g} s, over "
                              "the limit set by kb_load_seconds; split the file, or raise "
@@ -96,3 +103,19 @@ def load_isolated(path: Path, records: RecordOptions, limits: LoadLimits, *, siz
     if kind == "ok":
         return payload  # type: ignore[no-any-return]
     raise (LimitError if kind == "limit" else LoaderError)(payload)
+
+
+def _await_start(receive: Any, memory_mb: int) -> None:
+    """Wait (at most ``STARTUP_S``) for the child's "started": the file's clock starts
+    only then, so a slow start is never blamed on the file, nor a file on the start."""
+    try:
+        started = receive.poll(STARTUP_S) and receive.recv()[0] == "started"
+    except EOFError:  # died while importing: the memory cap is below what Python needs
+        raise LoaderProcessError(
+            f"the process that reads uploads stopped while starting, before it read the "
+            f"file; kb_job_memory_mb ({memory_mb:,} MiB) may be too small for it: raise "
+            "the setting") from None
+    if not started:
+        raise LoaderProcessError(
+            f"the process that reads uploads did not start within {STARTUP_S:g} s (the "
+            "server is overloaded); nothing was changed: try again")

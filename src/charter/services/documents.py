@@ -8,21 +8,31 @@ need the admin role and are audited as ``document.added``, ``document.synced``,
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from charter.core.errors import InvalidInputError, NotFoundError
-from charter.core.text import text_problem
 from charter.core.principal import Principal, require
-from charter.knowledge.ingest import RECORD_MARK, IngestOptions, IngestReport, Ingestor, Progress
+from charter.core.text import text_problem
 from charter.jobs import Job
+from charter.knowledge.ingest import (
+    RECORD_MARK,
+    IngestOptions,
+    Ingestor,
+    IngestReport,
+    Progress,
+    file_hash,
+)
 from charter.knowledge.loaders import LoaderError, LoadLimits, loader_for
 from charter.knowledge.reindex import reindex as run_reindex
-from charter.knowledge.search import Hit, Mode, SearchFilters, Searcher
+from charter.knowledge.search import Hit, Mode, Searcher, SearchFilters
 from charter.knowledge.store import DocumentRecord
 from charter.runtime import Runtime
 from charter.services import events
@@ -159,7 +169,10 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     that uploaded document. Access not given is kept from the stored document (a new
     one: ``internal``, no groups). A file that cannot be loaded is refused (422) and
     changes nothing: a new one leaves no file behind, a new version puts the previous
-    file back, so the stored file always matches what the knowledge base serves."""
+    file back, so the stored file always matches what the knowledge base serves. Versions
+    of one document are taken one at a time (a file lock, across processes), and what a
+    crash between the file swap and the ingest's commit left is settled by the next
+    version's upload."""
     name, options, folder = _checked_upload(rt, actor, filename, body, document,
                                             classification, groups)
     if isolated:  # a background job: the file is read in a child process under hard limits
@@ -169,6 +182,24 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     else:
         target = _uploaded_path(rt, folder, document, name)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(target.parent):  # one version of a document at a time, in any process
+        _settle(rt, target)
+        report = _swap_and_ingest(rt, target, name, body, options, progress,
+                                  new=document is None)
+    events.record(rt, actor, "document.added", "kb", _audited(report, options))
+    written = rt.documents.list(prefix=str(target))
+    doc = next((d for d in written if d.uri == str(target)), written[0] if written else None)
+    outcome = "added" if report.added else "updated" if report.updated else "unchanged"
+    return Upload(doc.id if doc else "", name, doc.version if doc else 0, outcome,
+                  report.chunks)
+
+
+def _swap_and_ingest(rt: Runtime, target: Path, name: str, body: bytes,
+                     options: IngestOptions, progress: Progress | None, *, new: bool
+                     ) -> IngestReport:
+    """Put ``body`` at ``target`` and ingest it; on any failure put back what was there.
+    The previous file waits beside the new one as ``.previous-*`` until the ingest has
+    committed, so a crash in between is settled by the next upload (``_settle``)."""
     previous = target.with_name(f".previous-{uuid.uuid4().hex[:8]}") if target.exists() else None
     incoming = target.with_name(f".incoming-{uuid.uuid4().hex[:8]}")
     try:
@@ -189,17 +220,43 @@ def upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
         incoming.unlink(missing_ok=True)
         if previous is not None:
             previous.replace(target)
-        elif document is None:
+        elif new:
             shutil.rmtree(target.parent, ignore_errors=True)
         raise
     if previous is not None:
         previous.unlink(missing_ok=True)
-    events.record(rt, actor, "document.added", "kb", _audited(report, options))
-    written = rt.documents.list(prefix=str(target))
-    doc = next((d for d in written if d.uri == str(target)), written[0] if written else None)
-    outcome = "added" if report.added else "updated" if report.updated else "unchanged"
-    return Upload(doc.id if doc else "", name, doc.version if doc else 0, outcome,
-                  report.chunks)
+    return report
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on an uploaded document's folder (the folder itself, so no lock
+    file is left), across processes."""
+    handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
+def _settle(rt: Runtime, target: Path) -> None:
+    """Finish what a crashed upload of ``target``'s document left: an ``.incoming-*``
+    file is dropped; of ``.previous-*`` and the file in place, the one whose content the
+    knowledge base serves is kept as the document's file, the rest removed."""
+    for leftover in target.parent.glob(".incoming-*"):
+        leftover.unlink(missing_ok=True)
+    previous = sorted(target.parent.glob(".previous-*"), key=lambda f: f.stat().st_mtime)
+    if not previous:
+        return
+    served = {d.content_hash for d in rt.documents.list(prefix=str(target))
+              if d.uri.partition(RECORD_MARK)[0] == str(target)}
+    if not (target.exists() and file_hash(target) in served):
+        keep = next((f for f in reversed(previous) if file_hash(f) in served), previous[-1])
+        keep.replace(target)
+        previous.remove(keep)
+    for leftover in previous:
+        leftover.unlink(missing_ok=True)
 
 
 def _checked_upload(rt: Runtime, actor: Principal, filename: str, body: bytes,
@@ -231,6 +288,7 @@ def start_upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     (knowledge/isolated.py); the job reports chunks embedded, then the upload's result
     or its error. Audited as ``job.started``; the upload itself as ``document.added``."""
     name, _, _ = _checked_upload(rt, actor, filename, body, document, classification, groups)
+    rt.job_runner.check_room()
     job = rt.jobs.create("upload", actor.id, note=f"reading {name}")
     rt.job_runner.submit(job, lambda progress: upload(
         rt, actor, filename, body, document=document, classification=classification,

@@ -17,13 +17,14 @@ model.
 from __future__ import annotations
 
 import logging
-import time
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
+from charter import prompt
 from charter.audit import AuditLog, key_for
 from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatRequest, Completion, Passage, Usage, approx_tokens
@@ -31,7 +32,6 @@ from charter.core.config import Settings
 from charter.core.errors import CancelledRequestError, CharterError
 from charter.core.result import Decision, Result, RouteInfo, TimingInfo, UsageInfo
 from charter.core.routes import NONE, RouteDecision
-from charter import prompt
 from charter.knowledge.citations import drop_unsupported_markers, resolve_citations
 from charter.knowledge.retrieve import NoRetrieval, Retriever
 from charter.policy import gates
@@ -48,7 +48,7 @@ from charter.spine.request import AskRequest, Delta, encode, new_request_id
 from charter.store.aliases import AliasRepository
 from charter.store.db import Database
 from charter.strategies import Strategy, for_route
-from charter.usage import QuotaState, Quotas, check_quota, served_route
+from charter.usage import Quotas, QuotaState, check_quota, served_route
 
 __all__ = ["AskRequest", "Delta", "Gateway"]
 
@@ -319,9 +319,9 @@ class Gateway:
                 if cancel.is_set():
                     error = CancelledRequestError("the client went away before the answer "
                                                   "was ready; generation was stopped")
-                    served = approx_tokens("".join(pieces))
-                    error.served_tokens = served + sum(  # type: ignore[attr-defined]
-                        approx_tokens(m.content) for m in p.chat.messages) if served else 0
+                    # A piece has come, so the model has read the whole prompt: that is
+                    # charged even when the client left before any text was produced.
+                    error.served_tokens = _spent(p, pieces)  # type: ignore[attr-defined]
                     raise error
                 pieces.append(chunk.text)
                 if chunk.usage is not None:
@@ -383,10 +383,7 @@ class Gateway:
             # The consumer went away (client disconnect, Ctrl-C): stop the backend and
             # still leave a record of what was served, and count it (the usage chunk may
             # not have come yet: estimated from the text served and the prompt).
-            served = approx_tokens("".join(pieces))
-            if served:
-                served += sum(approx_tokens(m.content) for m in p.chat.messages)
-            self._record(p, streamed=True, backend_s=backend_s, tokens=served,
+            self._record(p, streamed=True, backend_s=backend_s, tokens=_spent(p, pieces),
                          error=CharterError("the client stopped reading the stream",
                                             code="cancelled"))
             raise
@@ -406,3 +403,11 @@ class Gateway:
         if tail:
             yield Delta(tail, rid)
         yield result
+
+
+def _spent(p: Prepared, pieces: list[str]) -> int:
+    """Tokens a request stopped part-way used, estimated: the prompt (the model read it
+    before its first piece) and the pieces it produced."""
+    assert p.chat is not None
+    return (approx_tokens("".join(pieces))
+            + sum(approx_tokens(m.content) for m in p.chat.messages))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from charter.knowledge.loaders import RecordOptions, load
+from charter.knowledge.loaders import LoaderError, RecordOptions, load
 from charter.knowledge.loaders.records import CsvLoader, JsonlLoader
 from tests.knowledge.loaders.conformance import LoaderConformance
 
@@ -60,3 +61,11 @@ def test_csv_and_jsonl_rows_become_documents(tmp_path: Path) -> None:
     jsonl = tmp_path / "rows.jsonl"
     jsonl.write_text('{"text": "Row one."}\n\n{"text": "Row two."}\n')
     assert [d.key for d in load(jsonl)] == ["1", "2"]
+
+
+def test_a_row_without_the_text_column_names_a_bounded_list_of_columns(tmp_path: Path) -> None:
+    path = tmp_path / "wide.jsonl"
+    path.write_text(json.dumps({f"column_{i}_" + "x" * 100: i for i in range(5_000)}) + "\n")
+    with pytest.raises(LoaderError, match="and 4,980 more") as info:
+        load(path)
+    assert len(info.value.message) < 2_000

@@ -3,7 +3,7 @@ included), odd JSON shapes and depths, long and odd file names, damaged files. W
 comes in, the answer is never a 500, every error has the documented shape, and the
 server still answers an ordinary request afterwards.
 
-Cases per run: CHAT_CASES + RAW_CASES + UPLOAD_CASES (and the loader fuzz of
+Cases per run: CHAT_CASES + RAW_CASES + UPLOAD_CASES + JOB_CASES (and the loader fuzz of
 tests/knowledge/loaders/conformance.py, FUZZ_CASES per loader).
 """
 
@@ -22,6 +22,7 @@ from tests.server.conftest import Served
 CHAT_CASES = 150
 RAW_CASES = 100
 UPLOAD_CASES = 80
+JOB_CASES = 25  # uploads that all run as background jobs, each read in a child process
 
 # Hypothesis's text never holds a lone surrogate, so they (and the control and format
 # characters that make trouble) are planted in it.
@@ -155,24 +156,77 @@ BODIES = st.one_of(st.binary(max_size=2000),
                    st.just(b"PK\x03\x04" + b"\x00" * 100), st.just(b"%PDF-1.4\n%%EOF"))
 
 
+UPLOAD_PARAMS = st.fixed_dictionaries({}, optional={
+    "classification": ANY_TEXT, "groups": ANY_TEXT, "document": ANY_TEXT})
+
+
+# Names an upload accepts, so that a case reaches the loaders (and, for a job, its child).
+PLAIN_NAMES = st.tuples(st.text("abcdefghij-_ 0123456789é", min_size=1, max_size=20).filter(
+    lambda t: t.strip() == t and not t.startswith(".")),
+    st.sampled_from([".md", ".txt", ".pdf", ".docx", ".html", ".csv", ".jsonl"])).map("".join)
+
+
+def _fuzz_uploads(c: httpx.Client, cases: int, seen: Counter[int],
+                  names: st.SearchStrategy[str] = FILE_NAMES,
+                  params: st.SearchStrategy[dict[str, str]] = UPLOAD_PARAMS,
+                  ) -> list[httpx.Response]:
+    """Post ``cases`` fuzzed uploads; the responses, checked."""
+    answers: list[httpx.Response] = []
+
+    @fuzz(cases)
+    @given(name=names, body=BODIES, params=params)
+    def run(name: str, body: bytes, params: dict[str, str]) -> None:
+        query = {"filename": name, **params}
+        try:
+            url = httpx.URL("/api/documents", params=query)
+        except (UnicodeEncodeError, httpx.InvalidURL):
+            return  # a name no HTTP client can put in a URL
+        answer = c.post(url, content=body)
+        _check(answer, seen)
+        answers.append(answer)
+
+    run()
+    return answers
+
+
 def test_uploads_never_make_a_500(served: Served) -> None:
     seen: Counter[int] = Counter()
     with served.client("admin") as c:
-        @fuzz(UPLOAD_CASES)
-        @given(name=FILE_NAMES, body=BODIES,
-               params=st.fixed_dictionaries({}, optional={
-                   "classification": ANY_TEXT, "groups": ANY_TEXT, "document": ANY_TEXT}))
-        def run(name: str, body: bytes, params: dict[str, str]) -> None:
-            query = {"filename": name, **params}
-            try:
-                url = httpx.URL("/api/documents", params=query)
-            except (UnicodeEncodeError, httpx.InvalidURL):
-                return  # a name no HTTP client can put in a URL
-            _check(c.post(url, content=body), seen)
-
-        run()
+        _fuzz_uploads(c, UPLOAD_CASES, seen)
     print("upload statuses", dict(seen))
     assert seen[200] >= 1 and seen[400] >= 1 and seen[422] + seen[413] >= 1, seen
     _still_answers(served)
     with served.client("admin") as c:
         assert c.get("/api/documents").status_code == 200
+
+
+def test_background_uploads_never_end_in_an_internal_error(settings: Any) -> None:
+    """Every upload a job: each job ends done, or failed with a documented error that
+    is not an internal one, and names no server path."""
+    import time
+
+    from tests.server.conftest import _start
+
+    seen: Counter[int] = Counter()
+    for served in _start(settings.with_overrides(kb_background_mb=0.0, jobs_max_queued=JOB_CASES),
+                         scripted=True):
+        data = str(served.runtime.settings.data_path)
+        with served.client("admin") as c:
+            answers = _fuzz_uploads(c, JOB_CASES, seen, mostly(PLAIN_NAMES, FILE_NAMES),
+                                    mostly(st.just({}), UPLOAD_PARAMS))
+            jobs = [r.json()["url"] for r in answers if r.status_code == 202]
+            assert jobs, seen
+            ended: Counter[str] = Counter()
+            for url in jobs:
+                deadline = time.monotonic() + 120
+                while (job := c.get(url).json())["state"] not in ("done", "failed"):
+                    assert time.monotonic() < deadline, job
+                    time.sleep(0.05)
+                ended[job["state"]] += 1
+                assert data not in json.dumps(job)
+                if job["state"] == "failed":
+                    error = job["error"]["error"]
+                    assert {"message", "type", "code"} <= set(error), job
+                    assert error["code"] != "internal_error", job
+        print("background upload statuses", dict(seen), "jobs", dict(ended))
+        _still_answers(served)

@@ -1,4 +1,5 @@
-"""Word documents, through python-docx: paragraphs and 'Heading N' styles.
+"""Word documents: paragraphs, 'Heading N' styles and table rows, opened by python-docx
+and read from the body's XML.
 
 A .docx is a zip archive, so before python-docx parses it the archive's members are
 checked against ``kb_max_expanded_mb`` (their total size unpacked) and
@@ -10,7 +11,9 @@ a gigabyte of parsed XML.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from charter.knowledge.loaders import (
     Block,
@@ -47,7 +50,41 @@ def check_archive(path: Path, limits: LoadLimits) -> None:
                                  "kb_max_expansion_ratio")
 
 
+_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_P, _TBL, _TR, _TC, _SDT = (_NS + t for t in ("p", "tbl", "tr", "tc", "sdt"))
+_TEXT = tuple(_NS + t for t in ("t", "tab", "br", "cr"))  # text, and breaks read as spaces
+
+
+def _text(element: Any) -> str:
+    """The words under ``element`` (a paragraph or a cell), whitespace tidied."""
+    return " ".join("".join((e.text or "") if e.tag == _TEXT[0] else " "
+                            for e in element.iter(*_TEXT)).split())
+
+
+def _style_names(document: Any) -> dict[str, str]:
+    """Paragraph style id → name, read once (python-docx looks a style up per paragraph)."""
+    names: dict[str, str] = {}
+    for style in document.styles.element.iterchildren(_NS + "style"):
+        name = style.find(_NS + "name")
+        if style.get(_NS + "type") == "paragraph" and name is not None:
+            names[style.get(_NS + "styleId") or ""] = name.get(_NS + "val") or ""
+    return names
+
+
+def _heading_level(style: str) -> int:
+    """1–9 for 'Heading N' (and 1 for 'Title'), 0 for any other style."""
+    lowered = style.lower()
+    if lowered.startswith("heading") and style[-1:].isdigit():
+        return int(style[-1])
+    return 1 if lowered == "title" else 0
+
+
 class DocxLoader:
+    """Paragraphs (with 'Heading N' and 'Title' styles) and table rows, in the order the
+    document holds them, read from the body's XML in one pass: each paragraph and row
+    is counted (``kb_max_blocks``) and the clock checked, and a vertically merged cell
+    is read once, not once per row it spans."""
+
     extensions = (".docx",)
 
     def load(self, path: Path, context: LoadContext) -> list[LoadedDocument]:
@@ -62,25 +99,39 @@ class DocxLoader:
             raise LoaderError(
                 f"the .docx is damaged or not a Word file ({type(exc).__name__})"
             ) from None
+        try:
+            styles = _style_names(document)
+        except Exception:  # noqa: BLE001 - a missing or odd styles part: plain paragraphs
+            styles = {}
         blocks: list[Block] = []
-        for para in document.paragraphs:
-            context.add_blocks()  # empty paragraphs are work too
-            text = " ".join(para.text.split())
-            if not text:
-                continue
-            style = (para.style.name or "") if para.style is not None else ""
-            if style.lower().startswith("heading") and style[-1:].isdigit():
-                blocks.append(Block(text, "heading", int(style[-1])))
-            elif style.lower() == "title":
-                blocks.append(Block(text, "heading", 1))
+        for element in _body_items(document.element.body):
+            if element.tag == _P:
+                context.add_blocks()  # empty paragraphs are work too
+                text = _text(element)
+                if text:
+                    style_id = element.find(f"{_NS}pPr/{_NS}pStyle")
+                    style = styles.get(style_id.get(_NS + "val") or "", "") \
+                        if style_id is not None else ""
+                    level = _heading_level(style)
+                    blocks.append(Block(text, "heading", level) if level else Block(text))
             else:
-                blocks.append(Block(text))
-        for table in document.tables:
-            for row in table.rows:
-                cells = [" ".join(c.text.split()) for c in row.cells]
-                line = " | ".join(c for c in cells if c)
-                if line:
-                    context.add(blocks, Block(line))
+                for row in element.iterchildren(_TR):
+                    context.add_blocks()
+                    line = " | ".join(c for c in (_text(tc) for tc in row.iterchildren(_TC))
+                                      if c)
+                    if line:
+                        blocks.append(Block(line))
         title = (document.core_properties.title or "").strip() or next(
             (b.text for b in blocks if b.kind == "heading"), path.stem)
         return [LoadedDocument(title, blocks)]
+
+
+def _body_items(body: Any) -> Iterator[Any]:
+    """The body's paragraphs and tables in order, those inside content controls too."""
+    for child in body.iterchildren(_P, _TBL, _SDT):
+        if child.tag == _SDT:
+            content = child.find(_NS + "sdtContent")
+            if content is not None:
+                yield from content.iterchildren(_P, _TBL)
+        else:
+            yield child

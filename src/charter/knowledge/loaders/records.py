@@ -7,6 +7,7 @@ row number); ``title_column`` a title; ``meta_columns`` are kept as metadata.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,7 +34,7 @@ def _rows_to_docs(rows: Iterable[dict[str, Any]], path: Path,
         if opts.text_column not in row:
             raise LoaderError(
                 f"row {number} has no column '{opts.text_column}'; columns: "
-                + ", ".join(map(str, row)) + " (choose one with --text-column)"
+                + _listed(row) + " (choose one with --text-column)"
             )
         text = str(row.get(opts.text_column) or "").strip()
         if not text:
@@ -88,3 +89,11 @@ class JsonlLoader:
                                  f"{depth} levels deep (at {where[:80]})", depth,
                                  "kb_max_depth")
             yield row
+
+
+def _listed(row: Any, shown: int = 20) -> str:
+    """A row's column names for an error message: the first ``shown``, each cut to 40
+    characters (a crafted row can have thousands of long ones)."""
+    names = [str(c)[:40] for c in itertools.islice(row, shown)]
+    more = len(row) - len(names)
+    return ", ".join(names) + (f" and {more:,} more" if more > 0 else "")
