@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 _PROSE = ("Employees may carry over up to five days of annual leave into the next year. "
@@ -155,18 +154,3 @@ def jsonl_deep(folder: Path, depth: int = 100_000) -> Path:
     path.write_text('{"text": "ok", "x": ' + "[" * depth + "]" * depth + "}\n",
                     encoding="utf-8")
     return path
-
-
-# (loader, name, maker): the worst crafted file of each loader the bench knows.
-CRAFTED: tuple[tuple[str, str, Callable[[Path], Path]], ...] = (
-    ("markdown", "2.5 KB heading line of spaces", heading_spaces),
-    ("markdown", "9.9 MiB single line of prose", one_line_prose),
-    ("text", "9.9 MiB single line of prose", lambda f: one_line_prose(f, suffix=".txt")),
-    ("pdf", "1 KB page tree of 10,000 pages", pdf_page_tree),
-    ("docx", "27 KB of 3 million empty paragraphs", docx_empty_paragraphs),
-    ("docx", "200 MiB run of one letter (zip bomb)", docx_one_run),
-    ("docx", "table of 2,000 vertically merged rows", docx_merged_table),
-    ("html", "100,000 nested elements", html_deep),
-    ("csv", "1 million one-word rows", csv_many_rows),
-    ("jsonl", "array nested 100,000 deep", jsonl_deep),
-)

@@ -351,8 +351,15 @@ def search(rt: Runtime, actor: Principal, query: str, *, k: int = 5, mode: Mode 
 
 
 def status(rt: Runtime, actor: Principal) -> dict[str, Any]:
-    """Counts, the index's embedding model and its generation."""
+    """Counts, the index's embedding model and its generation. Admins (who manage every
+    document) get the whole store's counts; reviewers the documents and chunks they may
+    read, so a count never tells of a document beyond their access."""
     require(actor, "reviewer")
     info = rt.documents.index_info()
-    return {"counts": rt.documents.counts(), "embedding_model": info[0] if info else None,
+    if actor.has_role("admin"):
+        counts = rt.documents.counts()
+    else:
+        readable = list_documents(rt, actor)
+        counts = {"documents": len(readable), "chunks": sum(d.chunk_count for d in readable)}
+    return {"counts": counts, "embedding_model": info[0] if info else None,
             "dimension": info[1] if info else None, "generation": rt.documents.generation()}
