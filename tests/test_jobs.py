@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from charter.core.errors import InvalidInputError, RateLimitedError
+from charter.core.errors import InvalidInputError, RateLimitedError, StorageError
 from charter.jobs import STALE_S, JobRunner
 from charter.runtime import Runtime
 from charter.store import tables
@@ -95,18 +95,63 @@ def test_a_job_on_another_host_runs_while_its_row_is_touched_and_is_lost_when_si
     assert lost.state == "failed" and lost.error["error"]["code"] == "job_interrupted"
 
 
-def test_a_live_process_keeps_its_unfinished_jobs_touched(runtime: Runtime) -> None:
-    mine, finished = runtime.jobs.create("upload", "a"), runtime.jobs.create("upload", "a")
-    runtime.jobs.start(mine.id)
+def test_a_live_pid_here_is_given_longer_before_its_job_reads_as_lost(
+        runtime: Runtime) -> None:
+    import os
+    import socket
+
+    mine, reused = runtime.jobs.create("upload", "a"), runtime.jobs.create("upload", "a")
+    live = f"{socket.gethostname()}:{os.getpid()}:other-boot"
+    _touched(runtime, mine.id, STALE_S + 10, owner=live)  # a stalled database, say
+    _touched(runtime, reused.id, STALE_S * 10 + 10, owner=live)  # a pid reused since
+    assert runtime.jobs.get(mine.id).state == "queued"
+    assert runtime.jobs.get(reused.id).error["error"]["code"] == "job_interrupted"
+
+
+def test_the_heartbeat_touches_the_named_unfinished_jobs_only(runtime: Runtime) -> None:
+    mine, other, finished = (runtime.jobs.create("upload", "a") for _ in range(3))
     runtime.jobs.finish(finished.id, {})
-    for job in (mine, finished):
-        _touched(runtime, job.id, STALE_S + 10)
-    runtime.jobs.heartbeat()
-    assert runtime.jobs.get(mine.id).state == "running"  # touched: not lost
-    with runtime.db.connect() as conn:
-        stamp = conn.execute(select(tables.jobs.c.updated_at)
-                             .where(tables.jobs.c.id == finished.id)).scalar_one()
-    assert stamp < runtime.jobs.get(mine.id).updated_at  # a finished job is left alone
+    for job in (mine, other, finished):
+        _touched(runtime, job.id, 30)
+    before = {j.id: _stamp(runtime, j.id) for j in (mine, other, finished)}
+    runtime.jobs.heartbeat([mine.id, finished.id])
+    assert _stamp(runtime, mine.id) > before[mine.id]
+    assert _stamp(runtime, other.id) == before[other.id]  # same process, not named
+    assert _stamp(runtime, finished.id) == before[finished.id]  # finished: left alone
+
+
+def _stamp(rt: Runtime, job_id: str) -> str:
+    with rt.db.connect() as conn:
+        return conn.execute(select(tables.jobs.c.updated_at)
+                            .where(tables.jobs.c.id == job_id)).scalar_one()
+
+
+def test_a_running_job_is_kept_fresh_by_the_runner(runtime: Runtime,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from charter import jobs
+
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.02)
+    runner = JobRunner(runtime.jobs)
+    release = threading.Event()
+    job = runtime.jobs.create("upload", "a")
+    runner.submit(job, lambda progress: release.wait(10) and {})
+    _wait_state(runtime, job.id, "running")
+    _touched(runtime, job.id, STALE_S * 20)
+    old = _stamp(runtime, job.id)
+    deadline = time.monotonic() + 10
+    while _stamp(runtime, job.id) == old:  # the beat, not the job (it sends no progress)
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert runtime.jobs.get(job.id).state == "running"
+    release.set()
+    runner.shutdown()
+
+
+def _wait_state(rt: Runtime, job_id: str, state: str) -> None:
+    deadline = time.monotonic() + 10
+    while rt.jobs.get(job_id).state != state:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 
 def test_an_interrupted_read_never_overwrites_a_job_that_finished_meanwhile(
@@ -118,6 +163,22 @@ def test_an_interrupted_read_never_overwrites_a_job_that_finished_meanwhile(
         "done", {"chunks": 3})
 
 
+def test_a_lost_verdict_is_a_compare_and_set_and_a_live_job_still_reports_its_end(
+        runtime: Runtime) -> None:
+    job = runtime.jobs.create("upload", "a")
+    runtime.jobs.start(job.id)
+    runtime.jobs.end_unfinished(job.id, {"error": {"code": "job_interrupted"}},
+                                seen="2000-01-01T00:00:00.000000Z")  # heard from since
+    assert runtime.jobs.get(job.id).state == "running"
+    _touched(runtime, job.id, STALE_S + 10, owner="another-host:1:boot")
+    assert runtime.jobs.get(job.id).error["error"]["code"] == "job_interrupted"
+    runtime.jobs.finish(job.id, {"chunks": 2})  # it was alive after all
+    done = runtime.jobs.get(job.id)
+    assert (done.state, done.result, done.error) == ("done", {"chunks": 2}, None)
+    runtime.jobs.fail(job.id, {"error": {"code": "late"}})  # a finished job never reverts
+    assert runtime.jobs.get(job.id).state == "done"
+
+
 def test_stopping_fails_the_waiting_jobs_and_bounds_the_queue(runtime: Runtime) -> None:
     runner = JobRunner(runtime.jobs, max_queued=2)
     release = threading.Event()
@@ -126,30 +187,64 @@ def test_stopping_fails_the_waiting_jobs_and_bounds_the_queue(runtime: Runtime) 
         release.wait(10)
         return {"ok": True}
 
-    first = runtime.jobs.create("upload", "a")
-    runner.submit(first, slow)
-    waiting = [runtime.jobs.create("upload", "a") for _ in range(2)]
-    for job in waiting:
-        runner.check_room()
-        runner.submit(job, slow)
+    def create():  # noqa: ANN202
+        return runtime.jobs.create("upload", "a")
+
+    first = runner.start(create, slow)
+    waiting = [runner.start(create, slow) for _ in range(2)]
+    rows = len(_all_jobs(runtime))
     with pytest.raises(RateLimitedError, match="jobs_max_queued") as info:
-        runner.check_room()
-    assert info.value.status == 429
-    deadline = time.monotonic() + 10
-    while runtime.jobs.get(first.id).state != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    threading.Timer(0.2, release.set).start()
+        runner.start(create, slow)
+    assert info.value.status == 429 and len(_all_jobs(runtime)) == rows  # no row made
+    _wait_state(runtime, first.id, "running")
+
+    def release_once_cancelled() -> None:
+        for job in waiting:
+            _wait_state(runtime, job.id, "failed")
+        release.set()
+
+    threading.Thread(target=release_once_cancelled).start()
     runner.shutdown()  # waits for the running job; the waiting ones never start
     assert runtime.jobs.get(first.id).state == "done"
     for job in waiting:
-        seen = runtime.jobs.get(job.id)
-        assert seen.state == "failed" and seen.error["error"]["code"] == "job_cancelled"
+        assert runtime.jobs.get(job.id).error["error"]["code"] == "job_cancelled"
+    with pytest.raises(StorageError, match="stopping"):
+        runner.start(create, slow)
+
+
+def test_callers_at_once_never_overrun_the_queue(runtime: Runtime) -> None:
+    runner = JobRunner(runtime.jobs, max_queued=1)
+    release = threading.Event()
+    barrier = threading.Barrier(8)
+    taken: list[bool] = []
+
+    def starter() -> None:
+        barrier.wait()
+        try:
+            runner.start(lambda: runtime.jobs.create("upload", "a"),
+                         lambda progress: release.wait(10) and {})
+            taken.append(True)
+        except RateLimitedError:
+            taken.append(False)
+
+    threads = [threading.Thread(target=starter) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    release.set()
+    runner.shutdown()
+    assert taken.count(True) == 2  # the running one and one waiting
+
+
+def _all_jobs(rt: Runtime) -> list[str]:
+    with rt.db.connect() as conn:
+        return list(conn.execute(select(tables.jobs.c.id)).scalars())
 
 
 def test_a_job_is_its_starters_to_read(runtime: Runtime) -> None:
     from charter.core.errors import NotFoundError
-    from charter.core.principal import Principal
+    from charter.core.principal import Principal, local_admin
     from charter.services import jobs as job_service
 
     job = runtime.jobs.create("upload", "alice")
@@ -158,6 +253,8 @@ def test_a_job_is_its_starters_to_read(runtime: Runtime) -> None:
     assert job_service.get(runtime, alice, job.id).id == job.id
     with pytest.raises(NotFoundError, match="no job"):
         job_service.get(runtime, bob, job.id)
+    # The local operator (the CLI on the server) reads any job.
+    assert job_service.get(runtime, local_admin(), job.id).id == job.id
 
 
 def test_jobs_run_one_at_a_time_per_process(runtime: Runtime) -> None:

@@ -4,11 +4,12 @@ thread of the server process, with their state, progress and outcome in the data
 A job row says who started it, how far it is (``done`` of ``total``, and a note), and
 ends ``done`` with a JSON result or ``failed`` with the error body a caller is shown.
 Any process on the database can report it. The row names the process running it
-(``host:pid``), and that process touches the rows of its unfinished jobs every
+(``host:pid:boot``), and that process touches the rows of its unfinished jobs every
 ``HEARTBEAT_S`` seconds: a job whose process has died on this host, or whose row has not
-been touched for ``STALE_S`` seconds (a process on another host that died, a reused
-pid), reads as failed, interrupted, so a crash never leaves a job that claims to run
-forever. Each process runs one job at a time (``JobRunner``), with at most
+been touched for ``STALE_S`` seconds (a process on another host that died; ten times
+that for a live pid here, which may be a later process's), reads as failed,
+interrupted, so a crash never leaves a job that claims to run forever. A job read as
+interrupted that was alive after all (a stalled database) still reports its end. Each process runs one job at a time (``JobRunner``), with at most
 ``jobs_max_queued`` waiting: background work takes one core, never all of them, and
 cannot pile up without bound. A process that stops fails the jobs still waiting.
 """
@@ -22,19 +23,20 @@ import secrets
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
-from charter.core.errors import CharterError, NotFoundError, RateLimitedError
+from charter.core.errors import CharterError, NotFoundError, RateLimitedError, StorageError
 from charter.store import tables
 from charter.store.db import Database, utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+INTERRUPTED = "job_interrupted"
 HEARTBEAT_S = 5.0  # how often a process touches its unfinished jobs
 STALE_S = 60.0  # an unfinished job untouched this long has lost its process
 _LOG = logging.getLogger("charter.jobs")
@@ -61,13 +63,18 @@ class Job:
                 "created_at": self.created_at, "updated_at": self.updated_at}
 
 
+_BOOT = secrets.token_hex(4)  # tells this process from a later one given the same pid
+
+
 def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{_BOOT}"
 
 
 def _alive(owner: str) -> bool | None:
-    """Whether the process named ``host:pid`` runs; None when it is on another host."""
-    host, _, pid = owner.rpartition(":")
+    """Whether the process named ``host:pid[:boot]`` runs; None when it is on another
+    host (or the name is not one)."""
+    parts = owner.split(":")
+    host, pid = (":".join(parts[:-2]), parts[-2]) if len(parts) >= 3 else (parts[0], parts[-1])
     if host != socket.gethostname() or not pid.isdigit():
         return None
     try:
@@ -100,8 +107,10 @@ class JobRepository:
         data = dict(row._mapping)
         if data["state"] in (QUEUED, RUNNING) and _lost(data["owner"], data["updated_at"]):
             self.end_unfinished(job_id, _error(
-                "the server process running this job stopped before it finished; nothing "
-                "was changed: upload the file again", "job_interrupted"))
+                "the server process running this job stopped before it finished (or has not "
+                "been heard from for a minute); what it had not committed was not changed: "
+                "check `charter kb list`, then upload the file again", INTERRUPTED),
+                seen=data["updated_at"])
             return self.get(job_id)
         data.pop("owner")
         data["result"] = json.loads(data["result"]) if data["result"] else None
@@ -109,33 +118,48 @@ class JobRepository:
         return Job(**data)
 
     def _set(self, job_id: str, **values: Any) -> None:
+        """Write a job's own news: only while it is unfinished, or read as interrupted
+        by someone who could not hear it (it was alive after all: its news stands, and a
+        finished job never reverts)."""
+        jobs = tables.jobs
         with self.db.transaction() as conn:
-            conn.execute(update(tables.jobs).where(tables.jobs.c.id == job_id)
-                         .values(updated_at=utcnow(), **values))
+            conn.execute(update(jobs).where(jobs.c.id == job_id).where(or_(
+                jobs.c.state.in_((QUEUED, RUNNING)),
+                and_(jobs.c.state == FAILED, jobs.c.error.like(f'%"{INTERRUPTED}"%'))))
+                .values(updated_at=utcnow(), **values))
 
     def start(self, job_id: str) -> None:
-        self._set(job_id, state=RUNNING, owner=_owner())
+        self._set(job_id, state=RUNNING, owner=_owner(), error=None)
 
     def progress(self, job_id: str, done: int, total: int, note: str = "") -> None:
-        self._set(job_id, done=done, total=total, note=note[:500])
+        self._set(job_id, state=RUNNING, error=None, done=done, total=total, note=note[:500])
 
     def finish(self, job_id: str, result: dict[str, Any]) -> None:
-        self._set(job_id, state=DONE, result=json.dumps(result), note="")
+        self._set(job_id, state=DONE, result=json.dumps(result), error=None, note="")
 
     def fail(self, job_id: str, error: dict[str, Any]) -> None:
         self._set(job_id, state=FAILED, error=json.dumps(error))
 
-    def end_unfinished(self, job_id: str, error: dict[str, Any]) -> None:
-        """Fail a job unless it has finished meanwhile (a race with its own process)."""
+    def end_unfinished(self, job_id: str, error: dict[str, Any], *,
+                       seen: str | None = None) -> None:
+        """Fail a job unless it has finished meanwhile or, with ``seen`` (the stamp that
+        made it look lost), been heard from since: a compare-and-set on its row."""
+        jobs = tables.jobs
+        query = update(jobs).where(jobs.c.id == job_id).where(
+            jobs.c.state.in_((QUEUED, RUNNING)))
+        if seen is not None:
+            query = query.where(jobs.c.updated_at == seen)
         with self.db.transaction() as conn:
-            conn.execute(update(tables.jobs).where(tables.jobs.c.id == job_id)
-                         .where(tables.jobs.c.state.in_((QUEUED, RUNNING)))
-                         .values(state=FAILED, error=json.dumps(error), updated_at=utcnow()))
+            conn.execute(query.values(state=FAILED, error=json.dumps(error),
+                                      updated_at=utcnow()))
 
-    def heartbeat(self) -> None:
-        """Touch this process's unfinished jobs: they are still in hand."""
+    def heartbeat(self, job_ids: Iterable[str]) -> None:
+        """Touch the unfinished jobs ``job_ids`` (this process's own): still in hand."""
+        ids = list(job_ids)
+        if not ids:
+            return
         with self.db.transaction() as conn:
-            conn.execute(update(tables.jobs).where(tables.jobs.c.owner == _owner())
+            conn.execute(update(tables.jobs).where(tables.jobs.c.id.in_(ids))
                          .where(tables.jobs.c.state.in_((QUEUED, RUNNING)))
                          .values(updated_at=utcnow()))
 
@@ -150,11 +174,19 @@ def _error(message: str, code: str) -> dict[str, Any]:
 
 
 def _lost(owner: str, updated_at: str) -> bool:
-    """Whether an unfinished job's process is gone: dead on this host, or silent."""
-    if _alive(owner) is False:
+    """Whether an unfinished job's process is gone: dead on this host, or silent for
+    ``STALE_S`` on another (hosts' clocks are assumed within a minute of each other).
+    A live process on this host is given ten times as long (its pid may be a later
+    process's, which never touches the row; a stalled database is not a death)."""
+    alive = _alive(owner)
+    if alive is False:
         return True
     touched = datetime.strptime(updated_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return (datetime.now(UTC) - touched).total_seconds() > STALE_S
+    silent = (datetime.now(UTC) - touched).total_seconds()
+    return silent > (STALE_S * 10 if alive else STALE_S)
+
+
+Work = Callable[[Callable[[int, int, str], None]], dict[str, Any]]
 
 
 class JobRunner:
@@ -166,29 +198,42 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charter-job")
         self._lock = threading.Lock()
         self._pending: dict[str, Future[None]] = {}  # submitted, not finished
+        self._closing = False
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
-    def check_room(self) -> None:
-        """Refuse (429) a new job while ``max_queued`` wait behind the running one."""
+    def start(self, create: Callable[[], Job], work: Work) -> Job:
+        """Create a job (``create``) and run ``work`` as it, if there is room: refused
+        (429) while ``max_queued`` wait behind the running one, and (503) once the
+        process is stopping. Room is taken under a lock, so callers at once never
+        overrun it."""
         with self._lock:
+            if self._closing:
+                raise StorageError("the server is stopping and takes no new background "
+                                   "jobs; try again in a moment", code="shutting_down")
             waiting = len(self._pending) - 1  # the one running is not waiting
-        if waiting >= self.max_queued:
-            raise RateLimitedError(
-                f"{waiting} background jobs are already waiting on this server (setting "
-                "jobs_max_queued); try again when one has finished")
+            if waiting >= self.max_queued:
+                raise RateLimitedError(
+                    f"{waiting} background jobs are already waiting on this server "
+                    "(setting jobs_max_queued); try again when one has finished")
+            job = create()
+            self._submit(job, work)
+        return job
 
-    def submit(self, job: Job, work: Callable[[Callable[[int, int, str], None]], dict[str, Any]]
-               ) -> None:
-        """Run ``work(progress)`` as ``job``; its return value is the job's result, a
-        ``CharterError`` its error (the full message: jobs are their starter's to read)."""
+    def submit(self, job: Job, work: Work) -> None:
+        """Run ``work(progress)`` as ``job`` (an existing row), whatever the queue holds;
+        its return value is the job's result, a ``CharterError`` its error (the full
+        message: jobs are their starter's to read)."""
         with self._lock:
-            if self._beat is None:
-                self._beat = threading.Thread(target=self._heartbeat, daemon=True,
-                                              name="charter-job-heartbeat")
-                self._beat.start()
-            future = self._pool.submit(self._run, job.id, work)
-            self._pending[job.id] = future
+            self._submit(job, work)
+
+    def _submit(self, job: Job, work: Work) -> None:
+        if self._beat is None:
+            self._beat = threading.Thread(target=self._heartbeat, daemon=True,
+                                          name="charter-job-heartbeat")
+            self._beat.start()
+        future = self._pool.submit(self._run, job.id, work)
+        self._pending[job.id] = future
         future.add_done_callback(lambda _: self._forget(job.id))
 
     def _forget(self, job_id: str) -> None:
@@ -198,15 +243,13 @@ class JobRunner:
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
             with self._lock:
-                busy = bool(self._pending)
-            if busy:
-                try:
-                    self.repo.heartbeat()
-                except Exception:  # noqa: BLE001 - a database hiccup; the next beat retries
-                    _LOG.warning("job heartbeat failed", exc_info=True)
+                ids = list(self._pending)
+            try:
+                self.repo.heartbeat(ids)
+            except Exception:  # noqa: BLE001 - a database hiccup; the next beat retries
+                _LOG.warning("job heartbeat failed", exc_info=True)
 
-    def _run(self, job_id: str,
-             work: Callable[[Callable[[int, int, str], None]], dict[str, Any]]) -> None:
+    def _run(self, job_id: str, work: Work) -> None:
         try:
             self.repo.start(job_id)
             result = work(lambda done, total, note="": self.repo.progress(job_id, done,
@@ -223,13 +266,19 @@ class JobRunner:
             self.repo.finish(job_id, result)
 
     def shutdown(self) -> None:
-        """Let the running job finish; fail the waiting ones (they never started)."""
+        """Take no more jobs, fail the waiting ones (they never started), and let the
+        running one finish."""
         with self._lock:
+            self._closing = True
             pending = list(self._pending.items())
-        waiting = [job_id for job_id, f in pending if f.cancel()]  # callbacks take the lock
-        for job_id in waiting:
-            self.repo.end_unfinished(job_id, _error(
-                "the server stopped before this job started; nothing was changed: upload "
-                "the file again", "job_cancelled"))
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._stop.set()
+        try:
+            waiting = [job_id for job_id, f in pending if f.cancel()]  # callbacks lock
+            for job_id in waiting:
+                self.repo.end_unfinished(job_id, _error(
+                    "the server stopped before this job started; nothing was changed: "
+                    "upload the file again", "job_cancelled"))
+        except Exception:  # noqa: BLE001 - the database is gone: the rows read as lost
+            _LOG.warning("could not mark the waiting jobs cancelled", exc_info=True)
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._stop.set()

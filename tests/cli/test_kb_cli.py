@@ -74,3 +74,19 @@ def test_bad_input_to_kb_and_bench_commands(cli, tmp_path: Path) -> None:
         run = cli(*args)
         assert run.code == 2, (args, run.err)
         assert run.err.startswith("error: ") and fragment in run.err, (args, run.err)
+
+
+def test_kb_job_shows_a_job_an_api_user_started(cli, tmp_path: Path) -> None:
+    from charter.core.config import load_settings
+    from charter.runtime import Runtime
+
+    cli("init")
+    rt = Runtime.open(load_settings({"CHARTER_DATA_DIR": str(tmp_path / "data")}))
+    try:
+        job = rt.jobs.create("upload", "alice", note="reading leave.md")
+        rt.jobs.finish(job.id, {"id": "doc-1", "chunks": 4})
+    finally:
+        rt.close()
+    shown = cli("kb", "job", job.id, "--json")
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)["result"] == {"id": "doc-1", "chunks": 4}

@@ -58,25 +58,59 @@ def test_a_file_taking_longer_than_allowed_is_stopped_naming_the_setting(
 
 
 class _Pipe:
-    def __init__(self, ready: bool, died: bool = False) -> None:
-        self.ready, self.died = ready, died
+    def __init__(self, ready: bool, died: bool = False,
+                 first: tuple[str, str | None] = ("started", None)) -> None:
+        self.ready, self.died, self.first = ready, died, first
 
     def poll(self, timeout: float) -> bool:
         return self.ready
 
-    def recv(self) -> tuple[str, None]:
+    def recv(self) -> tuple[str, str | None]:
         if self.died:
             raise EOFError
-        return ("started", None)
+        return self.first
+
+
+class _Child:
+    exitcode = 1
+
+    def join(self, timeout: float) -> None:
+        return None
 
 
 def test_a_child_that_cannot_start_is_a_503_that_does_not_blame_the_file() -> None:
     from charter.knowledge.isolated import LoaderProcessError, _await_start
 
-    _await_start(_Pipe(ready=True), 1024)  # started: nothing to say
+    _await_start(_Pipe(ready=True), _Child())  # started: nothing to say
     with pytest.raises(LoaderProcessError, match="did not start within") as slow:
-        _await_start(_Pipe(ready=False), 1024)
-    with pytest.raises(LoaderProcessError, match="kb_job_memory_mb") as died:
-        _await_start(_Pipe(ready=True, died=True), 1024)
-    assert slow.value.status == died.value.status == 503
+        _await_start(_Pipe(ready=False), _Child())
+    with pytest.raises(LoaderProcessError, match="exit code 1") as died:
+        _await_start(_Pipe(ready=True, died=True), _Child())
+    with pytest.raises(LoaderProcessError, match="could not cap") as capped:
+        _await_start(_Pipe(ready=True, first=("unstarted", "could not cap it")), _Child())
+    assert slow.value.status == died.value.status == capped.value.status == 503
     assert not isinstance(slow.value, LoaderError)
+
+
+def test_a_cap_above_the_hard_limit_is_held_to_the_hard_limit(tmp_path: Path) -> None:
+    """A server whose own hard address-space limit is below kb_job_memory_mb still reads
+    uploads (the child takes the hard limit) instead of answering 503 for every one."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "leave.md"
+    path.write_text("# Leave\n\nTwenty-five days a year.\n")
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from charter.knowledge.isolated import load_isolated\n"
+        "from charter.knowledge.loaders import LoadLimits, RecordOptions\n"
+        "hard = 6 << 30\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (hard, hard))\n"
+        "[(doc, chunks)] = load_isolated(Path(sys.argv[1]), RecordOptions(), LoadLimits(),"
+        " size=1000, overlap=150, memory_mb=16384)\n"
+        "print(doc.title, len(chunks))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split() == ["Leave", "1"]

@@ -35,7 +35,16 @@ Loaded = list[tuple[LoadedDocument, list[Chunk]]]
 def _worker(conn: Any, path: str, records: RecordOptions, limits: LoadLimits, size: int,
             overlap: int, memory_mb: int) -> None:
     limit = memory_mb << 20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)  # a process may not raise its own hard limit
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (OSError, ValueError) as exc:
+        conn.send(("unstarted", f"the process that reads uploads could not cap its memory "
+                                f"({exc})"))
+        conn.close()
+        return
     conn.send(("started", None))  # the interpreter and imports are up: the clock starts
     try:
         docs = load(Path(path), records, limits)
@@ -86,7 +95,7 @@ def load_isolated(path: Path, records: RecordOptions, limits: LoadLimits, *, siz
     child.start()
     send.close()
     try:
-        _await_start(receive, memory_mb)
+        _await_start(receive, child)
         if not receive.poll(limits.seconds):
             raise LimitError(f"reading the file took more than {limits.seconds:g} s, over "
                              "the limit set by kb_load_seconds; split the file, or raise "
@@ -105,17 +114,19 @@ def load_isolated(path: Path, records: RecordOptions, limits: LoadLimits, *, siz
     raise (LimitError if kind == "limit" else LoaderError)(payload)
 
 
-def _await_start(receive: Any, memory_mb: int) -> None:
+def _await_start(receive: Any, child: Any) -> None:
     """Wait (at most ``STARTUP_S``) for the child's "started": the file's clock starts
     only then, so a slow start is never blamed on the file, nor a file on the start."""
     try:
-        started = receive.poll(STARTUP_S) and receive.recv()[0] == "started"
-    except EOFError:  # died while importing: the memory cap is below what Python needs
+        if not receive.poll(STARTUP_S):
+            raise LoaderProcessError(
+                f"the process that reads uploads did not start within {STARTUP_S:g} s (the "
+                "server is overloaded); nothing was changed: try again")
+        kind, payload = receive.recv()
+    except EOFError:  # died before it could say a word (an import failed, or a signal)
+        child.join(timeout=5)
         raise LoaderProcessError(
             f"the process that reads uploads stopped while starting, before it read the "
-            f"file; kb_job_memory_mb ({memory_mb:,} MiB) may be too small for it: raise "
-            "the setting") from None
-    if not started:
-        raise LoaderProcessError(
-            f"the process that reads uploads did not start within {STARTUP_S:g} s (the "
-            "server is overloaded); nothing was changed: try again")
+            f"file (exit code {child.exitcode}); the server log has its error") from None
+    if kind != "started":
+        raise LoaderProcessError(f"{payload}; nothing was changed")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charter.core.errors import InvalidInputError, NotFoundError
+from charter.core.errors import ConflictError, InvalidInputError, NotFoundError
 from charter.core.principal import Principal, require
 from charter.core.text import text_problem
 from charter.jobs import Job
@@ -36,6 +38,8 @@ from charter.knowledge.search import Hit, Mode, Searcher, SearchFilters
 from charter.knowledge.store import DocumentRecord
 from charter.runtime import Runtime
 from charter.services import events
+
+log = logging.getLogger("charter.documents")
 
 
 def _audited(report: IngestReport, options: IngestOptions) -> dict[str, Any]:
@@ -218,23 +222,46 @@ def _swap_and_ingest(rt: Runtime, target: Path, name: str, body: bytes,
                               "nothing was changed")
     except BaseException:
         incoming.unlink(missing_ok=True)
-        if previous is not None:
-            previous.replace(target)
-        elif new:
-            shutil.rmtree(target.parent, ignore_errors=True)
+        try:  # keep whichever file the knowledge base serves (a failure can follow a commit)
+            if new and not _served(rt, target):
+                shutil.rmtree(target.parent, ignore_errors=True)
+            else:
+                _settle(rt, target)
+        except Exception:  # noqa: BLE001 - the database is down: the next version settles it
+            log.warning("could not settle %s after a failed upload", target, exc_info=True)
         raise
     if previous is not None:
         previous.unlink(missing_ok=True)
     return report
 
 
+def _served(rt: Runtime, target: Path) -> set[str]:
+    """The content hashes the knowledge base holds for the uploaded file ``target``."""
+    return {d.content_hash for d in rt.documents.list(prefix=str(target))
+            if d.uri.partition(RECORD_MARK)[0] == str(target)}
+
+
+LOCK_WAIT_S = 30.0  # how long a version waits for the one being uploaded
+
+
 @contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def _locked(folder: Path, wait_s: float | None = None) -> Iterator[None]:
     """An exclusive lock on an uploaded document's folder (the folder itself, so no lock
-    file is left), across processes."""
+    file is left), across processes; ``ConflictError`` (409) when another upload of the
+    document holds it longer than ``wait_s`` (``LOCK_WAIT_S``)."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
     handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ConflictError("another version of this document is being "
+                                        "uploaded; try again when it has finished") from None
+                time.sleep(0.05)
         yield
     finally:
         os.close(handle)  # releases the lock
@@ -249,8 +276,7 @@ def _settle(rt: Runtime, target: Path) -> None:
     previous = sorted(target.parent.glob(".previous-*"), key=lambda f: f.stat().st_mtime)
     if not previous:
         return
-    served = {d.content_hash for d in rt.documents.list(prefix=str(target))
-              if d.uri.partition(RECORD_MARK)[0] == str(target)}
+    served = _served(rt, target)
     if not (target.exists() and file_hash(target) in served):
         keep = next((f for f in reversed(previous) if file_hash(f) in served), previous[-1])
         keep.replace(target)
@@ -288,11 +314,11 @@ def start_upload(rt: Runtime, actor: Principal, filename: str, body: bytes, *,
     (knowledge/isolated.py); the job reports chunks embedded, then the upload's result
     or its error. Audited as ``job.started``; the upload itself as ``document.added``."""
     name, _, _ = _checked_upload(rt, actor, filename, body, document, classification, groups)
-    rt.job_runner.check_room()
-    job = rt.jobs.create("upload", actor.id, note=f"reading {name}")
-    rt.job_runner.submit(job, lambda progress: upload(
-        rt, actor, filename, body, document=document, classification=classification,
-        groups=groups, progress=progress, isolated=True).to_dict())
+    job = rt.job_runner.start(
+        lambda: rt.jobs.create("upload", actor.id, note=f"reading {name}"),
+        lambda progress: upload(rt, actor, filename, body, document=document,
+                                classification=classification, groups=groups,
+                                progress=progress, isolated=True).to_dict())
     events.record(rt, actor, "job.started", job.id, {"kind": "upload", "bytes": len(body)})
     return job
 

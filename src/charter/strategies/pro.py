@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from charter.backends.base import ChatModel
 from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatMessage, ChatRequest, Completion, StreamChunk, Usage
-from charter.core.errors import CharterError
+from charter.core.errors import BackendError, CharterError, ContextOverflowError
 from charter.core.routes import PRO
 from charter.prompt import judge_prompt
 
@@ -63,7 +63,7 @@ def run(model: ChatModel, judge: ChatModel, request: ChatRequest, drafts: int = 
         note = f"judge picked draft {pick} of {len(ok)}"
         if not 1 <= pick <= len(ok):
             pick, note = 1, f"judge reply {verdict.text.strip()[:40]!r} unclear: first draft kept"
-    except CharterError as exc:  # a backend failure, or drafts too long for its context
+    except (BackendError, ContextOverflowError) as exc:  # down, or the drafts do not fit
         pick, note = 1, f"judge failed ({exc.code}): first draft kept"
     idx, chosen = ok[pick - 1]
     return ProOutcome(replace(chosen, usage=usage), drafts, idx, note)

@@ -91,3 +91,45 @@ def test_a_table_of_vertically_merged_rows_is_read_once_per_row(tmp_path: Path) 
     # every row counts as a block, empty or not: 2,000 rows are over a limit of 1,999
     with pytest.raises(LimitError, match="kb_max_blocks"):
         load(path, limits=LoadLimits(blocks=1_999))
+
+
+def _raw_docx(tmp_path: Path, body: str) -> Path:
+    from charter.bench.crafted import _docx
+
+    ns = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+          'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"')
+    path = tmp_path / "raw.docx"
+    path.write_bytes(_docx(f'<?xml version="1.0" encoding="UTF-8"?><w:document {ns}>'
+                           f"<w:body>{body}</w:body></w:document>".encode()))
+    return path
+
+
+def _p(text: str) -> str:
+    return f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+def test_docx_keeps_words_apart_and_reads_a_text_box_once(tmp_path: Path) -> None:
+    cell = f"<w:tc>{_p('Line one')}{_p('Line two')}</w:tc>"
+    nested = f"<w:tc><w:tbl><w:tr><w:tc>{_p('inner')}</w:tc></w:tr></w:tbl>{_p('cell')}</w:tc>"
+    box = ("<w:p><w:r><w:t>Body.</w:t></w:r><w:r><mc:AlternateContent><mc:Choice Requires="
+           '"wps"><w:txbxContent>' + _p("Boxed note") + "</w:txbxContent></mc:Choice>"
+           "<mc:Fallback><w:txbxContent>" + _p("Boxed note") + "</w:txbxContent>"
+           "</mc:Fallback></mc:AlternateContent></w:r></w:p>")
+    path = _raw_docx(tmp_path, f"<w:tbl><w:tr>{cell}{nested}</w:tr></w:tbl>{box}")
+    (doc,) = load(path)
+    assert [b.text for b in doc.blocks] == ["Line one Line two | inner cell",
+                                            "Body. Boxed note"]
+
+
+def test_docx_reads_through_content_controls_at_every_level(tmp_path: Path) -> None:
+    def sdt(inner: str) -> str:
+        return f"<w:sdt><w:sdtPr/><w:sdtContent>{inner}</w:sdtContent></w:sdt>"
+
+    row = "<w:tr><w:tc>" + _p("Row in a repeating section") + "</w:tc></w:tr>"
+    cell = "<w:tc>" + _p("Cell control") + "</w:tc>"
+    body = (sdt(sdt(_p("Nested control")))
+            + "<w:customXml>" + _p("Custom wrapper") + "</w:customXml>"
+            + "<w:tbl>" + sdt(row) + "<w:tr>" + sdt(cell) + "</w:tr></w:tbl>")
+    (doc,) = load(_raw_docx(tmp_path, body))
+    assert [b.text for b in doc.blocks] == ["Nested control", "Custom wrapper",
+                                            "Row in a repeating section", "Cell control"]

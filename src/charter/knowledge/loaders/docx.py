@@ -51,14 +51,32 @@ def check_archive(path: Path, limits: LoadLimits) -> None:
 
 
 _NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_P, _TBL, _TR, _TC, _SDT = (_NS + t for t in ("p", "tbl", "tr", "tc", "sdt"))
-_TEXT = tuple(_NS + t for t in ("t", "tab", "br", "cr"))  # text, and breaks read as spaces
+_P, _TBL, _TR, _TC, _SDT, _CUSTOM = (_NS + t for t in ("p", "tbl", "tr", "tc", "sdt",
+                                                      "customXml"))
+# Text; tabs, breaks and paragraph starts (inside a cell or a text box) read as spaces.
+_TEXT = (_NS + "t", _NS + "tab", _NS + "br", _NS + "cr", _P)
+# Word writes a text box twice, as the drawing (mc:Choice) and as its fallback shape.
+_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 
 
 def _text(element: Any) -> str:
     """The words under ``element`` (a paragraph or a cell), whitespace tidied."""
     return " ".join("".join((e.text or "") if e.tag == _TEXT[0] else " "
                             for e in element.iter(*_TEXT)).split())
+
+
+def _unwrapped(parent: Any, wanted: tuple[str, ...]) -> Iterator[Any]:
+    """``parent``'s children of the ``wanted`` tags in order, looking through content
+    controls (``w:sdt``) and custom XML wrappers, however nested."""
+    for child in parent.iterchildren(*wanted, _SDT, _CUSTOM):
+        if child.tag == _SDT:
+            content = child.find(_NS + "sdtContent")
+            if content is not None:
+                yield from _unwrapped(content, wanted)
+        elif child.tag == _CUSTOM:
+            yield from _unwrapped(child, wanted)
+        else:
+            yield child
 
 
 def _style_names(document: Any) -> dict[str, str]:
@@ -103,8 +121,11 @@ class DocxLoader:
             styles = _style_names(document)
         except Exception:  # noqa: BLE001 - a missing or odd styles part: plain paragraphs
             styles = {}
+        body = document.element.body
+        for fallback in list(body.iter(_FALLBACK)):
+            fallback.getparent().remove(fallback)
         blocks: list[Block] = []
-        for element in _body_items(document.element.body):
+        for element in _unwrapped(body, (_P, _TBL)):
             if element.tag == _P:
                 context.add_blocks()  # empty paragraphs are work too
                 text = _text(element)
@@ -115,23 +136,12 @@ class DocxLoader:
                     level = _heading_level(style)
                     blocks.append(Block(text, "heading", level) if level else Block(text))
             else:
-                for row in element.iterchildren(_TR):
+                for row in _unwrapped(element, (_TR,)):
                     context.add_blocks()
-                    line = " | ".join(c for c in (_text(tc) for tc in row.iterchildren(_TC))
+                    line = " | ".join(c for c in (_text(tc) for tc in _unwrapped(row, (_TC,)))
                                       if c)
                     if line:
                         blocks.append(Block(line))
         title = (document.core_properties.title or "").strip() or next(
             (b.text for b in blocks if b.kind == "heading"), path.stem)
         return [LoadedDocument(title, blocks)]
-
-
-def _body_items(body: Any) -> Iterator[Any]:
-    """The body's paragraphs and tables in order, those inside content controls too."""
-    for child in body.iterchildren(_P, _TBL, _SDT):
-        if child.tag == _SDT:
-            content = child.find(_NS + "sdtContent")
-            if content is not None:
-                yield from content.iterchildren(_P, _TBL)
-        else:
-            yield child
