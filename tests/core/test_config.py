@@ -85,3 +85,14 @@ def test_every_setting_has_help_and_is_documented() -> None:
     for s in SETTINGS:
         assert len(s.help) > 20, f"setting {s.name} needs a real help text"
         assert f"`{s.env_var}`" in doc
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.minimum is not None],
+                         ids=lambda s: s.name)
+def test_every_bounded_setting_refuses_a_value_below_its_minimum(setting) -> None:  # noqa: ANN001
+    below = setting.minimum - 1 if isinstance(setting.default, int) else setting.minimum / 2 - 1
+    value = str(int(below)) if isinstance(setting.default, int) else str(below)
+    with pytest.raises(ConfigError) as info:
+        load_settings({setting.env_var: value})
+    message = info.value.message
+    assert setting.env_var in message and "at least" in message and "for example" in message

@@ -124,7 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
             example="fast"),
     Setting("pro_drafts", 3,
             "Drafts the pro route writes in parallel before the thinking model picks one.",
-            parse=_parse_int, minimum=2),
+            parse=_parse_int, minimum=2, example="3"),
     Setting("request_timeout", 60.0,
             "Seconds a call to a remote model backend may take in total, retries included.",
             parse=_parse_float, minimum=0.1, example="60"),
