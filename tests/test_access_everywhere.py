@@ -11,7 +11,10 @@ For every caller, every read path is checked:
 - an answer through the gateway (the default extractive answerer quotes its sources):
   its text, its citations and their quotes;
 - the knowledge-base counts (reviewers and admins), and the audit trail as each role
-  reads it (it keeps passage ids, never their text).
+  reads it (it keeps passage ids, never their text);
+- a held request approved by a reviewer: the review queue and the decided review as the
+  reviewer reads them, the asker's own reviews with their answer (within the asker's
+  access as it is now), and the feedback and route log that retraining reads.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from charter.core.principal import CLEARANCE_LEVELS, Principal
 from charter.knowledge.chunking import Chunk
 from charter.knowledge.store import DocumentWrite
 from charter.runtime import Runtime
-from charter.services import audit, documents
+from charter.services import audit, documents, feedback, reviews
 from charter.spine.request import AskRequest
 
 DOC_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-_."  # what a document group may hold
@@ -54,6 +57,9 @@ PROPERTY = settings(max_examples=15, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 QUESTION = "What does the quarterly budget report for the planning committee say?"
+# Held for review by the default charter (automated decisions), and retrieves the same.
+HELD = ("Decide which planning committee staff should be laid off according to the "
+        "quarterly budget report.")
 CODE = re.compile(r"\bzq\d+x\b")
 
 
@@ -135,6 +141,43 @@ def _check(rt: Runtime, docs: list[tuple[str, list[str]]],
         assert counts["documents"] == seen and counts["chunks"] == seen, where
         trail = json.dumps([r.payload for r in audit.records(rt, caller, limit=1000)])
         assert not CODE.search(trail), "the audit trail quotes a document"
+    _check_reviews(rt, docs, callers)
+
+
+def _codes_for(caller: Principal, docs: list[tuple[str, list[str]]]) -> set[str]:
+    return {_code(i) for i, (c, g) in enumerate(docs) if _visible(caller, c, g)}
+
+
+def _check_reviews(rt: Runtime, docs: list[tuple[str, list[str]]],
+                   callers: list[tuple[str, list[str], str]]) -> None:
+    """A held request asked by the first caller (as a user account) and approved by a
+    reviewer with the last caller's clearance and groups."""
+    clearance, groups, _ = callers[0]
+    name = f"a{uuid.uuid4().hex[:8]}@example.com"
+    # An account's groups are narrower than a document's (no dots, none leading with - or _).
+    rt.accounts.add_user(name, clearance=clearance,
+                         groups=[g for g in groups if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", g)])
+    asker = rt.accounts.get_user(name).principal()
+    r_clearance, r_groups, _ = callers[-1]
+    reviewer = Principal(f"r-{uuid.uuid4().hex[:8]}", frozenset({"user", "reviewer"}),
+                         r_clearance, frozenset(r_groups), "free")
+    held = rt.gateway.ask(AskRequest([ChatMessage("user", HELD)], asker))
+    assert held.decision.action == "hold_for_review", held.decision
+    assert not CODE.search(held.answer + json.dumps(held.model_dump()["citations"]))
+    review_id = held.decision.review_id
+    queue = json.dumps([reviews.public(r, reviewer) for r in reviews.list_reviews(rt, reviewer)])
+    assert not CODE.search(queue), "the review queue quotes a document"
+    decided = reviews.decide(rt, reviewer, review_id, approve=True, note="ok")
+    as_reviewer = json.dumps([reviews.public(decided, reviewer),
+                              *(reviews.public(r, reviewer)
+                                for r in reviews.list_reviews(rt, reviewer, None))])
+    assert not CODE.search(as_reviewer), "a decided review shows its answer to the reviewer"
+    mine = json.dumps([reviews.public(r, asker) for r in reviews.mine(rt, asker)])
+    assert set(CODE.findall(mine)) <= _codes_for(asker, docs), "the asker's answer"
+    feedback.record(rt, asker, decided.request_id, "vote", "up")
+    read = json.dumps([f.__dict__ for f in feedback.recent(rt, reviewer)]
+                      + [s.__dict__ for s in rt.feedback.samples()])
+    assert not CODE.search(read), "feedback or the route log quotes a document"
 
 
 @pytest.fixture
@@ -169,3 +212,19 @@ def test_the_code_words_are_found_where_they_are_allowed(rt_sqlite: Runtime) -> 
     result = rt_sqlite.gateway.ask(AskRequest([ChatMessage("user", QUESTION)], caller))
     assert _code(0) in result.answer + " ".join(c.quote for c in result.citations)
 
+
+
+def test_an_approved_answer_quotes_what_the_asker_may_read(rt_sqlite: Runtime) -> None:
+    """The review part's probe: the approved answer does carry the asker's code word, so
+    a review payload that showed it to a reviewer without access would fail the property."""
+    _fill(rt_sqlite, [("confidential", [])])
+    rt_sqlite.accounts.add_user("probe@example.com", clearance="confidential")
+    asker = rt_sqlite.accounts.get_user("probe@example.com").principal()
+    reviewer = Principal("r-probe", frozenset({"user", "reviewer"}), "public", frozenset(),
+                         "free")
+    held = rt_sqlite.gateway.ask(AskRequest([ChatMessage("user", HELD)], asker))
+    decided = reviews.decide(rt_sqlite, reviewer, held.decision.review_id, approve=True,
+                             note="ok")
+    assert _code(0) in json.dumps(decided.result)
+    assert _code(0) in json.dumps(reviews.public(decided, asker))
+    assert _code(0) not in json.dumps(reviews.public(decided, reviewer))
