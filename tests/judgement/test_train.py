@@ -92,3 +92,13 @@ def test_onnx_and_pytorch_score_alike(trained, tmp_path: Path) -> None:  # noqa:
     assert np.max(np.abs(a - b)) < 0.05
     assert a[0, 0] > 0.5 > a[1, 0]
     assert list(tmp_path.glob("judgement-toy-*.onnx"))
+
+
+def test_without_a_selection_metric_every_epoch_runs_and_the_last_is_kept() -> None:
+    # patience 0 would stop after one epoch with early stopping on; select=None runs all.
+    report = fit("sequence", 1, _rows(4, 64), _rows(5, 16), _collate, _accuracy, None,
+                 TrainConfig(freeze=6, depth=6, epochs=3, learning_rate=1e-3, batch_size=16,
+                             patience=0), progress=False)
+    assert [round(h["epoch"]) for h in report.history] == [1, 2, 3]
+    assert report.best == report.history[-1]
+    assert "loss" in report.best

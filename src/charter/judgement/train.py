@@ -162,11 +162,13 @@ def _progress_callback(total_epochs: int, metric: str) -> Any:
 
 
 def fit(kind: Kind, labels: int, train: Sequence[Any], validation: Sequence[Any],
-        collate: Collate, metric: Metric, select: str, config: TrainConfig = TrainConfig(),
-        *, pos_weight: float | None = None, progress: bool = True) -> FitReport:
+        collate: Collate, metric: Metric, select: str | None,
+        config: TrainConfig = TrainConfig(), *, pos_weight: float | None = None,
+        progress: bool = True) -> FitReport:
     """Train a task model from the packaged encoder; keeps the epoch with the best
     validation ``select`` metric (higher is better) and stops after ``patience`` epochs
-    without improvement."""
+    without improvement. ``select=None``: every epoch runs and the last is kept (for a
+    task whose validation split cannot rank epochs, only set a threshold)."""
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.utils import logging as hf_logging
@@ -195,14 +197,16 @@ def fit(kind: Kind, labels: int, train: Sequence[Any], validation: Sequence[Any]
             per_device_eval_batch_size=config.batch_size * 2, num_train_epochs=config.epochs,
             learning_rate=config.learning_rate, weight_decay=config.weight_decay,
             warmup_steps=math.ceil(steps * config.warmup_ratio), lr_scheduler_type="linear",
-            eval_strategy="epoch", save_strategy="epoch", save_total_limit=1,
-            load_best_model_at_end=True, metric_for_best_model=select, greater_is_better=True,
+            eval_strategy="epoch", save_strategy="epoch" if select else "no",
+            save_total_limit=1, load_best_model_at_end=select is not None,
+            metric_for_best_model=select, greater_is_better=True,
             logging_strategy="steps", logging_steps=20, report_to=[], disable_tqdm=True,
             remove_unused_columns=False, use_cpu=True, seed=config.seed,
             data_seed=config.seed, dataloader_num_workers=0)
-        callbacks: list[Any] = [EarlyStoppingCallback(early_stopping_patience=config.patience)]
+        callbacks: list[Any] = ([EarlyStoppingCallback(early_stopping_patience=config.patience)]
+                                if select else [])
         if progress:
-            callbacks.append(_progress_callback(config.epochs, select))
+            callbacks.append(_progress_callback(config.epochs, select or "loss"))
         trainer = Trainer(model=wrapped, args=args, train_dataset=train_set,
                           eval_dataset=validation_set,
                           data_collator=partial(_pad, token_labels=token),
@@ -212,11 +216,11 @@ def fit(kind: Kind, labels: int, train: Sequence[Any], validation: Sequence[Any]
         trainer.remove_callback(ProgressCallback)
         trainer.train()
         for entry in trainer.state.log_history:
-            if f"eval_{select}" in entry:
+            if f"eval_{select or 'loss'}" in entry:
                 history.append({k.removeprefix("eval_"): float(v) for k, v in entry.items()
                                 if isinstance(v, (int, float))})
         epochs_run = float(trainer.state.epoch or 0.0)
-    best = max(history, key=lambda h: h[select]) if history else {}
+    best = (max(history, key=lambda h: h[select]) if select else history[-1]) if history else {}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     model.eval()
     return FitReport(model, best, history, time.perf_counter() - started, peak, epochs_run,
