@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -12,7 +13,7 @@ from charter.cli.state import STATE
 from charter.judgement.train import TrainConfig
 from charter.services import judgement
 
-app = typer.Typer(help="Charter's own judgement models: train (answerability), list, "
+app = typer.Typer(help="Charter's own judgement models: train (answerability, charter), list, "
                        "activate, rollback.", no_args_is_help=True)
 
 SHIP = Path(__file__).resolve().parents[1] / "judgement" / "models"
@@ -29,11 +30,11 @@ def _config(freeze: int, depth: int, epochs: int, seed: int, learning_rate: floa
 
 
 def _train(task: str, data: Path, config: TrainConfig, note: str, activate: bool,
-           ship: bool, out: Path | None, as_json: bool) -> None:
+           ship: bool, out: Path | None, as_json: bool, **options: Any) -> None:
     folder = SHIP / task if ship else out
     version, artifact, summary = judgement.train(
         STATE.runtime, STATE.principal, task, data, config, note=note, activate=activate,
-        ship=folder, progress=not as_json)
+        ship=folder, progress=not as_json, options=options)
     if as_json:
         typer.echo(json.dumps({"task": task, "version": version, "sha256": artifact.sha256,
                                **summary}))
@@ -88,11 +89,20 @@ def charter_(
     learning_rate: float = LR, batch_size: int = BATCH, patience: int = PATIENCE,
     note: str = NOTE, activate: bool = ACTIVATE, ship: bool = SHIP_OPT, out: Path | None = OUT,
     as_json: bool = JSON,
+    holdout: str = typer.Option("strongreject", "--holdout",
+                                help="The public harmful set kept out of training as the "
+                                "test: harmbench, advbench or strongreject (the other two "
+                                "train)."),
 ) -> None:
     """Train the charter classifier the policy screen decides with (harmful or not, and
-    which category)."""
+    which category). Every epoch runs; validation (benign sources only) sets the flag
+    threshold."""
+    from charter.judgement.tasks.charter import check_holdout
+
+    check_holdout(holdout)
     _train("charter", data, _config(freeze, depth, epochs, seed, learning_rate, batch_size,
-                                    patience), note, activate, ship, out, as_json)
+                                    patience), note, activate, ship, out, as_json,
+           holdout=holdout)
 
 
 @app.command("list")

@@ -17,13 +17,15 @@ from charter.services import events
 
 def train(rt: Runtime, actor: Principal, task: str, data: Path, config: TrainConfig, *,
           note: str = "", activate: bool = True, ship: Path | None = None,
-          progress: bool = True) -> tuple[int, Artifact, dict[str, Any]]:
+          progress: bool = True, options: dict[str, Any] | None = None
+          ) -> tuple[int, Artifact, dict[str, Any]]:
     """Train a task's model from the packaged encoder and store it as a new version
     (active unless ``activate`` is false); ``ship`` also writes the artifact and its card
-    into that folder (how the defaults in the package are made)."""
+    into that folder (how the defaults in the package are made). ``options``: the task's
+    own (the charter task's ``holdout``)."""
     require(actor, "admin")
     module = task_module(task)
-    artifact, summary = module.train(data, config, progress=progress)
+    artifact, summary = module.train(data, config, progress=progress, **(options or {}))
     version = rt.judgement.save(artifact, author=actor.id, note=note, activate=activate)
     if ship is not None:
         artifact.save(ship)

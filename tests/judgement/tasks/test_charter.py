@@ -42,9 +42,10 @@ def test_mmlu_prompts_lose_their_options() -> None:
 
 
 @needs_data
-def test_every_source_plays_exactly_one_part() -> None:
+@pytest.mark.parametrize("holdout", C.HOLDOUTS)
+def test_every_source_plays_exactly_one_part(holdout: str) -> None:
     rows = C.load_rows(SHARED)
-    train, validation, test = C.split(rows)
+    train, validation, test = C.split(rows, holdout)
     assert len(train) + len(validation) + len(test) == len(rows)
 
     def groups(part: list[C.Row]) -> set[str]:
@@ -53,13 +54,32 @@ def test_every_source_plays_exactly_one_part() -> None:
     assert not groups(train) & groups(validation)
     assert not groups(train) & groups(test)
     assert not groups(validation) & groups(test)
-    assert {r.source for r in test if r.harmful} == {"strongreject"}
-    assert {r.source for r in validation if r.harmful} == {"advbench"}
-    # Each part has both sides.
-    for part in (train, validation, test):
-        assert any(r.harmful for r in part) and any(not r.harmful for r in part)
-    # No text of the test part is trained on.
-    assert not {r.text for r in test} & {r.text for r in train}
+    # The held-out public set is the test's only harmful source; the other two train.
+    assert {r.source for r in test if r.harmful} == {holdout}
+    assert {r.source for r in train if r.harmful} >= set(C.HOLDOUTS) - {holdout}
+    # Validation is benign only (it sets the threshold, never ranks harmful sources).
+    assert validation and not any(r.harmful for r in validation)
+    assert any(not r.harmful for r in test) and any(not r.harmful for r in train)
+    # No text of the test part is trained on, in any case or spacing.
+    def norm(t: str) -> str:
+        return " ".join(t.lower().split())
+
+    assert not {norm(r.text) for r in test} & {norm(r.text) for r in train}
+    assert len({norm(r.text) for r in rows}) == len(rows)  # each text once
+    # Presidio's sentences by template (each template in one part), deepset's prompts
+    # a benign test source only.
+    def kinds(part: list[C.Row]) -> set[str]:
+        return {r.source.partition(":")[0] for r in part}
+
+    assert all("presidio" in kinds(part) for part in (train, validation, test))
+    assert "deepset" in kinds(test) and not {"deepset"} & (kinds(train) | kinds(validation))
+
+
+def test_an_unknown_holdout_is_refused_with_the_choices() -> None:
+    from charter.core.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="harmbench, advbench, strongreject"):
+        C.split([], "jailbreakbench")
 
 
 def test_evaluate_counts_caught_and_flagged_by_source() -> None:
