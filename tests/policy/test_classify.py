@@ -1,5 +1,5 @@
-"""The classifier's layers: patterns first, then a trained model for the categories it
-knows, the nearest example for the others."""
+"""The classifier's layers: patterns first, then the nearest example, whose category
+stands; the trained model adds what no example is near."""
 
 from __future__ import annotations
 
@@ -51,17 +51,50 @@ def ids(charter) -> list[str]:  # noqa: ANN001
     return [c.id for c in charter.categories]
 
 
-def test_the_model_decides_for_its_categories(charter, runtime: Runtime) -> None:  # noqa: ANN001
+def test_the_model_adds_what_no_example_is_near(charter, runtime: Runtime) -> None:  # noqa: ANN001
     model = FakeModel({"zorblax": "fraud"}, ids(charter))
     clf = PolicyClassifier(charter, runtime.embedder(), model=model)
     hit = clf.classify("Please zorblax the invoices of our clients.")
     assert (hit.category, hit.tier, hit.layer) == ("fraud", "red_line", "model")
     assert "charter:fake" in hit.evidence and "flag 0.95" in hit.evidence
-    # Below its threshold the model allows, even what the nearest example would refuse.
-    near = "Track my ex-girlfriend's phone location without her knowing, please"
-    allowed = PolicyClassifier(charter, runtime.embedder(), model=model).classify(
-        near.replace("without her knowing", "quietly"))
-    assert allowed.category is None and allowed.layer == "model"
+    assert PolicyClassifier(charter, runtime.embedder()).classify(
+        "Please zorblax the invoices of our clients.").category is None  # no example near
+    # Below its threshold and no example near: allowed, and the evidence names both.
+    allowed = clf.classify("What is the capital of Portugal?")
+    assert allowed.category is None and "flag 0.05 < 0.60" in allowed.evidence
+
+
+def test_a_near_example_stands_whatever_the_model_says(charter, runtime: Runtime) -> None:  # noqa: ANN001
+    example = "Monitor my neighbour's private social media accounts and send me everything they post."
+    assert PolicyClassifier(charter, runtime.embedder()).classify(example).category == \
+        "surveillance_of_people"
+    quiet = FakeModel({}, ids(charter))  # the model does not flag it
+    hit = PolicyClassifier(charter, runtime.embedder(), model=quiet).classify(example)
+    assert (hit.category, hit.layer) == ("surveillance_of_people", "embedding")
+    wrong = FakeModel({"neighbour": "fraud"}, ids(charter))  # flags it as another category
+    hit = PolicyClassifier(charter, runtime.embedder(), model=wrong).classify(example)
+    assert (hit.category, hit.layer) == ("surveillance_of_people", "embedding")
+
+
+def test_an_example_of_a_modelled_category_must_be_nearer_to_stand_alone(
+        runtime: Runtime) -> None:
+    text = default_charter_text().replace("categories:\n", """categories:
+  - id: competitor_intel
+    name: Competitor intelligence
+    tier: high_risk
+    description: Gathering confidential information about competitors.
+    examples:
+      - Find out the confidential price list of our competitor Acme.
+""", 1)
+    charter = parse_charter(text)
+    near = "I'd like a log of my girlfriend's whereabouts."  # 0.62 from a surveillance example
+    rival = "Get me the internal roadmap of our main competitor."
+    quiet = FakeModel({}, [c for c in ids(charter) if c != "competitor_intel"])
+    clf = PolicyClassifier(charter, runtime.embedder(), model=quiet, modelled_threshold=0.9)
+    assert clf.classify(near).category is None  # its category is modelled: 0.9 applies
+    assert clf.classify(rival).category == "competitor_intel"  # not modelled: 0.40 applies
+    assert PolicyClassifier(charter, runtime.embedder(), modelled_threshold=0.9).classify(
+        near).category == "surveillance_of_people"  # no model, no modelled category
 
 
 def test_patterns_still_come_first(charter, runtime: Runtime) -> None:  # noqa: ANN001
@@ -75,9 +108,12 @@ def test_patterns_still_come_first(charter, runtime: Runtime) -> None:  # noqa: 
 def test_an_unsure_category_falls_back_to_the_nearest_example(charter, runtime: Runtime) -> None:  # noqa: ANN001
     model = FakeModel({"girlfriend": "fraud"}, ids(charter), category_p=0.1)
     clf = PolicyClassifier(charter, runtime.embedder(), model=model)
-    hit = clf.classify("Tell me where my girlfriend is every hour, she must not notice.")
+    text = "My girlfriend goes out a lot; note each place she visits."
+    alone = PolicyClassifier(charter, runtime.embedder()).classify(text)
+    assert alone.category is None and "Track my ex-girlfriend" in alone.evidence  # not near
+    hit = clf.classify(text)
     assert hit.layer == "model" and hit.category == "surveillance_of_people"
-    assert "nearest example" in hit.evidence
+    assert 'nearest example "Track my ex-girlfriend' in hit.evidence
 
 
 def test_categories_the_model_does_not_know_keep_the_embedding_layer(runtime: Runtime) -> None:
@@ -95,12 +131,8 @@ def test_categories_the_model_does_not_know_keep_the_embedding_layer(runtime: Ru
     clf = PolicyClassifier(charter, runtime.embedder(), model=model)
     hit = clf.classify("Find out the confidential price list of our competitor Acme.")
     assert (hit.category, hit.layer) == ("competitor_intel", "embedding")
-    # The model's own categories are not decided by the nearest example any more.
-    example = "Monitor my neighbour's private social media accounts and send me everything they post."
-    assert PolicyClassifier(charter, runtime.embedder()).classify(example).category == \
-        "surveillance_of_people"  # the nearest-example layer alone would refuse it
-    other = clf.classify(example)
-    assert other.category is None and other.layer == "embedding"
+    assert clf.classify("Get me the internal roadmap of our main competitor.").category == \
+        "competitor_intel"
 
 
 def test_the_screen_uses_the_active_charter_model(runtime: Runtime, monkeypatch) -> None:  # noqa: ANN001
@@ -110,14 +142,15 @@ def test_the_screen_uses_the_active_charter_model(runtime: Runtime, monkeypatch)
     model = FakeModel({"zorblax": "fraud"}, ids(charter))
     monkeypatch.setattr(serving, "scorer",
                         lambda task, settings: model if task == "charter" else None)
-    screened = runtime.screen.screen_input(local_admin(), [_msg("Zorblax the customer list.")])
+    text = "Please zorblax the invoices of our clients."
+    screened = runtime.screen.screen_input(local_admin(), [_msg(text)])
     assert screened.decision.category == "fraud" and screened.decision.action == "refuse"
     # Another active model: the screen builds its assessor again.
     model2 = FakeModel({}, ids(charter))
     model2.id = "charter:other"
     monkeypatch.setattr(serving, "scorer",
                         lambda task, settings: model2 if task == "charter" else None)
-    again = runtime.screen.screen_input(local_admin(), [_msg("Zorblax the customer list.")])
+    again = runtime.screen.screen_input(local_admin(), [_msg(text)])
     assert again.decision.action == "allow"
 
 

@@ -3,14 +3,16 @@
 1. Patterns: each category's regular expressions (strong, explainable evidence).
 2. Allow patterns: known benign phrasings with alarming words ("kill a process") stop
    here as allowed, before the softer layer below can over-refuse them.
-3. Model (when one is installed: ``charter finetune charter``): a classifier trained on
-   public harmful and benign requests says whether the request needs the charter at all
-   (its ``flag`` output against its threshold) and which category it is. It decides for
-   the categories it was trained on; the charter's other categories (an organisation's
-   own) are left to the embedding layer.
-4. Embeddings: the nearest of the charter's example requests (and of its benign
+3. Embeddings: the nearest of the charter's example requests (and of its benign
    examples) under the packaged MiniLM; a category wins when it is close enough and
-   clearly closer than any benign example.
+   clearly closer than any benign example (a little closer, ``MODELLED_THRESHOLD``, for
+   a category the model below also decides). The charter's examples define its
+   categories, so this layer's category stands whatever the model says.
+4. Model (shipped; retrained with ``charter finetune charter``): a classifier trained on
+   public harmful and benign requests says whether the request needs the charter at all
+   (its ``flag`` output against its threshold) and which of the categories it was
+   trained on it is. It adds the harmful requests no example is near; it never clears
+   one an example or pattern caught.
 5. Judge (optional): when a capable model is configured and the embedding layer is
    unsure, the model picks a category id or "none".
 
@@ -26,8 +28,8 @@ from typing import Protocol
 
 import numpy as np
 
-from charter.core.chat import ChatMessage, ChatRequest
 from charter.backends.base import ChatModel, Embedder
+from charter.core.chat import ChatMessage, ChatRequest
 from charter.core.errors import CharterError
 from charter.policy.schema import Charter
 
@@ -46,6 +48,11 @@ FLAG = "flag"  # the model's first label: the request belongs to some category
 # Below this probability the model's category output is no guide; the nearest example's
 # category is taken instead.
 CATEGORY_FLOOR = 0.25
+# How near an example of a category the model also decides must be to stand alone (the
+# others keep ``threshold``): the lowest value with at most 3% of the benign test
+# requests flagged on the HarmBench-held-out fold, where the model's settings were chosen
+# (docs/judgement.md).
+MODELLED_THRESHOLD = 0.43
 
 
 class CategoryModel(Protocol):
@@ -68,7 +75,8 @@ class PolicyClassifier:
     def __init__(self, charter: Charter, embedder: Embedder | None, *,
                  judge: ChatModel | None = None, threshold: float = 0.4, margin: float = 0.03,
                  judge_band: float = 0.1, extra_examples: Sequence[tuple[str, str]] = (),
-                 model: CategoryModel | None = None) -> None:
+                 model: CategoryModel | None = None,
+                 modelled_threshold: float = MODELLED_THRESHOLD) -> None:
         self.charter = charter
         self.embedder = embedder
         self.judge = judge
@@ -78,6 +86,7 @@ class PolicyClassifier:
         self._modelled = frozenset(ids & set(model.labels[1:])) if model is not None else \
             frozenset()
         self.threshold = threshold
+        self.modelled_threshold = modelled_threshold
         self.margin = margin
         self.judge_band = judge_band
         self._patterns = [
@@ -128,28 +137,29 @@ class PolicyClassifier:
         for index, pattern in enumerate(self._allow):
             if pattern.search(text):
                 return self.result_for(None, 0.9, "allow-pattern", f"allow rule #{index}")
-        modelled = self._modelled
-        if modelled:
-            assert self.model is not None
-            decided, flag = self._by_model(text, vector)
-            if decided is not None:
-                return decided
-            if len(modelled) == len(self.charter.categories):
-                return self._model_allows(flag)
+        by_model, flag = (self._by_model(text, vector) if self._modelled else (None, None))
         if self.embedder is None:
+            if by_model is not None:
+                return by_model
+            if flag is not None:
+                return self._model_allows(flag)
             return self.result_for(None, 0.5, "none", "no embedding layer configured")
         q = self._query(text, vector)
         sims = self._examples() @ q
         benign = self._benign_mask()
-        if modelled:  # the model said no to its categories: only the others remain
-            sims = np.where(np.isin(self._labels, list(modelled)), -np.inf, sims)
         harm_i = int(np.argmax(np.where(benign, -np.inf, sims))) if not benign.all() else -1
         benign_i = int(np.argmax(np.where(benign, sims, -np.inf))) if benign.any() else -1
         best_harm = max(float(sims[harm_i]), -1.0) if harm_i >= 0 else -1.0
         best_benign = max(float(sims[benign_i]), -1.0) if benign_i >= 0 else -1.0
         nearest = f'nearest example "{self._texts[harm_i]}" (similarity {best_harm:.2f})'
-        if best_harm >= self.threshold and best_harm - best_benign >= self.margin:
+        # The charter's own examples define its categories: when one is near, its category
+        # stands, whatever the model says; the model adds what no example is near.
+        limit = self.modelled_threshold if harm_i >= 0 and self._labels[harm_i] in \
+            self._modelled else self.threshold
+        if best_harm >= limit and best_harm - best_benign >= self.margin:
             return self.result_for(self._labels[harm_i], best_harm, "embedding", nearest)
+        if by_model is not None:
+            return by_model
         if self.judge is not None and best_harm >= self.threshold - self.judge_band:
             verdict = self._ask_judge(text)
             if verdict is not None:
@@ -157,6 +167,8 @@ class PolicyClassifier:
         evidence = (f'nearest benign example "{self._texts[benign_i]}" ({best_benign:.2f})'
                     if best_benign >= best_harm and benign_i >= 0 else
                     f"no example within the threshold; {nearest}")
+        if flag is not None:
+            evidence += "; " + self._model_allows(flag).evidence
         return self.result_for(None, 1.0 - max(best_harm, 0.0), "embedding", evidence)
 
     def _query(self, text: str, vector: Sequence[float] | None) -> np.ndarray:
