@@ -1,5 +1,5 @@
 """Charter classification on a labelled set: per-tier precision and recall, over-refusal
-of benign prompts, and input-screening latency (no judge model)."""
+of benign prompts, and input-screening latency."""
 
 from __future__ import annotations
 
@@ -29,10 +29,15 @@ def run(charter: Charter, embedder: Embedder, labelled: Path,
     classifier; with ``classifier`` given, only that classifier is evaluated."""
     from charter.policy.engine import Assessor
 
-    rows = load_set(labelled)
     assessor = Assessor(charter, embedder)
     if classifier is not None:
         assessor.classifier = classifier
+    return measure(assessor, labelled)
+
+
+def measure(assessor: Any, labelled: Path) -> dict[str, Any]:
+    """Per-tier figures and latency of ``assessor`` (a ``policy.engine.Assessor``)."""
+    rows = load_set(labelled)
     assessor.assess("warm up the embedding layer")
     predictions = []
     latencies = []
@@ -62,9 +67,9 @@ def run(charter: Charter, embedder: Embedder, labelled: Path,
 
 
 def run_enforced(rt: Any, labelled: Path) -> dict[str, Any]:
-    """``run`` with the charter version the runtime enforces."""
-    _, charter = rt.policies.active()
-    return run(charter, rt.embedder(), labelled)
+    """``run`` with the assessor the runtime serves: the approved charter version, the
+    active charter model and the judge where one is configured."""
+    return measure(rt.screen.assessor(), labelled)
 
 
 # -- the conversation: where in a request the text sits ---------------------------------
@@ -97,11 +102,24 @@ def placed(text: str, where: str, follow_up: str) -> tuple[list[Any], str]:
     raise InvalidInputError(f"unknown placement {where!r}; one of {', '.join(PLACEMENTS)}")
 
 
-# A prompt is caught when the request's decision is of its tier or a stricter one.
-RANK = {"minimal": 0, "limited": 1, "high_risk": 2, "red_line": 3}
+# A prompt is caught when the request's decision is of its tier or a stricter one;
+# "harmful" (a public harmful request, no tier of this charter) when of any but minimal.
+RANK = {"minimal": 0, "limited": 1, "high_risk": 2, "red_line": 3, "harmful": 1}
 
 
-def run_conversation(rt: Any, labelled: Path) -> dict[str, Any]:
+def heldout_rows(data: Path) -> list[dict[str, Any]]:
+    """The charter model's own test split (``charter.judgement.tasks.charter``, the
+    shipped model's holdout): the held-out public harmful set as ``harmful`` and the
+    benign test sources as ``minimal``; none of it trained the model, set its threshold
+    or wrote the charter's rules."""
+    from charter.judgement.tasks import charter as task
+
+    _, _, test = task.split(task.load_rows(data), task.DEFAULT_HOLDOUT)
+    return [{"text": r.text, "tier": "harmful" if r.harmful else "minimal",
+             "source": r.source.partition(":")[0]} for r in test]
+
+
+def run_conversation(rt: Any, labelled: Path | list[dict[str, Any]]) -> dict[str, Any]:
     """The enforced screening of whole requests (``CharterScreen.screen_input``, the path
     the gateway takes): each red-line and high-risk prompt of ``labelled`` placed in an
     earlier user turn, a system message, a client-written assistant turn and the custom
@@ -113,10 +131,10 @@ def run_conversation(rt: Any, labelled: Path) -> dict[str, Any]:
     from charter.core.chat import ChatMessage
     from charter.core.principal import local_admin
 
-    rows = load_set(labelled)
+    rows = load_set(labelled) if isinstance(labelled, Path) else labelled
     screen, principal = rt.screen, local_admin()
     out: dict[str, Any] = {}
-    for tier in ("red_line", "high_risk"):
+    for tier in ("red_line", "high_risk", "harmful"):
         chosen = [r for r in rows if r["tier"] == tier]
         if not chosen:
             continue

@@ -172,6 +172,10 @@ def policy(
                                       help="Also place each prompt in an earlier turn, a "
                                       "system message, an assistant turn and the "
                                       "instructions, and screen the whole request."),
+    heldout: Path | None = typer.Option(
+        None, "--heldout", help="Folder of the public data (../shared/data): also run the "
+        "conversation section on the charter model's test split (the held-out harmful set "
+        "and benign sources no rule or threshold was fitted on)."),
 ) -> None:
     """Per-tier precision/recall, over-refusal and screening latency of the charter
     classifier; with the conversation section, recall wherever in a request the prompt sits."""
@@ -179,11 +183,14 @@ def policy(
 
     result = bench.run_enforced(STATE.runtime, labelled)
     turns = bench.run_conversation(STATE.runtime, labelled) if conversation else None
+    held = bench.run_conversation(STATE.runtime, bench.heldout_rows(heldout)) \
+        if heldout is not None else None
     keys = ("red_line", "high_risk", "limited", "over_refusal", "p50_ms")
     if as_json:
         shown = {k: ({"precision": result[k]["precision"], "recall": result[k]["recall"]}
                      if isinstance(result[k], dict) else result[k]) for k in keys}
-        typer.echo(json.dumps(shown | ({"conversation": turns} if turns is not None else {})))
+        typer.echo(json.dumps(shown | ({"conversation": turns} if turns is not None else {})
+                              | ({"heldout": held} if held is not None else {})))
     else:
         for tier in keys[:3]:
             m = result[tier]
@@ -191,13 +198,14 @@ def policy(
                        f"(n={m['n']})")
         typer.echo(f"over-refusal on benign prompts: {result['over_refusal']:.3f}")
         typer.echo(f"input screening p50: {result['p50_ms']:.2f} ms")
-        for tier, m in (turns or {}).items():
-            if tier == "benign":
-                typer.echo(f"conversation, benign (n={m['n']}): not allowed alone "
-                           f"{m['single_turn']:.3f}, as a follow-up {m['follow_up']:.3f}")
-                continue
-            typer.echo(f"conversation, {tier} caught (n={m['n']}): " + ", ".join(
-                f"{where} {m[where]:.3f}" for where in bench.PLACEMENTS))
+        for label, section in (("conversation", turns), ("held out", held)):
+            for tier, m in (section or {}).items():
+                if tier == "benign":
+                    typer.echo(f"{label}, benign (n={m['n']}): not allowed alone "
+                               f"{m['single_turn']:.3f}, as a follow-up {m['follow_up']:.3f}")
+                    continue
+                typer.echo(f"{label}, {tier} caught (n={m['n']}): " + ", ".join(
+                    f"{where} {m[where]:.3f}" for where in bench.PLACEMENTS))
     if show_misses:
         for miss in result["misses"]:
             typer.echo(json.dumps(miss), err=as_json)
