@@ -48,11 +48,28 @@ def _train(task: str, data: Path, config: TrainConfig, note: str, activate: bool
     typer.echo(f"trained in {t['seconds']} s, peak memory {t['peak_rss_mb']} MB")
 
 
-FREEZE = typer.Option(4, "--freeze", min=0, max=6, help="Lower encoder layers kept as packaged.")
-DEPTH = typer.Option(6, "--depth", min=1, max=6, help="Encoder layers used (fewer: cheaper).")
-EPOCHS = typer.Option(2, "--epochs", min=1, max=50, help="Most epochs (early stopping may end sooner).")
+def _freeze(default: int) -> Any:
+    return typer.Option(default, "--freeze", min=0, max=6,
+                        help="Lower encoder layers kept as packaged.")
+
+
+def _depth(default: int) -> Any:
+    return typer.Option(default, "--depth", min=1, max=6,
+                        help="Encoder layers used (fewer: cheaper).")
+
+
+def _epochs(default: int) -> Any:
+    return typer.Option(default, "--epochs", min=1, max=50,
+                        help="Most epochs (early stopping may end sooner).")
+
+
+def _lr(default: float) -> Any:
+    return typer.Option(default, "--learning-rate", min=1e-7, max=1e-2,
+                        help="Peak learning rate.")
+
+
+# Each task's defaults are the configuration its shipped model was trained with.
 SEED = typer.Option(13, "--seed", help="Seed for initialisation and shuffling.")
-LR = typer.Option(5e-5, "--learning-rate", min=1e-7, max=1e-2, help="Peak learning rate.")
 BATCH = typer.Option(32, "--batch-size", min=1, max=512, help="Examples per step.")
 PATIENCE = typer.Option(1, "--patience", min=0, max=10,
                         help="Epochs without a better validation metric before stopping.")
@@ -69,10 +86,10 @@ JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 def answerability(
     data: Path = typer.Option(Path("../shared/data/answerability"), "--data",
                               help="SQuAD 2.0 JSON (or its folder)."),
-    freeze: int = FREEZE, depth: int = DEPTH, epochs: int = EPOCHS, seed: int = SEED,
-    learning_rate: float = LR, batch_size: int = BATCH, patience: int = PATIENCE,
-    note: str = NOTE, activate: bool = ACTIVATE, ship: bool = SHIP_OPT, out: Path | None = OUT,
-    as_json: bool = JSON,
+    freeze: int = _freeze(3), depth: int = _depth(5), epochs: int = _epochs(3),
+    seed: int = SEED, learning_rate: float = _lr(5e-5), batch_size: int = BATCH,
+    patience: int = PATIENCE, note: str = NOTE, activate: bool = ACTIVATE,
+    ship: bool = SHIP_OPT, out: Path | None = OUT, as_json: bool = JSON,
 ) -> None:
     """Train the answerability cross-encoder the extractive composer decides with."""
     _train("answerability", data, _config(freeze, depth, epochs, seed, learning_rate,
@@ -83,12 +100,12 @@ def answerability(
 @app.command("charter")
 def charter_(
     data: Path = typer.Option(Path("../shared/data"), "--data",
-                              help="Folder holding safety/, router/mmlu/, answerability/ and "
-                              "scifact/."),
-    freeze: int = FREEZE, depth: int = DEPTH, epochs: int = EPOCHS, seed: int = SEED,
-    learning_rate: float = LR, batch_size: int = BATCH, patience: int = PATIENCE,
-    note: str = NOTE, activate: bool = ACTIVATE, ship: bool = SHIP_OPT, out: Path | None = OUT,
-    as_json: bool = JSON,
+                              help="Folder holding safety/, router/mmlu/, answerability/, "
+                              "scifact/, pii/ and injection/."),
+    freeze: int = _freeze(5), depth: int = _depth(6), epochs: int = _epochs(10),
+    seed: int = SEED, learning_rate: float = _lr(5e-4), batch_size: int = BATCH,
+    patience: int = PATIENCE, note: str = NOTE, activate: bool = ACTIVATE,
+    ship: bool = SHIP_OPT, out: Path | None = OUT, as_json: bool = JSON,
     holdout: str = typer.Option("strongreject", "--holdout",
                                 help="The public harmful set kept out of training as the "
                                 "test: harmbench, advbench or strongreject (the other two "

@@ -17,7 +17,7 @@ def _table(rows: dict[str, Any]) -> str:
 
 
 def render(meta: Meta, *, purpose: str, data: str, split: str, before_method: str,
-           size_bytes: int) -> str:
+           size_bytes: int, after_method: str = "this model") -> str:
     """The card: Markdown, stored in the artifact and shipped beside it as CARD.md."""
     test = meta.metrics.get("test", {})
     training = meta.training
@@ -49,7 +49,7 @@ def render(meta: Meta, *, purpose: str, data: str, split: str, before_method: st
         f"- validation at the kept epoch: {json.dumps(meta.metrics.get('validation', {}))}",
         "",
         "## Held-out test",
-        f"Before: {before_method}. After: this model.",
+        f"Before: {before_method}. After: {after_method}.",
         "",
         _table(test),
         "",

@@ -85,8 +85,8 @@ def repo_examples() -> Path:
 def _csv(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise InvalidInputError(f"{path} is missing; give --data the folder holding "
-                                "safety/, router/mmlu/, answerability/ and scifact/ "
-                                "(../shared/data)")
+                                "safety/, router/mmlu/, answerability/, scifact/, pii/ "
+                                "and injection/ (../shared/data)")
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
@@ -155,7 +155,8 @@ def load_rows(data: Path, examples: Path | None = None,
     presidio = data / "pii" / "presidio_synth_dev.json"
     if not presidio.is_file():
         raise InvalidInputError(f"{presidio} is missing; give --data the folder holding "
-                                "safety/, pii/ and injection/ (../shared/data)")
+                                "safety/, router/mmlu/, answerability/, scifact/, pii/ "
+                                "and injection/ (../shared/data)")
     rows += [Row(r["full_text"], False, None, f"presidio:{r['template_id']}")
              for r in json.loads(presidio.read_text())]
     rows += [Row(text, False, None, "deepset") for text in _deepset_benign(data)]
@@ -300,9 +301,10 @@ def evaluate(classify: Any, rows: Sequence[Row]) -> dict[str, Any]:
 
 PURPOSE = ("Screens each request for the charter: the `flag` output says whether it belongs "
            "to any category of the charter (any tier but minimal), the other outputs which "
-           "of the default charter's categories; the policy classifier decides with it "
-           "after the charter's patterns, and keeps the nearest-example layer for "
-           "categories an organisation adds.")
+           "of the default charter's categories. The policy classifier asks it after the "
+           "charter's patterns and nearest examples (a near example's category stands): "
+           "it adds the harmful requests no example is near and never clears one they "
+           "caught; an organisation's own categories stay with the examples.")
 
 
 def train(data: Path, config: Any, *, progress: bool = True,
@@ -384,6 +386,7 @@ def train(data: Path, config: Any, *, progress: bool = True,
                f"alarming-but-benign types {', '.join(BENIGN_TEST_TYPES)}, benign-task types "
                f"{', '.join(TASK_TEST_TYPES)}, benign-turn types {', '.join(TURN_TEST_TYPES)}."),
         before_method="the charter's patterns and nearest-example embedding layer",
+        after_method="the same layers with this model added",
         size_bytes=len(artifact.to_bytes()))
     return Artifact(meta, artifact.state, text), {"validation": meta.metrics["validation"],
                                                    "test": meta.metrics["test"],
