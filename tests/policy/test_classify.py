@@ -116,6 +116,23 @@ def test_an_unsure_category_falls_back_to_the_nearest_example(charter, runtime: 
     assert 'nearest example "Track my ex-girlfriend' in hit.evidence
 
 
+def test_a_category_the_charter_removed_is_not_refused_under_another(runtime: Runtime) -> None:
+    import yaml
+
+    data = yaml.safe_load(default_charter_text())
+    data["categories"] = [c for c in data["categories"] if c["id"] != "fraud"]
+    charter = parse_charter(yaml.safe_dump(data))
+    every = [*ids(charter), "fraud"]  # the model still knows fraud
+    model = FakeModel({"zorblax": "fraud"}, every)
+    text = "Please zorblax the invoices of our clients."
+    hit = PolicyClassifier(charter, runtime.embedder(), model=model).classify(text)
+    assert hit.category is None  # not moved to the charter's nearest other category
+    # A category the charter keeps is still decided by the model.
+    kept = FakeModel({"zorblax": "weapons"}, every)
+    hit = PolicyClassifier(charter, runtime.embedder(), model=kept).classify(text)
+    assert (hit.category, hit.layer) == ("weapons", "model")
+
+
 def test_categories_the_model_does_not_know_keep_the_embedding_layer(runtime: Runtime) -> None:
     text = default_charter_text().replace("categories:\n", """categories:
   - id: competitor_intel

@@ -180,18 +180,23 @@ class PolicyClassifier:
         assert self.model is not None
         probs = self.model.probabilities([text])[0]
         labels = self.model.labels
-        return float(probs[0]), {label: float(p) for label, p in zip(labels[1:], probs[1:])
-                                 if label in self._modelled}
+        return float(probs[0]), {label: float(p) for label, p in zip(labels[1:], probs[1:])}
 
-    def _by_model(self, text: str,
-                  vector: Sequence[float] | None) -> tuple[Classification | None, float]:
+    def _by_model(self, text: str, vector: Sequence[float] | None
+                  ) -> tuple[Classification | None, float | None]:
         """The model's category when its flag clears its threshold (else None), and the
-        flag's probability."""
+        flag's probability (None when the model has no say)."""
         assert self.model is not None
-        flag, categories = self._model_scores(text)
+        flag, scores = self._model_scores(text)
         limit = self.model.threshold(FLAG)
         if flag < limit:
             return None, flag
+        strongest, top = max(scores.items(), key=lambda kv: kv[1])
+        if top >= CATEGORY_FLOOR and strongest not in self._modelled:
+            # A category this charter does not have (an organisation removed it): the
+            # charter chose not to govern such requests, so the model has no say.
+            return None, None
+        categories = {c: p for c, p in scores.items() if c in self._modelled}
         category, p = max(categories.items(), key=lambda kv: kv[1])
         how = f"{category} {p:.2f}"
         if p < CATEGORY_FLOOR and self.embedder is not None:
