@@ -94,7 +94,8 @@ class Runtime:
     @cached_property
     def screen(self) -> CharterScreen:
         return CharterScreen(self.db, self.embedder, judge=self.judge,
-                             model=lambda: serving.scorer("charter", self.settings))
+                             model=lambda: serving.scorer("charter", self.settings)
+                             if self.settings.charter_model else None)
 
     @cached_property
     def policies(self) -> PolicyRepository:

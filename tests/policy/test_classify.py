@@ -175,3 +175,20 @@ def _msg(text: str):  # noqa: ANN202
     from charter.core.chat import ChatMessage
 
     return ChatMessage("user", text)
+
+
+def test_the_charter_model_can_be_switched_off(tmp_path, onnx_cache) -> None:  # noqa: ANN001
+    from charter.core.config import load_settings
+
+    base = {"CHARTER_DATA_DIR": str(tmp_path / "d"), "CHARTER_ONNX_CACHE_DIR": str(onnx_cache)}
+    on = Runtime.open(load_settings(base))
+    off = Runtime.open(load_settings({**base, "CHARTER_DATA_DIR": str(tmp_path / "e"),
+                                      "CHARTER_CHARTER_MODEL": "false"}))
+    try:
+        assert on.screen.assessor().model_id is not None  # the shipped model serves
+        assert off.screen.assessor().model_id is None
+        screened = off.screen.screen_input(local_admin(), [_msg("What is the capital of Portugal?")])
+        assert screened.decision.action == "allow" and "model" not in screened.decision.evidence
+    finally:
+        on.close()
+        off.close()

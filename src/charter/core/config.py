@@ -232,6 +232,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kb_alpha", 0.5,
             "Weight of the vector leg in convex fusion (0 = keywords only, 1 = vectors only).",
             parse=_parse_float, minimum=0.0, example="0.5"),
+    Setting("charter_model", True,
+            "Screen requests with the trained charter model (the shipped one, or the active "
+            "version of `charter finetune charter`) after the charter's patterns and "
+            "examples; false: patterns, examples and the judge only.",
+            parse=_parse_bool, example="true"),
     Setting("policy_judge_alias", "",
             "Chat alias asked to judge requests the charter classifier is unsure about; "
             "empty means no judge.", example="thinking"),
