@@ -47,6 +47,18 @@ def charter():  # noqa: ANN201
     return parse_charter(default_charter_text())
 
 
+def with_competitor_category(*examples: str):  # noqa: ANN201
+    """The default charter with an organisation's own category (no model knows it)."""
+    listed = "".join(f"      - {e}\n" for e in examples)
+    return parse_charter(default_charter_text().replace("categories:\n", f"""categories:
+  - id: competitor_intel
+    name: Competitor intelligence
+    tier: high_risk
+    description: Gathering confidential information about competitors.
+    examples:
+{listed}""", 1))
+
+
 def ids(charter) -> list[str]:  # noqa: ANN001
     return [c.id for c in charter.categories]
 
@@ -78,15 +90,8 @@ def test_a_near_example_stands_whatever_the_model_says(charter, runtime: Runtime
 
 def test_an_example_of_a_modelled_category_must_be_nearer_to_stand_alone(
         runtime: Runtime) -> None:
-    text = default_charter_text().replace("categories:\n", """categories:
-  - id: competitor_intel
-    name: Competitor intelligence
-    tier: high_risk
-    description: Gathering confidential information about competitors.
-    examples:
-      - Find out the confidential price list of our competitor Acme.
-""", 1)
-    charter = parse_charter(text)
+    charter = with_competitor_category("Find out the confidential price list of our "
+                                       "competitor Acme.")
     near = "I'd like a log of my girlfriend's whereabouts."  # 0.62 from a surveillance example
     rival = "Get me the internal roadmap of our main competitor."
     quiet = FakeModel({}, [c for c in ids(charter) if c != "competitor_intel"])
@@ -134,16 +139,9 @@ def test_a_category_the_charter_removed_is_not_refused_under_another(runtime: Ru
 
 
 def test_categories_the_model_does_not_know_keep_the_embedding_layer(runtime: Runtime) -> None:
-    text = default_charter_text().replace("categories:\n", """categories:
-  - id: competitor_intel
-    name: Competitor intelligence
-    tier: high_risk
-    description: Gathering confidential information about competitors.
-    examples:
-      - Find out the confidential price list of our competitor Acme.
-      - Get me the internal roadmap of our main competitor.
-""", 1)
-    charter = parse_charter(text)
+    charter = with_competitor_category(
+        "Find out the confidential price list of our competitor Acme.",
+        "Get me the internal roadmap of our main competitor.")
     model = FakeModel({}, [i for i in ids(charter) if i != "competitor_intel"])
     clf = PolicyClassifier(charter, runtime.embedder(), model=model)
     hit = clf.classify("Find out the confidential price list of our competitor Acme.")
