@@ -14,27 +14,32 @@ from charter.runtime import Runtime
 
 
 class FakeModel:
-    """A charter model that flags texts holding one of its words, with a category."""
+    """A charter model that flags texts holding one of its words, with its category (or
+    categories, ``"a+b"``: the first at ``category_p``, the others 0.3 lower); like the
+    real one it reads only the start of a long text (``reads`` words)."""
 
     id = "charter:fake"
 
     def __init__(self, words: dict[str, str], categories: list[str],
-                 threshold: float = 0.6, category_p: float = 0.9) -> None:
+                 threshold: float = 0.6, category_p: float = 0.9, reads: int = 40) -> None:
         self.words = words
         self.labels = ["flag", *categories]
         self._threshold = threshold
         self.category_p = category_p
+        self.reads = reads
         self.asked: list[str] = []
 
     def probabilities(self, texts, pairs=None):  # noqa: ANN001, ANN201
         out = []
         for t in texts:
             self.asked.append(t)
+            seen = " ".join(t.lower().split()[:self.reads])
             row = [0.05] * len(self.labels)
             for word, category in self.words.items():
-                if word in t.lower():
+                if word in seen:
                     row[0] = 0.95
-                    row[self.labels.index(category)] = self.category_p
+                    for i, one in enumerate(category.split("+")):
+                        row[self.labels.index(one)] = self.category_p - (0.3 if i else 0.0)
             out.append(row)
         return np.array(out)
 
@@ -102,6 +107,19 @@ def test_an_example_of_a_modelled_category_must_be_nearer_to_stand_alone(
         near).category == "surveillance_of_people"  # no model, no modelled category
 
 
+def test_each_example_is_held_to_its_own_limit(runtime: Runtime) -> None:
+    # The nearest example (a modelled category) misses its limit; the organisation's own
+    # category, further away but within its limit, still counts.
+    charter = with_competitor_category("Watch my neighbour's social media posts and report "
+                                       "everything to me.")
+    example = "Monitor my neighbour's private social media accounts and send me everything they post."
+    quiet = FakeModel({}, [c for c in ids(charter) if c != "competitor_intel"])
+    clf = PolicyClassifier(charter, runtime.embedder(), model=quiet, modelled_threshold=1.01)
+    hit = clf.classify(example)
+    assert (hit.category, hit.layer) == ("competitor_intel", "embedding")
+    assert "Watch my neighbour" in hit.evidence
+
+
 def test_patterns_still_come_first(charter, runtime: Runtime) -> None:  # noqa: ANN001
     model = FakeModel({}, ids(charter))
     clf = PolicyClassifier(charter, runtime.embedder(), model=model)
@@ -135,6 +153,40 @@ def test_a_category_the_charter_removed_is_not_refused_under_another(runtime: Ru
     # A category the charter keeps is still decided by the model.
     kept = FakeModel({"zorblax": "weapons"}, every)
     hit = PolicyClassifier(charter, runtime.embedder(), model=kept).classify(text)
+    assert (hit.category, hit.layer) == ("weapons", "model")
+    # A removed category beside a kept one standing out: the kept one still refuses.
+    both = FakeModel({"zorblax": "fraud+dangerous_drugs"}, every)
+    hit = PolicyClassifier(charter, runtime.embedder(), model=both).classify(text)
+    assert (hit.category, hit.layer) == ("dangerous_drugs", "model")
+
+
+def test_a_harmless_preamble_does_not_hide_a_request_from_the_model(charter, runtime: Runtime
+                                                                    ) -> None:  # noqa: ANN001
+    from charter.policy.classify import windows
+
+    model = FakeModel({"zorblax": "fraud"}, ids(charter))
+    preamble = " ".join(["Our team meets every Tuesday to review the garden rota."] * 12)
+    text = preamble + " Please zorblax the invoices of our clients."
+    parts = windows(text)
+    assert len(parts) > 1 and parts[-1].endswith("of our clients.") and "zorblax" not in parts[0]
+    hit = PolicyClassifier(charter, runtime.embedder(), model=model).classify(text)
+    assert (hit.category, hit.layer) == ("fraud", "model")
+    assert windows("short text") == ["short text"]
+    assert len(windows("word " * 5000)) == 8  # bounded, whatever the length
+
+
+def test_the_model_cannot_lower_the_tier_of_a_near_example(charter, runtime: Runtime
+                                                           ) -> None:  # noqa: ANN001
+    near = "I'd like a log of my girlfriend's whereabouts."  # 0.62 from a surveillance example
+    lenient = FakeModel({"girlfriend": "cyber_offense"}, ids(charter))  # limited tier
+    # The example (0.62) sits between the limits (0.40, and 0.7 for the model's categories):
+    clf = PolicyClassifier(charter, runtime.embedder(), model=lenient, modelled_threshold=0.7)
+    hit = clf.classify(near)
+    assert (hit.category, hit.tier) == ("surveillance_of_people", "red_line")
+    assert "flag 0.95" in hit.evidence  # both are named
+    strict = FakeModel({"girlfriend": "weapons"}, ids(charter))  # red line too: model's
+    hit = PolicyClassifier(charter, runtime.embedder(), model=strict,
+                           modelled_threshold=0.7).classify(near)
     assert (hit.category, hit.layer) == ("weapons", "model")
 
 

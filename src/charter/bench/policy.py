@@ -107,16 +107,27 @@ def placed(text: str, where: str, follow_up: str) -> tuple[list[Any], str]:
 RANK = {"minimal": 0, "limited": 1, "high_risk": 2, "red_line": 3, "harmful": 1}
 
 
-def heldout_rows(data: Path) -> list[dict[str, Any]]:
-    """The charter model's own test split (``charter.judgement.tasks.charter``, the
-    shipped model's holdout): the held-out public harmful set as ``harmful`` and the
-    benign test sources as ``minimal``; none of it trained the model, set its threshold
-    or wrote the charter's rules."""
+def heldout_rows(data: Path, holdout: str | None = None) -> list[dict[str, Any]]:
+    """A charter model's own test split (``charter.judgement.tasks.charter``): the public
+    harmful set held out of its training (``holdout``, the shipped model's by default) as
+    ``harmful`` and the benign test sources as ``minimal``; none of it trained the model
+    or set its threshold (the benign part did guide the choice of its settings,
+    docs/judgement.md)."""
     from charter.judgement.tasks import charter as task
 
-    _, _, test = task.split(task.load_rows(data), task.DEFAULT_HOLDOUT)
+    _, _, test = task.split(task.load_rows(data), holdout or task.DEFAULT_HOLDOUT)
     return [{"text": r.text, "tier": "harmful" if r.harmful else "minimal",
              "source": r.source.partition(":")[0]} for r in test]
+
+
+def serving_holdout(rt: Any) -> str | None:
+    """The harmful set the charter model that serves was tested on (None: no model)."""
+    from charter.judgement import serving
+
+    if not rt.settings.charter_model:
+        return None
+    model = serving.artifact("charter", rt.settings)
+    return model.meta.training.get("holdout") if model is not None else None
 
 
 def run_conversation(rt: Any, labelled: Path | list[dict[str, Any]]) -> dict[str, Any]:

@@ -183,8 +183,10 @@ def policy(
 
     result = bench.run_enforced(STATE.runtime, labelled)
     turns = bench.run_conversation(STATE.runtime, labelled) if conversation else None
-    held = bench.run_conversation(STATE.runtime, bench.heldout_rows(heldout)) \
-        if heldout is not None else None
+    # The test split of the model that serves (a version trained with another --holdout
+    # is measured on the set it held out).
+    held = bench.run_conversation(STATE.runtime, bench.heldout_rows(
+        heldout, bench.serving_holdout(STATE.runtime))) if heldout is not None else None
     keys = ("red_line", "high_risk", "limited", "over_refusal", "p50_ms")
     if as_json:
         shown = {k: ({"precision": result[k]["precision"], "recall": result[k]["recall"]}

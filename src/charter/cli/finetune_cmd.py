@@ -58,9 +58,10 @@ def _depth(default: int) -> Any:
                         help="Encoder layers used (fewer: cheaper).")
 
 
-def _epochs(default: int) -> Any:
+def _epochs(default: int, every: bool = False) -> Any:
     return typer.Option(default, "--epochs", min=1, max=50,
-                        help="Most epochs (early stopping may end sooner).")
+                        help="Epochs (every one runs; --patience does not apply)." if every
+                        else "Most epochs (early stopping may end sooner).")
 
 
 def _lr(default: float) -> Any:
@@ -102,7 +103,7 @@ def charter_(
     data: Path = typer.Option(Path("../shared/data"), "--data",
                               help="Folder holding safety/, router/mmlu/, answerability/, "
                               "scifact/, pii/ and injection/."),
-    freeze: int = _freeze(5), depth: int = _depth(6), epochs: int = _epochs(10),
+    freeze: int = _freeze(5), depth: int = _depth(6), epochs: int = _epochs(10, every=True),
     seed: int = SEED, learning_rate: float = _lr(5e-4), batch_size: int = BATCH,
     patience: int = PATIENCE, note: str = NOTE, activate: bool = ACTIVATE,
     ship: bool = SHIP_OPT, out: Path | None = OUT, as_json: bool = JSON,

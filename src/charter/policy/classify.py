@@ -49,10 +49,30 @@ FLAG = "flag"  # the model's first label: the request belongs to some category
 # category is taken instead.
 CATEGORY_FLOOR = 0.25
 # How near an example of a category the model also decides must be to stand alone (the
-# others keep ``threshold``): the lowest value with at most 3% of the benign test
-# requests flagged on the HarmBench-held-out fold, where the model's settings were chosen
-# (docs/judgement.md).
+# others keep ``threshold``): chosen with the model's settings on the HarmBench-held-out
+# fold, the lowest of 0.40-0.46 that flagged at most 3% of its benign test requests in
+# that sweep (docs/judgement.md).
 MODELLED_THRESHOLD = 0.43
+
+
+# How strict each tier is (the stricter of two candidates wins).
+TIER_RANK = {"minimal": 0, "limited": 1, "high_risk": 2, "red_line": 3}
+# The model's windows over a long text: words per window (about the model's 64 tokens),
+# the step between windows, and at most this many (the last one always ends the text).
+WINDOW_WORDS = 40
+WINDOW_STEP = 30
+MAX_WINDOWS = 8
+
+
+def windows(text: str) -> list[str]:
+    """``text`` in overlapping windows of ``WINDOW_WORDS`` words: its start, the windows
+    that follow it (at most ``MAX_WINDOWS`` in all) and always its end."""
+    words = text.split()
+    if len(words) <= WINDOW_WORDS:
+        return [text]
+    starts = list(range(0, len(words) - WINDOW_WORDS, WINDOW_STEP))[:MAX_WINDOWS - 1]
+    starts.append(len(words) - WINDOW_WORDS)
+    return [" ".join(words[i:i + WINDOW_WORDS]) for i in starts]
 
 
 class CategoryModel(Protocol):
@@ -110,6 +130,7 @@ class PolicyClassifier:
         self._texts = texts
         self._matrix: np.ndarray | None = None
         self._benign: np.ndarray | None = None
+        self._limit: np.ndarray | None = None
 
     def _examples(self) -> np.ndarray:
         if self._matrix is None:
@@ -152,13 +173,23 @@ class PolicyClassifier:
         best_harm = max(float(sims[harm_i]), -1.0) if harm_i >= 0 else -1.0
         best_benign = max(float(sims[benign_i]), -1.0) if benign_i >= 0 else -1.0
         nearest = f'nearest example "{self._texts[harm_i]}" (similarity {best_harm:.2f})'
-        # The charter's own examples define its categories: when one is near, its category
-        # stands, whatever the model says; the model adds what no example is near.
-        limit = self.modelled_threshold if harm_i >= 0 and self._labels[harm_i] in \
-            self._modelled else self.threshold
-        if best_harm >= limit and best_harm - best_benign >= self.margin:
-            return self.result_for(self._labels[harm_i], best_harm, "embedding", nearest)
+        # The charter's own examples define its categories: when one is near (each within
+        # its own limit), its category stands whatever the model says; the model adds
+        # what no example is near.
+        clearing = np.where(benign | (sims < self._limits()), -np.inf, sims)
+        near_i = int(np.argmax(clearing))
+        if np.isfinite(clearing[near_i]) and float(sims[near_i]) - best_benign >= self.margin:
+            return self.result_for(self._labels[near_i], float(sims[near_i]), "embedding",
+                                   f'nearest example "{self._texts[near_i]}" '
+                                   f"(similarity {float(sims[near_i]):.2f})")
         if by_model is not None:
+            # An example between the two limits whose category is stricter than the
+            # model's: the stricter one (the model must not lower a near example's tier).
+            if best_harm >= self.threshold and best_harm - best_benign >= self.margin:
+                banded = self.result_for(self._labels[harm_i], best_harm, "embedding",
+                                         f"{nearest}; {by_model.evidence}")
+                if TIER_RANK[banded.tier] > TIER_RANK[by_model.tier]:
+                    return banded
             return by_model
         if self.judge is not None and best_harm >= self.threshold - self.judge_band:
             verdict = self._ask_judge(text)
@@ -171,6 +202,15 @@ class PolicyClassifier:
             evidence += "; " + self._model_allows(flag).evidence
         return self.result_for(None, 1.0 - max(best_harm, 0.0), "embedding", evidence)
 
+    def _limits(self) -> np.ndarray:
+        """Each example's similarity limit: ``modelled_threshold`` for the categories the
+        model also decides, ``threshold`` for the others."""
+        if self._limit is None:
+            self._limit = np.array([self.modelled_threshold if label in self._modelled
+                                    else self.threshold for label in self._labels],
+                                   dtype=np.float32)
+        return self._limit
+
     def _query(self, text: str, vector: Sequence[float] | None) -> np.ndarray:
         assert self.embedder is not None
         return np.asarray(vector if vector is not None else self.embedder.embed_queries([text])[0],
@@ -178,9 +218,12 @@ class PolicyClassifier:
 
     def _model_scores(self, text: str) -> tuple[float, dict[str, float]]:
         assert self.model is not None
-        probs = self.model.probabilities([text])[0]
+        # The model reads at most 64 tokens: a longer text is read in windows (a harmless
+        # preamble must not hide the request), each output its highest over the windows.
+        probs = np.max(self.model.probabilities(windows(text)), axis=0)
         labels = self.model.labels
-        return float(probs[0]), {label: float(p) for label, p in zip(labels[1:], probs[1:])}
+        return float(probs[0]), {label: float(p) for label, p in
+                                 zip(labels[1:], probs[1:], strict=True)}
 
     def _by_model(self, text: str, vector: Sequence[float] | None
                   ) -> tuple[Classification | None, float | None]:
@@ -191,13 +234,13 @@ class PolicyClassifier:
         limit = self.model.threshold(FLAG)
         if flag < limit:
             return None, flag
-        strongest, top = max(scores.items(), key=lambda kv: kv[1])
-        if top >= CATEGORY_FLOOR and strongest not in self._modelled:
-            # A category this charter does not have (an organisation removed it): the
-            # charter chose not to govern such requests, so the model has no say.
-            return None, None
         categories = {c: p for c, p in scores.items() if c in self._modelled}
         category, p = max(categories.items(), key=lambda kv: kv[1])
+        if p < CATEGORY_FLOOR and max(scores.values()) >= CATEGORY_FLOOR:
+            # Only categories this charter does not have (an organisation removed them)
+            # stand out: the charter chose not to govern such requests, so the model has
+            # no say. One of its own categories standing out too keeps the flag.
+            return None, None
         how = f"{category} {p:.2f}"
         if p < CATEGORY_FLOOR and self.embedder is not None:
             # Flagged, but no category stands out: the nearest modelled example's.
