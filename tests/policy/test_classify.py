@@ -242,3 +242,57 @@ def test_the_charter_model_can_be_switched_off(tmp_path, onnx_cache) -> None:  #
     finally:
         on.close()
         off.close()
+
+
+class _PlacedEmbedder:
+    """Random near-orthogonal vectors for every text, except one query placed at an exact
+    cosine from one example: the similarity limits can be tested to the hundredth."""
+
+    def __init__(self, example: str, query: str, cosine: float, dim: int = 4096) -> None:
+        self.rng = np.random.default_rng(7)
+        self.vectors: dict[str, np.ndarray] = {}
+        e = self._vector(example)
+        u = self.rng.standard_normal(dim)
+        u -= (u @ e) * e
+        u /= np.linalg.norm(u)
+        self.vectors[query] = cosine * e + np.sqrt(1 - cosine ** 2) * u
+
+    def _vector(self, text: str) -> np.ndarray:
+        if text not in self.vectors:
+            v = self.rng.standard_normal(4096)
+            self.vectors[text] = v / np.linalg.norm(v)
+        return self.vectors[text]
+
+    def embed_queries(self, texts):  # noqa: ANN001, ANN201
+        return [self._vector(t).tolist() for t in texts]
+
+
+def test_the_default_limits_are_040_and_043_with_the_model(charter) -> None:  # noqa: ANN001
+    example = charter.category("surveillance_of_people").examples[0]
+    query = "an unseen request"
+    quiet = FakeModel({}, ids(charter))
+    for cosine, alone, with_model in ((0.415, "surveillance_of_people", None),
+                                      (0.435, "surveillance_of_people",
+                                       "surveillance_of_people"),
+                                      (0.395, None, None)):
+        emb = _PlacedEmbedder(example, query, cosine)
+        assert PolicyClassifier(charter, emb).classify(query).category == alone, cosine
+        assert PolicyClassifier(charter, emb, model=quiet).classify(query).category == \
+            with_model, cosine
+
+
+def test_without_an_embedder_the_model_decides_alone(charter) -> None:  # noqa: ANN001
+    model = FakeModel({"zorblax": "fraud"}, ids(charter))
+    clf = PolicyClassifier(charter, None, model=model)
+    assert clf.classify("Please zorblax the invoices.").category == "fraud"
+    allowed = clf.classify("What is the capital of Portugal?")
+    assert allowed.category is None and "flag 0.05 < 0.60" in allowed.evidence
+    import yaml
+
+    data = yaml.safe_load(default_charter_text())
+    data["categories"] = [c for c in data["categories"] if c["id"] != "fraud"]
+    kept = parse_charter(yaml.safe_dump(data))
+    removed = PolicyClassifier(kept, None, model=FakeModel({"zorblax": "fraud"},
+                                                           [*ids(kept), "fraud"]))
+    out = removed.classify("Please zorblax the invoices.")  # the model has no say
+    assert out.category is None and out.layer == "none"
