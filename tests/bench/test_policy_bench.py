@@ -75,3 +75,11 @@ def test_a_harmful_prompt_counts_as_caught_at_any_tier_but_minimal(runtime: Runt
     out = bench.run_conversation(runtime, rows)
     assert out["harmful"]["n"] == 1 and out["harmful"]["single_turn"] == 1.0
     assert out["benign"]["single_turn"] == 0.0
+
+
+def test_the_heldout_section_follows_the_serving_model(runtime: Runtime) -> None:
+    from charter.judgement.tasks import charter as task
+
+    assert bench.serving_holdout(runtime) == task.DEFAULT_HOLDOUT  # the shipped model's
+    runtime.settings = runtime.settings.with_overrides(charter_model=False)
+    assert bench.serving_holdout(runtime) is None

@@ -93,6 +93,9 @@ def test_bad_input_to_policy_commands(cli, tmp_path: Path) -> None:
         (("finetune", "charter", "--data", str(tmp_path / "nodata")), "is missing"),
         (("finetune", "answerability", "--data", str(tmp_path / "nodata")), "no SQuAD file"),
         (("finetune", "activate", "charter", "3"), "charter"),
+        (("finetune", "charter", "--holdout", "jailbreakbench"),
+         "harmbench, advbench, strongreject"),
+        (("bench", "policy", "--heldout", str(tmp_path / "nodata")), "holds no safety/"),
     ]:
         run = cli(*args)
         assert run.code == 2, (args, run.err)

@@ -181,6 +181,9 @@ def policy(
     classifier; with the conversation section, recall wherever in a request the prompt sits."""
     from charter.bench import policy as bench
 
+    if heldout is not None and not (heldout / "safety").is_dir():
+        raise InvalidInputError(f"--heldout {heldout} holds no safety/ folder; give the "
+                                "folder of the public data (../shared/data)")
     result = bench.run_enforced(STATE.runtime, labelled)
     turns = bench.run_conversation(STATE.runtime, labelled) if conversation else None
     # The test split of the model that serves (a version trained with another --holdout

@@ -94,3 +94,15 @@ def test_evaluate_counts_caught_and_flagged_by_source() -> None:
     out = C.evaluate(lambda t: Tiered("red_line" if "bad" in t else "minimal"), rows)
     assert out["harmful_caught"] == 1.0 and out["benign_flagged"] == 0.5
     assert out["by_source"] == {"scifact": 0.5, "strongreject": 1.0}
+
+
+@needs_data
+@pytest.mark.parametrize("missing", ["pii", "injection"])
+def test_a_missing_benign_source_is_named(tmp_path: Path, missing: str) -> None:
+    from charter.core.errors import InvalidInputError
+
+    for sub in ("safety", "router", "answerability", "scifact", "pii", "injection"):
+        if sub != missing:
+            (tmp_path / sub).symlink_to(SHARED / sub)
+    with pytest.raises(InvalidInputError, match=f"{missing}/.* is missing"):
+        C.load_rows(tmp_path)

@@ -174,16 +174,12 @@ def load_rows(data: Path, examples: Path | None = None,
 
 def _deepset_benign(data: Path) -> list[str]:
     """The prompts of the injection training split that are not injections."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InvalidInputError("reading parquet needs pyarrow (pip install -e '.[test]')") \
-            from None
+    from charter.policy.injection_train import load_labelled
+
     path = data / "injection" / "deepset_prompt_injections_train.parquet"
     if not path.is_file():
         raise InvalidInputError(f"{path} is missing; give --data ../shared/data")
-    return [r["text"] for r in pq.read_table(path, columns=["text", "label"]).to_pylist()
-            if r["label"] == 0]
+    return [text for text, label in load_labelled(path) if label == 0]
 
 
 def check_holdout(holdout: str) -> str:
