@@ -1,5 +1,5 @@
 """Input screening time of one request just under max_conversation_chars (unique text),
-with and without the charter model.
+with and without the charter model, and without either trained model (charter, PII).
 
 Usage: .venv/bin/python scripts/experiments/screening_cost.py
 """
@@ -22,9 +22,10 @@ def text(seed: int, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
-for use_model in ("true", "false"):
+for use_model, use_pii in (("true", "true"), ("false", "true"), ("false", "false")):
     rt = Runtime.open(load_settings({"CHARTER_DATA_DIR": tempfile.mkdtemp(),
-                                     "CHARTER_CHARTER_MODEL": use_model}))
+                                     "CHARTER_CHARTER_MODEL": use_model,
+                                     "CHARTER_PII_MODEL": use_pii}))
     rt.screen.screen_input(local_admin(), [ChatMessage("user", text(99999, 300))])  # warm
     for parts, words in ((199, 80), (40, 400)):
         messages = [ChatMessage("user" if i % 2 == 0 else "assistant",
@@ -33,6 +34,6 @@ for use_model in ("true", "false"):
         chars = sum(len(m.content) for m in messages)
         t0 = time.perf_counter()
         rt.screen.screen_input(local_admin(), messages)
-        print(f"model={use_model} {parts + 1} messages, {chars} chars: "
+        print(f"charter model={use_model} pii model={use_pii} {parts + 1} messages, {chars} chars: "
               f"{time.perf_counter() - t0:.2f} s")
     rt.close()

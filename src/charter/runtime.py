@@ -95,7 +95,9 @@ class Runtime:
     def screen(self) -> CharterScreen:
         return CharterScreen(self.db, self.embedder, judge=self.judge,
                              model=lambda: serving.scorer("charter", self.settings)
-                             if self.settings.charter_model else None)
+                             if self.settings.charter_model else None,
+                             pii_model=lambda: serving.pii_tagger(self.settings)
+                             if self.settings.pii_model else None)
 
     @cached_property
     def policies(self) -> PolicyRepository:

@@ -242,20 +242,46 @@ def auth(
 def pii(
     data: Path = typer.Option(Path("../shared/data/pii/presidio_synth_dev.json"), "--data",
                               help="Presidio research JSON with full_text and spans."),
+    every_row: bool = typer.Option(False, "--every-row",
+                                   help="Score every row, not only the PII model's test "
+                                   "templates (rows it was trained on count too)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Span-level precision, recall and F2 of PII detection on the entity types claimed."""
+    """Span-level precision, recall and F2 of PII detection on the entity types claimed:
+    the pattern recognizers alone, and with the PII model."""
     from charter.bench import pii as bench
+    from charter.judgement import serving
 
-    result = bench.run(data)
+    rt = STATE.runtime
+    rt.judgement  # noqa: B018 - registers the database, so the active PII model serves
+    tagger = serving.pii_tagger(rt.settings) if rt.settings.pii_model else None
+    result = bench.run(data, tagger, every_row=every_row)
     if as_json:
         typer.echo(json.dumps(result))
         return
-    for entity, m in result["entities"].items():
-        typer.echo(f"{entity:>14}: P {m['precision']:.3f} R {m['recall']:.3f} F2 {m['f2']:.3f} "
-                   f"(gold {m['gold']})")
-    typer.echo(f"{'all claimed':>14}: P {result['precision']:.3f} R {result['recall']:.3f} "
-               f"F2 {result['f2']:.3f}")
+    typer.echo(f"{result['rows']} rows: {result['scored']}")
+    sides = [("patterns", result["before"])] + (
+        [("patterns + model", result["after"])] if "after" in result else [])
+    typer.echo(f"{'entity':>14} " + " ".join(f"{name:>34}" for name, _ in sides))
+    entities = list(dict.fromkeys(e for _, side in sides for e in side["entities"]))
+    for entity in entities:
+        cells = []
+        for _, side in sides:
+            m = side["entities"].get(entity)
+            cells.append(f"P {m['precision']:.3f} R {m['recall']:.3f} F2 {m['f2']:.3f} "
+                         f"words {m['word_f2']:.3f}" if m else "not claimed")
+        gold = next(side["entities"][entity]["gold"] for _, side in sides
+                    if entity in side["entities"])
+        typer.echo(f"{entity:>14} " + " ".join(f"{c:>34}" for c in cells) + f"  (gold {gold})")
+    overall = [f"P {s['precision']:.3f} R {s['recall']:.3f} F2 {s['f2']:.3f} "
+               f"words {s['word_f2']:.3f}" for _, s in sides]
+    typer.echo(f"{'all claimed':>14} " + " ".join(f"{c:>34}" for c in overall))
+    p50 = [f"{s['p50_ms']} ms" for _, s in sides]
+    typer.echo(f"{'p50 per text':>14} " + " ".join(f"{c:>34}" for c in p50))
+    typer.echo("F2: spans (a match overlaps half of the gold span and half of the predicted "
+               "one); words: each word labelled by the span it starts in")
+    if "after" not in result:
+        typer.echo("no PII model serves (CHARTER_PII_MODEL=false or none trained)")
 
 
 @app.command("injection")

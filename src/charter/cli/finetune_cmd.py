@@ -13,7 +13,7 @@ from charter.cli.state import STATE
 from charter.judgement.train import TrainConfig
 from charter.services import judgement
 
-app = typer.Typer(help="Charter's own judgement models: train (answerability, charter), list, "
+app = typer.Typer(help="Charter's own judgement models: train (answerability, charter, pii), list, "
                        "activate, rollback.", no_args_is_help=True)
 
 SHIP = Path(__file__).resolve().parents[1] / "judgement" / "models"
@@ -72,8 +72,12 @@ def _lr(default: float) -> Any:
 # Each task's defaults are the configuration its shipped model was trained with.
 SEED = typer.Option(13, "--seed", help="Seed for initialisation and shuffling.")
 BATCH = typer.Option(32, "--batch-size", min=1, max=512, help="Examples per step.")
-PATIENCE = typer.Option(1, "--patience", min=0, max=10,
+def _patience(default: int) -> Any:
+    return typer.Option(default, "--patience", min=0, max=10,
                         help="Epochs without a better validation metric before stopping.")
+
+
+PATIENCE = _patience(1)
 NOTE = typer.Option("", "--note", help="Why this version was trained.")
 ACTIVATE = typer.Option(True, "--activate/--no-activate", help="Make the new version active.")
 SHIP_OPT = typer.Option(False, "--ship", help="Also write the artifact and its card into the "
@@ -121,6 +125,23 @@ def charter_(
     _train("charter", data, _config(freeze, depth, epochs, seed, learning_rate, batch_size,
                                     patience), note, activate, ship, out, as_json,
            holdout=holdout)
+
+
+@app.command("pii")
+def pii_(
+    data: Path = typer.Option(Path("../shared/data/pii/presidio_synth_dev.json"), "--data",
+                              help="Presidio's synthetic PII sentences (research JSON with "
+                              "full_text, masked, spans and template_id), or its folder."),
+    freeze: int = _freeze(3), depth: int = _depth(6), epochs: int = _epochs(7),
+    seed: int = SEED, learning_rate: float = _lr(3e-4), batch_size: int = BATCH,
+    patience: int = _patience(3), note: str = NOTE, activate: bool = ACTIVATE,
+    ship: bool = SHIP_OPT, out: Path | None = OUT, as_json: bool = JSON,
+) -> None:
+    """Train the PII model (names, street addresses, places, organisations, dates) the
+    PII detector runs beside its pattern recognizers. Split by template: id mod 5 = 0
+    validation (epoch and per-entity thresholds), 1 test, the rest training."""
+    _train("pii", data, _config(freeze, depth, epochs, seed, learning_rate, batch_size,
+                                patience), note, activate, ship, out, as_json)
 
 
 @app.command("list")

@@ -237,6 +237,12 @@ SETTINGS: tuple[Setting, ...] = (
             "version of `charter finetune charter`) after the charter's patterns and "
             "examples; false: patterns, examples and the judge only.",
             parse=_parse_bool, example="true"),
+    Setting("pii_model", True,
+            "Find person names, street addresses, places, organisations and dates with the "
+            "trained PII model (the shipped one, or the active version of `charter finetune "
+            "pii`) for the charter's PII entities that need it; false: only the pattern "
+            "recognizers run, and those entities are not detected.",
+            parse=_parse_bool, example="true"),
     Setting("policy_judge_alias", "",
             "Chat alias asked to judge requests the charter classifier is unsure about; "
             "empty means no judge.", example="thinking"),

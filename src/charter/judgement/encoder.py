@@ -185,6 +185,10 @@ class Tokenizer:
         self._tok.enable_truncation(max_length)
         self.max_length = max_length
 
+    def encoding(self, text: str) -> Any:
+        """One text's encoding (ids, offsets, word ids), [CLS] and [SEP] included."""
+        return self._tok.encode(text)
+
     def encode(self, texts: list[str], pairs: list[str] | None = None,
                offsets: bool = False) -> dict[str, Any]:
         """Batched tensors ``ids``, ``mask``, ``types`` (and each text's token offsets)."""

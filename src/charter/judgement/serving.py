@@ -15,10 +15,12 @@ from charter.core.config import Settings
 from charter.judgement.artifact import Artifact
 from charter.judgement.runtime import Scorer
 from charter.judgement.versions import JudgementRepository, shipped
+from charter.policy.pii_model import EntityTagger
 from charter.store.db import Database, normalise_url
 
 _repositories: dict[str, JudgementRepository] = {}
 _scorers: dict[tuple[str, bool, int], Scorer] = {}
+_taggers: dict[str, EntityTagger] = {}
 _lock = threading.Lock()
 
 
@@ -57,6 +59,20 @@ def scorer_for(model: Artifact, settings: Settings) -> Scorer:
         with _lock:
             found = _scorers.setdefault(key, found)
     return found
+
+
+def pii_tagger(settings: Settings) -> EntityTagger | None:
+    """The tagger of the PII model that serves now (None when there is none)."""
+    found = scorer("pii", settings)
+    if found is None:
+        return None
+    with _lock:
+        tagger = _taggers.get(found.id)
+    if tagger is None:
+        tagger = EntityTagger(found)
+        with _lock:
+            tagger = _taggers.setdefault(found.id, tagger)
+    return tagger
 
 
 def scorer(task: str, settings: Settings) -> Scorer | None:

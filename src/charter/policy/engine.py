@@ -19,6 +19,7 @@ from charter.backends.base import ChatModel, Embedder
 from charter.policy.classify import CategoryModel, Classification, PolicyClassifier
 from charter.policy.injection import InjectionDetector, InjectionVerdict
 from charter.policy.pii import PiiDetector, Span
+from charter.policy.pii_model import EntityTagger
 from charter.policy.gates import is_own_reply, own_replies
 from charter.policy.schema import Charter
 from charter.core.result import Decision
@@ -51,14 +52,16 @@ class Assessor:
 
     def __init__(self, charter: Charter, embedder: Embedder | None,
                  judge: ChatModel | None = None, injection: InjectionDetector | None = None,
-                 version: int = 0, model: CategoryModel | None = None) -> None:
+                 version: int = 0, model: CategoryModel | None = None,
+                 pii_model: EntityTagger | None = None) -> None:
         self.charter = charter
         self.version = version
         self.model_id = model.id if model is not None else None
+        self.pii_model_id = pii_model.id if pii_model is not None else None
         self.own_replies = own_replies(charter)
         self.embedder = embedder
         self.classifier = PolicyClassifier(charter, embedder, judge=judge, model=model)
-        self.pii = PiiDetector(list(charter.pii.entities))
+        self.pii = PiiDetector(list(charter.pii.entities), tagger=pii_model)
         self.injection = injection or InjectionDetector(embedder)
 
     def assess(self, text: str) -> Assessment:
@@ -120,35 +123,40 @@ class CharterScreen:
 
     def __init__(self, db: Database, embedder: Callable[[], Embedder | None], *,
                  judge: Callable[[], ChatModel | None] | None = None,
-                 model: Callable[[], CategoryModel | None] | None = None) -> None:
+                 model: Callable[[], CategoryModel | None] | None = None,
+                 pii_model: Callable[[], EntityTagger | None] | None = None) -> None:
         self.policies = PolicyRepository(db)
         self._embedder_factory = embedder
         self._judge_factory = judge
         self._model_factory = model
+        self._pii_model_factory = pii_model
         self._lock = threading.Lock()
         self._version = -1
         self._charter: Charter | None = None
         self._assessor: Assessor | None = None
-        self._earlier: OrderedDict[tuple[int, str | None, str], _Part] = OrderedDict()
+        self._earlier: OrderedDict[tuple[int, str | None, str | None, str], _Part] = OrderedDict()
 
     def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
         a = self.assessor()
         return self._version, a.charter, a.classifier, a.pii, a.injection
 
     def assessor(self) -> Assessor:
-        """The assessor of the approved charter version with the active charter model;
-        built again when either changes."""
+        """The assessor of the approved charter version with the active charter and PII
+        models; built again when any of them changes."""
         number = self.policies.active_number()
         model = self._model_factory() if self._model_factory else None
         model_id = model.id if model is not None else None
+        pii_model = self._pii_model_factory() if self._pii_model_factory else None
+        pii_id = pii_model.id if pii_model is not None else None
         with self._lock:
             current = self._assessor
-            if number != self._version or current is None or current.model_id != model_id:
+            if (number != self._version or current is None or current.model_id != model_id
+                    or current.pii_model_id != pii_id):
                 _, charter = self.policies.active()
                 judge = self._judge_factory() if self._judge_factory else None
                 previous = current.injection if current else None
                 self._assessor = Assessor(charter, self._embedder_factory(), judge, previous,
-                                          version=number, model=model)
+                                          version=number, model=model, pii_model=pii_model)
                 self._version = number
             return self._assessor
 
@@ -187,7 +195,8 @@ class CharterScreen:
                            vector_model=assessor.embedder.query_model_id if assessor.embedder else None)
 
     def _earlier_decision(self, assessor: Assessor, text: str) -> _Part:
-        key = (assessor.version, assessor.model_id, hashlib.sha256(text.encode()).hexdigest())
+        key = (assessor.version, assessor.model_id, assessor.pii_model_id,
+               hashlib.sha256(text.encode()).hexdigest())
         with self._lock:
             hit = self._earlier.get(key)
             if hit is not None:
@@ -200,7 +209,8 @@ class CharterScreen:
         return part
 
     def _keep(self, assessor: Assessor, text: str, part: _Part) -> None:
-        key = (assessor.version, assessor.model_id, hashlib.sha256(text.encode()).hexdigest())
+        key = (assessor.version, assessor.model_id, assessor.pii_model_id,
+               hashlib.sha256(text.encode()).hexdigest())
         with self._lock:
             self._earlier[key] = part
             self._earlier.move_to_end(key)

@@ -1,13 +1,15 @@
-"""PII detection and redaction with Presidio's pattern recognizers (no NLP model needed).
+"""PII detection and redaction: Presidio's pattern recognizers and Charter's PII model.
 
-Only recognizers that run offline are used: e-mail, phone (libphonenumber), payment
-card (Luhn-checked), IBAN (checksum), IP address, URL, US SSN, UK NHS number and UK
-National Insurance number. Names and street addresses need a language model and are
-not claimed.
+The pattern recognizers run offline: e-mail, phone (libphonenumber), payment card
+(Luhn-checked), IBAN (checksum), IP address, URL, US SSN, UK NHS number and UK National
+Insurance number. Person names, street addresses, places, organisations and dates come
+from the PII model (``policy/pii_model.py``, trained by ``charter finetune pii``); where
+a pattern and the model both find something, the pattern's span is kept.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -15,8 +17,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-SUPPORTED = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL",
-             "US_SSN", "UK_NHS", "UK_NINO")
+from charter.policy.pii_model import MODEL_ENTITIES, EntityTagger
+
+PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS",
+                    "URL", "US_SSN", "UK_NHS", "UK_NINO")
+SUPPORTED = (*PATTERN_ENTITIES, *MODEL_ENTITIES)
+log = logging.getLogger("charter.policy")
 
 
 # Context recognizers written for Charter: numbers that Presidio's format-based patterns
@@ -57,7 +63,8 @@ def _context_spans(text: str, entities: Sequence[str]) -> list[Span]:
 NEUTRAL = {"EMAIL_ADDRESS": "an e-mail address", "PHONE_NUMBER": "a phone number",
            "CREDIT_CARD": "a card number", "IBAN_CODE": "a bank account", "IP_ADDRESS": "an address",
            "URL": "a link", "US_SSN": "an id number", "UK_NHS": "an id number",
-           "UK_NINO": "an id number"}
+           "UK_NINO": "an id number", "PERSON": "a person", "STREET_ADDRESS": "an address",
+           "LOCATION": "a place", "ORGANIZATION": "an organisation", "DATE_TIME": "a date"}
 
 
 @dataclass(frozen=True)
@@ -180,10 +187,28 @@ def _could_match(name: str, text: str, digits: int) -> bool:
     return digits >= least.get(name, 0)
 
 
-class PiiDetector:
-    """Finds PII spans; ``redact`` replaces them with ``<ENTITY>`` placeholders."""
+def _outside(start: int, end: int, taken: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [start, end) that no range of ``taken`` (sorted) covers."""
+    parts, at = [], start
+    for a, z in taken:
+        if z <= at or a >= end:
+            continue
+        if a > at:
+            parts.append((at, a))
+        at = max(at, z)
+    if at < end:
+        parts.append((at, end))
+    return parts
 
-    def __init__(self, entities: Sequence[str] = SUPPORTED, min_score: float = 0.4) -> None:
+
+class PiiDetector:
+    """Finds PII spans; ``redact`` replaces them with ``<ENTITY>`` placeholders.
+
+    ``tagger`` is the PII model; without it the model's entities are not found (a
+    warning says so when some were asked for)."""
+
+    def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, min_score: float = 0.4,
+                 tagger: EntityTagger | None = None) -> None:
         unknown = sorted(set(entities) - set(SUPPORTED))
         if unknown:
             from charter.core.errors import InvalidInputError
@@ -192,6 +217,17 @@ class PiiDetector:
                                     f"supported: {', '.join(SUPPORTED)}")
         self.entities = list(entities)
         self.min_score = min_score
+        self.tagger = tagger
+        self.model_entities = [e for e in self.entities if e in MODEL_ENTITIES]
+        if self.model_entities and tagger is None:
+            log.warning("PII entities %s need the PII model, which is off "
+                        "(CHARTER_PII_MODEL=false) or missing; they are not detected",
+                        ", ".join(self.model_entities))
+
+    @property
+    def claimed(self) -> list[str]:
+        """The entities this detector finds."""
+        return [e for e in self.entities if e not in MODEL_ENTITIES or self.tagger is not None]
 
     def find(self, text: str) -> list[Span]:
         if not text:
@@ -222,6 +258,18 @@ class PiiDetector:
         for span in found:
             if all(span.end <= k.start or span.start >= k.end for k in kept):
                 kept.append(span)
+        if self.tagger is not None and self.model_entities:
+            # The model's spans fill in around the patterns' (a pattern's span wins; the
+            # parts of a model span on either side of it are kept).
+            patterns = sorted((k.start, k.end) for k in kept)
+            for t in self.tagger.find(text, self.model_entities):
+                for a, z in _outside(t.start, t.end, patterns):
+                    while a < z and not text[a].isalnum():
+                        a += 1
+                    while z > a and not text[z - 1].isalnum():
+                        z -= 1
+                    if z > a:
+                        kept.append(Span(t.entity, a, z, round(t.score, 3), text[a:z]))
         return sorted(kept, key=lambda s: s.start)
 
     def redact(self, text: str, spans: list[Span] | None = None) -> tuple[str, list[Span]]:

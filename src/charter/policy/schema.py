@@ -63,6 +63,17 @@ class PiiRules(Strict):
     redact_for_external_backends: bool = True
     redact_in_answers: bool = False
 
+    @field_validator("entities")
+    @classmethod
+    def _known_entities(cls, value: list[str]) -> list[str]:
+        from charter.policy.pii import SUPPORTED
+
+        unknown = [e for e in value if e not in SUPPORTED]
+        if unknown:
+            raise ValueError(f"unknown PII entities {', '.join(unknown)}; Charter detects "
+                             f"{', '.join(SUPPORTED)}")
+        return value
+
 
 class Charter(Strict):
     name: str

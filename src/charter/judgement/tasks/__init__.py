@@ -12,13 +12,13 @@ from charter.core.errors import InvalidInputError
 
 
 def task_module(name: str) -> ModuleType:
-    from charter.judgement.tasks import answerability, charter
+    from charter.judgement.tasks import answerability, charter, pii
 
-    known = {m.TASK: m for m in (answerability, charter)}
+    known = {m.TASK: m for m in (answerability, charter, pii)}
     if name not in known:
         raise InvalidInputError(f"no judgement task {name!r}; tasks: {', '.join(sorted(known))}")
     return known[name]
 
 
 def names() -> list[str]:
-    return ["answerability", "charter"]
+    return ["answerability", "charter", "pii"]
