@@ -234,3 +234,17 @@ def test_the_screen_follows_the_active_pii_model_and_its_switch(runtime, monkeyp
         assert plain.redacted_question == ask[0].content
     finally:
         off.close()
+
+
+def test_the_served_pii_model_is_the_int8_graph_when_its_tags_agree(tmp_path) -> None:  # noqa: ANN001
+    from charter.judgement.runtime import Scorer
+
+    artifact = shipped("pii")
+    assert artifact is not None
+    served = Scorer(artifact, tmp_path, threads=1)
+    assert served.backend == "onnx"
+    assert str(served._session._model_path).endswith("-int8.onnx")
+    probe = served._probe_batch()
+    gap = abs(served._checked(served._session_logits(served._session, probe))
+              - served._checked(served._torch_logits(probe))).max()
+    assert gap < 0.03

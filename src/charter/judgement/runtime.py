@@ -3,7 +3,8 @@
 The task model (the packaged lower layers with the artifact's trained ones) is exported
 to ONNX the first time an artifact is used and kept in the ONNX cache under the
 artifact's hash; an int8 copy (matrix products only) is used when its probabilities stay
-within ``INT8_TOLERANCE`` of full precision on probe inputs, else the full-precision graph.
+within ``INT8_TOLERANCE`` of full precision on probe inputs (a token head: its softmax over
+the tags), else the full-precision graph.
 When ONNX Runtime cannot be used, PyTorch runs the model instead.
 """
 
@@ -87,7 +88,7 @@ class Scorer:
             session = ort.InferenceSession(str(chosen), options,
                                            providers=["CPUExecutionProvider"])
             got = self._session_logits(session, probe)
-            gap = float(np.max(np.abs(_sigmoid(got) - _sigmoid(reference))))
+            gap = float(np.max(np.abs(self._checked(got) - self._checked(reference))))
             if chosen != fp32 and gap > INT8_TOLERANCE:
                 log.info("int8 %s model differs by %.3f; using full precision", self.meta.task, gap)
                 session = ort.InferenceSession(str(fp32), options,
@@ -97,6 +98,16 @@ class Scorer:
             log.warning("ONNX export of the %s model failed (%s); using PyTorch",
                         self.meta.task, exc)
             return None
+
+    def _checked(self, logits: np.ndarray) -> np.ndarray:
+        """What the int8 graph must agree on: a token head's softmax over its tags (only
+        the unpadded tokens), the other heads' sigmoids."""
+        if self.meta.kind != "token":
+            return _sigmoid(logits)
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        probs = e / e.sum(-1, keepdims=True)
+        mask = self._probe_batch()["mask"].numpy().astype(bool)
+        return probs[mask]
 
     def _export(self, path: Path) -> None:
         import warnings
