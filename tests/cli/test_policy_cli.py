@@ -81,6 +81,12 @@ def test_usecase_register_and_approvals(cli) -> None:
 
 
 def test_bad_input_to_policy_commands(cli, tmp_path: Path) -> None:
+    not_presidio = tmp_path / "other.json"
+    not_presidio.write_text(json.dumps([{"text": "Ann lives here", "labels": []}]))
+    untemplated = tmp_path / "untemplated.json"
+    untemplated.write_text(json.dumps([{"full_text": "Hi Ann", "spans": [
+        {"entity_type": "PERSON", "entity_value": "Ann", "start_position": 3,
+         "end_position": 6}]}]))
     for args, fragment in [
         (("review", "approve", "rev_nope", "--note", "x"), "no review 'rev_nope'"),
         (("usecase", "register", "x", "--purpose", "y", "--owner", "z", "--automation", "robots"),
@@ -96,6 +102,10 @@ def test_bad_input_to_policy_commands(cli, tmp_path: Path) -> None:
         (("finetune", "charter", "--holdout", "jailbreakbench"),
          "harmbench, advbench, strongreject"),
         (("bench", "policy", "--heldout", str(tmp_path / "nodata")), "holds no safety/"),
+        (("finetune", "pii", "--data", str(tmp_path / "nodata.json")), "is missing"),
+        (("bench", "pii", "--data", str(tmp_path / "nodata.json")), "is missing"),
+        (("bench", "pii", "--data", str(not_presidio)), "research format"),
+        (("finetune", "pii", "--data", str(untemplated)), "template_id"),
     ]:
         run = cli(*args)
         assert run.code == 2, (args, run.err)

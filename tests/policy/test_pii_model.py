@@ -248,3 +248,15 @@ def test_the_served_pii_model_is_the_int8_graph_when_its_tags_agree(tmp_path) ->
     gap = abs(served._checked(served._session_logits(served._session, probe))
               - served._checked(served._torch_logits(probe))).max()
     assert gap < 0.03
+
+
+def test_each_served_scorer_gets_its_own_tagger(tmp_path) -> None:  # noqa: ANN001
+    from charter.core.config import load_settings
+    from charter.judgement import serving
+
+    base = {"CHARTER_DATA_DIR": str(tmp_path / "d"), "CHARTER_ONNX_CACHE_DIR": str(tmp_path)}
+    onnx = serving.pii_tagger(load_settings(base))
+    plain = serving.pii_tagger(load_settings({**base, "CHARTER_JUDGEMENT_ONNX": "false"}))
+    assert onnx is not None and plain is not None
+    assert onnx.scorer.backend == "onnx" and plain.scorer.backend == "torch"
+    assert serving.pii_tagger(load_settings(base)) is onnx

@@ -20,7 +20,7 @@ from charter.store.db import Database, normalise_url
 
 _repositories: dict[str, JudgementRepository] = {}
 _scorers: dict[tuple[str, bool, int], Scorer] = {}
-_taggers: dict[str, EntityTagger] = {}
+_taggers: dict[int, EntityTagger] = {}  # by the scorer object (ONNX or not) it wraps
 _lock = threading.Lock()
 
 
@@ -67,11 +67,11 @@ def pii_tagger(settings: Settings) -> EntityTagger | None:
     if found is None:
         return None
     with _lock:
-        tagger = _taggers.get(found.id)
+        tagger = _taggers.get(id(found))
     if tagger is None:
         tagger = EntityTagger(found)
-        with _lock:
-            tagger = _taggers.setdefault(found.id, tagger)
+        with _lock:  # scorers are kept for the process's life, so their ids stay theirs
+            tagger = _taggers.setdefault(id(found), tagger)
     return tagger
 
 

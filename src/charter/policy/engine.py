@@ -110,6 +110,13 @@ def conversation_parts(messages: Sequence[ChatMessage],
     return parts
 
 
+def _part_key(assessor: Assessor, text: str) -> tuple[int, str | None, str | None, str]:
+    """What an earlier part's decision depends on: the charter version, both models, the
+    text."""
+    return (assessor.version, assessor.model_id, assessor.pii_model_id,
+            hashlib.sha256(text.encode()).hexdigest())
+
+
 @dataclass(frozen=True)
 class _Part:
     """An earlier part of a conversation, as screening decided it."""
@@ -195,8 +202,7 @@ class CharterScreen:
                            vector_model=assessor.embedder.query_model_id if assessor.embedder else None)
 
     def _earlier_decision(self, assessor: Assessor, text: str) -> _Part:
-        key = (assessor.version, assessor.model_id, assessor.pii_model_id,
-               hashlib.sha256(text.encode()).hexdigest())
+        key = _part_key(assessor, text)
         with self._lock:
             hit = self._earlier.get(key)
             if hit is not None:
@@ -209,8 +215,7 @@ class CharterScreen:
         return part
 
     def _keep(self, assessor: Assessor, text: str, part: _Part) -> None:
-        key = (assessor.version, assessor.model_id, assessor.pii_model_id,
-               hashlib.sha256(text.encode()).hexdigest())
+        key = _part_key(assessor, text)
         with self._lock:
             self._earlier[key] = part
             self._earlier.move_to_end(key)
