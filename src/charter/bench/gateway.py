@@ -1,5 +1,17 @@
 """`charter bench gateway`: what the gateway adds over the backend call, through HTTP.
 
+The default (``backend="mock"``) is the path ordinary requests take: a mock
+OpenAI-compatible model server (``bench/mock_model.py``, 150 ms per answer give or take
+the jitter) behind ``openai_compat`` aliases, the demo handbook ingested (its HR part
+confidential to group hr, so the bench user's searches run filtered), a finite quota and
+workplace questions that retrieve. The overhead of a request is its latency at the client
+minus the mock's time for that question, which the client computes itself
+(``mock_model.delay_ms``), so that a peer proxy in front of the same mock
+(``peer="litellm"``) is measured the same way. Server CPU per request is the server's
+process tree's CPU over a load level divided by its requests (``bench/process.py``).
+
+``backend="scripted"`` is the floor described below.
+
 A `charter serve` process runs on a private database with the scripted backend behind
 fast, thinking, mini and pro, and the full spine on: charter screening (PII, one MiniLM
 embedding, classifier, injection check), routing, quota accounting, route log, output
@@ -34,9 +46,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from charter.bench.mock_model import delay_ms
+from charter.bench.process import cpu_seconds, peak_rss_mb
 from charter.core.errors import CharterError
 from charter.core.routes import AUTO, FAST, ROUTES
 
@@ -51,6 +66,21 @@ QUESTIONS = ["What is the travel policy for trip {i}?", "How do I file expense r
              "Which laptop model should team {i} order?",
              "When is the deadline for project {i}?"]
 
+# The mock backend's questions: about the demo handbook, so that each one retrieves.
+WORKPLACE = ["How many days of annual leave do I get in year {i}?",
+             "What is the hotel limit per night for trip {i}?",
+             "How do I file expense claim {i}?",
+             "Is a doctor's note needed for sick leave case {i}?",
+             "Which trains may I book for journey {i}?",
+             "What is the mileage rate for drive {i}?",
+             "How much parental leave applies to request {i}?",
+             "Can I work remotely from abroad for week {i}?"]
+MOCK_MS = 150.0  # the mock model's time per answer, as in the issue's measurement
+BACKENDS = ("mock", "scripted")
+PEERS = ("litellm",)
+PEER_KEY = "sk-charter-bench-peer"
+HANDBOOK = Path(__file__).resolve().parents[3] / "examples" / "handbook"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -63,20 +93,41 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _prepare(data_dir: Path, delay_s: float = 0.0, jitter: float = 0.0) -> str:
-    """Database with scripted aliases and one unlimited user; returns its API key."""
+def _prepare(data_dir: Path, delay_s: float = 0.0, jitter: float = 0.0,
+             mock_url: str | None = None) -> str:
+    """Database with the bench's aliases and one user; returns its API key.
+
+    Scripted: aliases that answer in-process, no documents, no quota limit (the floor).
+    Mock (``mock_url``): ``openai_compat`` aliases to the mock server, the demo handbook
+    ingested as `make demo` does, and a finite quota counted on every request."""
     from charter.core.aliases import AliasConfig
     from charter.core.config import load_settings
+    from charter.core.principal import local_admin
+    from charter.knowledge.ingest import IngestOptions
     from charter.runtime import Runtime
+    from charter.services import documents
 
     rt = Runtime.open(load_settings({"CHARTER_DATA_DIR": str(data_dir)}))
     try:
         for name in ROUTES:
             rt.aliases.remove(name)
-            rt.aliases.add(AliasConfig(name, "scripted", "", {"replies": ["ok"], "delay": delay_s,
-                                                           "delay_jitter": jitter}))
+            if mock_url is None:
+                rt.aliases.add(AliasConfig(name, "scripted", "", {
+                    "replies": ["ok"], "delay": delay_s, "delay_jitter": jitter}))
+            else:
+                rt.aliases.add(AliasConfig(name, "openai_compat", "mock", {
+                    "base_url": mock_url, "context_window": 8192}))
         rt.accounts.add_user("bench", roles=["user"], tier="bench")
-        rt.quotas.set_limit("bench", FAST, window_s=3600, max_requests=None, max_tokens=None)
+        if mock_url is None:
+            rt.quotas.set_limit("bench", FAST, window_s=3600, max_requests=None, max_tokens=None)
+        else:
+            admin = local_admin()
+            documents.add(rt, admin, [HANDBOOK / "hr"], IngestOptions(
+                classification="confidential", groups=("hr",)))
+            documents.sync(rt, admin, HANDBOOK, IngestOptions())
+            for route in ROUTES:  # finite: every request is counted against it
+                rt.quotas.set_limit("bench", route, window_s=86400, max_requests=10_000_000,
+                                    max_tokens=None)
         return rt.accounts.create_key("bench")[1]
     finally:
         rt.close()
@@ -131,9 +182,14 @@ def backend_ms(headers: dict[str, str]) -> float:
 
 
 async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
-                stagger_s: float = 0.0) -> tuple[list[float], list[float], float, list[float]]:
+                stagger_s: float = 0.0, questions: list[str] | None = None,
+                model_ms: Callable[[str], float] | None = None,
+                ) -> tuple[list[float], list[float], float, list[float]]:
     """(latency ms, overhead ms, seconds, gateway ms) of ``total`` requests over
-    ``concurrency`` connections; gateway ms is the server's own ``charter`` time."""
+    ``concurrency`` connections; gateway ms is the server's own ``charter`` time (0 from
+    a server that does not report it). The overhead is the latency minus ``model_ms`` of
+    the question when given, else minus the backend time the server reports."""
+    questions = questions or QUESTIONS
     host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     overheads: list[float] = []
@@ -147,15 +203,16 @@ async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
         try:
             for i in counter:
                 n = offset + i
-                body = {"model": AUTO, "messages": [
-                    {"role": "user", "content": QUESTIONS[n % len(QUESTIONS)].format(i=n)}]}
+                question = questions[n % len(questions)].format(i=n)
+                body = {"model": AUTO, "messages": [{"role": "user", "content": question}]}
                 t0 = time.perf_counter()
                 status, headers, data = await conn.post("/v1/chat/completions", body)
                 took = (time.perf_counter() - t0) * 1000
                 if status != 200:
                     raise CharterError(f"bench request failed: {status} {data[:200]!r}")
                 latencies.append(took)
-                overheads.append(max(took - backend_ms(headers), 0.0))
+                model = model_ms(question) if model_ms is not None else backend_ms(headers)
+                overheads.append(max(took - model, 0.0))
                 inside.append(server_timing(headers, "charter"))
         finally:
             conn.close()
@@ -244,46 +301,184 @@ def _server_command(port: int, workers: int, floor: str | None) -> list[str]:
             floor, str(port), str(workers)]
 
 
-def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend_ms: float = DEFAULT_BACKEND_MS,
-        workers: int = 1, jitter: float = DEFAULT_JITTER, floors: bool = False,
-        log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """``{"c1": S, "c50": S}`` for the full spine, and with ``floors`` also
-    ``{"floors": {name: {"c1": S, "c50": S}}}`` for the reference servers."""
+def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "mock",
+        backend_ms: float | None = None, workers: int = 1, jitter: float = DEFAULT_JITTER,
+        floors: bool = False, peer: str | None = None, peer_python: Path | None = None,
+        rounds: int = 1, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Charter's figures per load level (``{"c1": S, "c50": S}``, the median over
+    ``rounds``), each round's in ``"rounds"``, and with ``peer`` the peer's beside them in
+    ``"peers"``; Charter and the peer alternate within each round. ``floors`` (scripted
+    backend only) adds ``{"floors": {name: {"c1": S, "c50": S}}}``."""
+    if backend not in BACKENDS:
+        raise CharterError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if peer is not None and peer not in PEERS:
+        raise CharterError(f"peer must be one of {', '.join(PEERS)}, not {peer!r}")
+    if peer is not None and backend != "mock":
+        raise CharterError("a peer is measured against the mock backend; drop --scripted")
+    if floors and backend != "scripted":
+        raise CharterError("the floors are reference servers for the scripted backend; add "
+                           "--scripted")
+    peer_bin = _peer_bin(peer_python) if peer else None
+    ms = backend_ms if backend_ms is not None else (MOCK_MS if backend == "mock" else
+                                                    DEFAULT_BACKEND_MS)
     with tempfile.TemporaryDirectory(prefix="charter-bench-gw-") as tmp:
         data = Path(tmp) / "data"
-        key = _prepare(data, backend_ms / 1000, jitter)
-        out = _measure(data, key, None, requests_c1, requests_c50, backend_ms, workers, jitter,
-                       log)
-        if floors:
-            out["floors"] = {name: _measure(data, key, name, requests_c1, requests_c50,
-                                            backend_ms, workers, jitter, log)
-                             for name in FLOORS}
-        return out
+        if backend == "scripted":
+            key = _prepare(data, ms / 1000, jitter)
+            load = Load(requests_c1, requests_c50, ms, jitter, QUESTIONS, None)
+            out = _measure(Server.charter(data, workers, None), key, load, log)
+            if floors:
+                out["floors"] = {name: _measure(Server.charter(data, workers, name), key, load,
+                                                log) for name in FLOORS}
+            return out
+        mock = _start_mock(ms, jitter)
+        try:
+            key = _prepare(data, mock_url=mock.url + "/v1")
+            load = Load(requests_c1, requests_c50, ms, jitter, WORKPLACE,
+                        lambda q: delay_ms(q, ms, jitter))
+            log(f"mock model on {mock.url}: {ms:g} ms +-{jitter * 100:g} % per answer; demo "
+                "handbook ingested")
+            per_round: list[dict[str, Any]] = []
+            for r in range(rounds):
+                got: dict[str, Any] = {"charter": _measure(Server.charter(data, workers, None),
+                                                           key, load, log, f"round {r + 1}")}
+                if peer_bin is not None:
+                    got[peer] = _measure(Server.litellm(peer_bin, Path(tmp), mock.url + "/v1",
+                                                        workers), PEER_KEY, load, log,
+                                         f"round {r + 1}")
+                per_round.append(got)
+            out = {"backend": backend, "backend_ms": ms, "workers": workers,
+                   **_median([g["charter"] for g in per_round]), "rounds": per_round}
+            if peer is not None:
+                out["peers"] = {peer: _median([g[peer] for g in per_round])}
+            return out
+        finally:
+            stop(mock.process)
 
 
-def _measure(data: Path, key: str, floor: str | None, requests_c1: int, requests_c50: int,
-             backend_ms: float, workers: int, jitter: float,
-             log: Callable[[str], None]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Load:
+    """What each server is sent: requests per level, questions, the model's time."""
+
+    requests_c1: int
+    requests_c50: int
+    backend_ms: float
+    jitter: float
+    questions: list[str]
+    model_ms: Callable[[str], float] | None  # per question; None: Server-Timing's backend
+
+
+@dataclass(frozen=True)
+class Server:
+    """A server the bench starts: its command, environment and readiness check."""
+
+    label: str
+    command: Callable[[int], list[str]]  # for a port
+    env: dict[str, str]
+    ready_path: str
+
+    @classmethod
+    def charter(cls, data: Path, workers: int, floor: str | None) -> Server:
+        env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
+               "CHARTER_LOG_LEVEL": "warning"}
+        return cls(f"floor {floor}" if floor else "charter",
+                   lambda port: _server_command(port, workers, floor), env, "/api/me")
+
+    @classmethod
+    def litellm(cls, binary: Path, work: Path, mock_v1: str, workers: int) -> Server:
+        config = work / "litellm.yaml"
+        config.write_text(
+            "model_list:\n"
+            f"  - model_name: {AUTO}\n"
+            "    litellm_params:\n"
+            "      model: openai/mock\n"
+            f"      api_base: {mock_v1}\n"
+            "      api_key: not-needed\n"
+            "general_settings:\n"
+            f"  master_key: {PEER_KEY}\n"
+            "litellm_settings:\n"
+            "  telemetry: false\n")
+        # Offline: the model price list ships inside the package; nothing is fetched.
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+               "LITELLM_TELEMETRY": "False", "NO_DOCS": "True"}
+        return cls("litellm", lambda port: [
+            str(binary), "--config", str(config), "--host", "127.0.0.1", "--num_workers",
+            str(workers), "--port", str(port)], env, "/v1/models")
+
+
+def _peer_bin(python: Path | None) -> Path:
+    """The peer's ``litellm`` command, beside ``python`` (default: .bench-peer/bin)."""
+    folder = (python.parent if python is not None else
+              Path(__file__).resolve().parents[3] / ".bench-peer" / "bin")
+    binary = folder / "litellm"
+    if not binary.is_file():
+        raise CharterError(
+            f"LiteLLM's proxy is not installed at {binary}; run scripts/bench-peer.sh (it "
+            "installs litellm[proxy] into .bench-peer, apart from Charter) or pass "
+            "--peer-python PATH to that environment's python")
+    return binary
+
+
+def _median(levels: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over rounds, per load level (and the peak memory)."""
+    out: dict[str, Any] = {}
+    for name in ("c1", "c50"):
+        out[name] = {k: round(statistics.median(r[name][k] for r in levels), 2)
+                     for k in levels[0][name]}
+    out["peak_rss_mb"] = round(statistics.median(r["peak_rss_mb"] for r in levels), 1)
+    return out
+
+
+@dataclass(frozen=True)
+class _Mock:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def _start_mock(ms: float, jitter: float) -> _Mock:
     port = _free_port()
-    env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
-           "CHARTER_LOG_LEVEL": "warning"}
-    server = subprocess.Popen(_server_command(port, workers, floor), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from charter.bench.mock_model import serve; "
+         "serve(int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]))",
+         str(port), str(ms), str(jitter)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    label = f"floor {floor}" if floor else "full spine"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise CharterError(f"the mock model server exited: {err.strip()[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return _Mock(url, process)
+        except OSError:
+            time.sleep(0.1)
+    stop(process)
+    raise CharterError("the mock model server did not start within 30 s")
+
+
+def _measure(server: Server, key: str, load: Load, log: Callable[[str], None],
+             tag: str = "") -> dict[str, Any]:
+    port = _free_port()
+    process = subprocess.Popen(server.command(port), env=server.env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    label = f"{server.label} ({tag})" if tag else server.label
     try:
-        _wait(url, key, server)
-        spread = f" +-{jitter * 100:g} %" if backend_ms and jitter else ""
-        log(f"{label}: server up on {url} ({workers} worker(s)); scripted backend takes "
-            f"{backend_ms:g} ms{spread} per call")
+        _wait(url, key, process, server.ready_path)
+        spread = f" +-{load.jitter * 100:g} %" if load.backend_ms and load.jitter else ""
+        log(f"{label}: up on {url}; the model takes {load.backend_ms:g} ms{spread} per call")
         # Every question is distinct (numbered), so no answer or screening is reused.
-        warm = requests_c1 + requests_c50
-        asyncio.run(_load(url, key, 8, 200, warm))  # warm-up: model loads, caches
+        warm = load.requests_c1 + load.requests_c50
+        asyncio.run(_load(url, key, 8, 200, warm, questions=load.questions,
+                          model_ms=load.model_ms))  # warm-up: model loads, caches
         out: dict[str, Any] = {}
-        for name, conc, total, offset in (("c1", 1, requests_c1, 0),
-                                          ("c50", 50, requests_c50, requests_c1)):
-            lat, over, seconds, inside = asyncio.run(_load(url, key, conc, total, offset,
-                                                           backend_ms / 1000))
+        for name, conc, total, offset in (("c1", 1, load.requests_c1, 0),
+                                          ("c50", 50, load.requests_c50, load.requests_c1)):
+            cpu0 = cpu_seconds(process.pid)
+            lat, over, seconds, inside = asyncio.run(_load(
+                url, key, conc, total, offset, load.backend_ms / 1000, load.questions,
+                load.model_ms))
+            cpu = cpu_seconds(process.pid) - cpu0
             out[name] = {"overhead_p50_ms": round(statistics.median(over), 2),
                          "overhead_p99_ms": round(_percentile(over, 0.99), 2),
                          "rps": round(total / seconds, 1), "requests": total,
@@ -291,11 +486,13 @@ def _measure(data: Path, key: str, floor: str | None, requests_c1: int, requests
                          # The server's own time (spine, minus the backend), without HTTP
                          # or waiting for a thread: what proxies such as LiteLLM report.
                          "gateway_p50_ms": round(statistics.median(inside), 2),
-                         "gateway_p99_ms": round(_percentile(inside, 0.99), 2)}
+                         "gateway_p99_ms": round(_percentile(inside, 0.99), 2),
+                         "cpu_ms_per_request": round(cpu * 1000 / total, 2)}
             log(f"{label} {name}: {out[name]}")
+        out["peak_rss_mb"] = peak_rss_mb(process.pid)
         return out
     finally:
-        stop(server)
+        stop(process)
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
@@ -307,7 +504,7 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.kill()
 
 
-def _wait(url: str, key: str, server: subprocess.Popen[bytes]) -> None:
+def _wait(url: str, key: str, server: subprocess.Popen[bytes], path: str = "/api/me") -> None:
     import httpx
 
     deadline = time.monotonic() + 120
@@ -316,7 +513,7 @@ def _wait(url: str, key: str, server: subprocess.Popen[bytes]) -> None:
             err = server.stderr.read().decode(errors="replace") if server.stderr else ""
             raise CharterError(f"the bench server exited: {err.strip()[-500:]}")
         try:
-            if httpx.get(url + "/api/me", headers={"Authorization": f"Bearer {key}"},
+            if httpx.get(url + path, headers={"Authorization": f"Bearer {key}"},
                          timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:

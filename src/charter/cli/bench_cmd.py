@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from charter.bench.gateway import DEFAULT_BACKEND_MS, DEFAULT_JITTER
+from charter.bench.gateway import DEFAULT_JITTER
 from charter.cli.state import STATE
 from charter.core.errors import InvalidInputError
 from charter.core.routes import FAST
@@ -42,37 +45,79 @@ def gateway(
     requests_c1: int = typer.Option(200, "--requests-c1", min=10, help="Requests at 1 client."),
     requests_c50: int = typer.Option(1000, "--requests-c50", min=50,
                                      help="Requests at 50 concurrent clients."),
-    backend_ms: float = typer.Option(DEFAULT_BACKEND_MS, "--backend-ms", min=0.0,
-                                     help="How long the scripted model takes per call (it "
-                                          "sleeps, using no CPU); subtracted per request."),
+    scripted: bool = typer.Option(False, "--scripted",
+                                  help="The floor: an in-process scripted model, no documents, "
+                                       "no quota limit, instead of the mock model server "
+                                       "behind openai_compat with the demo handbook."),
+    backend_ms: float | None = typer.Option(None, "--backend-ms", min=0.0,
+                                            help="The model's time per call (it sleeps, using "
+                                                 "no CPU); subtracted per request. Default: "
+                                                 "150 for the mock, 0 with --scripted."),
     backend_jitter: float = typer.Option(DEFAULT_JITTER, "--backend-jitter", min=0.0, max=1.0,
                                          help="Spread of the model's time per call, as a "
                                               "fraction (0.2: each call takes --backend-ms "
                                               "+-20 %)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Server worker processes (the peer's too)."),
+    peer: str | None = typer.Option(None, "--peer",
+                                    help="Also run the same load against this proxy in front "
+                                         "of the same mock, alternating with Charter: "
+                                         "litellm (installed by scripts/bench-peer.sh)."),
+    peer_python: Path | None = typer.Option(None, "--peer-python",
+                                            help="The python of the peer's environment "
+                                                 "(default .bench-peer/bin/python)."),
+    rounds: int = typer.Option(1, "--rounds", min=1, max=20,
+                               help="Alternating rounds (figures are medians over them)."),
     floors: bool = typer.Option(False, "--floors",
-                                help="Also measure two reference servers, the same app without "
-                                     "the spine: 'http' (model call and answer only) and "
-                                     "'embed' (plus one embedding of the question)."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S} (with '
-                                 '--floors also "floors": {"http": {"c1": S, "c50": S}, '
-                                 '"embed": ...}).'),
+                                help="With --scripted: also measure two reference servers, the "
+                                     "same app without the spine: 'http' (model call and "
+                                     "answer only) and 'embed' (plus one embedding of the "
+                                     "question)."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S, '
+                                 '"peak_rss_mb": M} with S = {overhead_p50_ms, '
+                                 'overhead_p99_ms, rps, cpu_ms_per_request} (with --peer also '
+                                 '"peers": {"litellm": ...}; with --floors "floors": {...}).'),
 ) -> None:
-    """Gateway overhead over the backend call (scripted backend, full spine), via HTTP."""
+    """Gateway overhead over the model call, via HTTP: by default the path real requests
+    take (mock model server, openai_compat, retrieval, quota, audit), optionally beside
+    LiteLLM's proxy; --scripted for the floor."""
     from charter.bench import gateway as bench
 
     log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
-    result = bench.run(requests_c1, requests_c50, backend_ms=backend_ms, workers=workers,
-                       jitter=backend_jitter, floors=floors, log=log)
-    if as_json:
-        def summary(levels: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-            return {k: {x: levels[k][x] for x in ("overhead_p50_ms", "overhead_p99_ms", "rps")}
-                    for k in ("c1", "c50")}
+    result = bench.run(requests_c1, requests_c50, backend="scripted" if scripted else "mock",
+                       backend_ms=backend_ms, workers=workers, jitter=backend_jitter,
+                       floors=floors, peer=peer, peer_python=peer_python, rounds=rounds, log=log)
+    keys = ("overhead_p50_ms", "overhead_p99_ms", "rps", "cpu_ms_per_request")
 
-        out: dict[str, object] = summary(result)
-        if floors:
-            out["floors"] = {name: summary(levels) for name, levels in result["floors"].items()}
+    def summary(levels: dict[str, Any]) -> dict[str, Any]:
+        out = {k: {x: levels[k][x] for x in keys} for k in ("c1", "c50")}
+        if "peak_rss_mb" in levels:
+            out["peak_rss_mb"] = levels["peak_rss_mb"]
+        return out
+
+    out: dict[str, Any] = summary(result)
+    if floors:
+        out["floors"] = {name: summary(levels) for name, levels in result["floors"].items()}
+    if peer:
+        out["peers"] = {name: summary(levels) for name, levels in result["peers"].items()}
+    if as_json:
         typer.echo(json.dumps(out))
+        return
+    table = Table(title=f"gateway overhead over the model call ({workers} worker(s), "
+                        f"{'scripted' if scripted else 'mock'} backend, median of {rounds} "
+                        "round(s))")
+    table.add_column("server")
+    for col in ("overhead p50 c1", "overhead p50 c50", "overhead p99 c50", "req/s c50",
+                "CPU ms/req c1", "CPU ms/req c50", "peak MiB"):
+        table.add_column(col, justify="right")
+    rows = [("charter", out)] + [(n, v) for n, v in out.get("peers", {}).items()] + \
+        [(f"floor {n}", v) for n, v in out.get("floors", {}).items()]
+    for name, v in rows:
+        table.add_row(name, f"{v['c1']['overhead_p50_ms']:.1f}", f"{v['c50']['overhead_p50_ms']:.1f}",
+                      f"{v['c50']['overhead_p99_ms']:.1f}", f"{v['c50']['rps']:.1f}",
+                      f"{v['c1']['cpu_ms_per_request']:.1f}", f"{v['c50']['cpu_ms_per_request']:.1f}",
+                      f"{v.get('peak_rss_mb', 0):.0f}")
+    Console().print(table)
 
 
 @app.command("retrieval")

@@ -1,7 +1,9 @@
-"""`charter kb`: the knowledge base (add, sync, list, show, job, remove, reindex, search)."""
+"""`charter kb`: the knowledge base (add, sync, list, show, job, remove, reindex, rescreen,
+search)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -159,6 +161,15 @@ def reindex() -> None:
     typer.echo(f"re-embedded {count} chunks in {seconds:.1f}s")
 
 
+@app.command("rescreen")
+def rescreen() -> None:
+    """Screen stored chunks for injected instructions again where the stored verdict is
+    missing or from another detector version (after an upgrade or a new embedding model)."""
+    report = documents.rescreen(STATE.runtime, STATE.principal)
+    typer.echo(f"screened {report.screened} chunks ({report.flagged} flagged) with detector "
+               f"{report.detector} in {report.seconds:.1f}s")
+
+
 @app.command("search")
 def search(query: str = typer.Argument(..., help="What to look for."),
            k: int = typer.Option(5, "--k", min=1, max=100, help="How many results."),
@@ -171,7 +182,7 @@ def search(query: str = typer.Argument(..., help="What to look for."),
     hits = documents.search(STATE.runtime, STATE.principal, query, k=k, mode=mode,  # type: ignore[arg-type]
                             filters=filters)
     if as_json:
-        typer.echo(json.dumps([h.__dict__ for h in hits], indent=2))
+        typer.echo(json.dumps([dataclasses.asdict(h) for h in hits], indent=2))
         return
     for i, h in enumerate(hits, start=1):
         typer.echo(f"{i}. {h.score:.4f} {h.title} ({h.uri.rsplit('/', 1)[-1]}: {h.location})")

@@ -28,6 +28,17 @@ def question_of(messages: Sequence[ChatMessage]) -> str:
 
 
 @dataclass(frozen=True)
+class PassageCheck:
+    """An injection verdict on a stored chunk, made when it was ingested, and the version
+    of the detector that made it (a verdict from another version is not used)."""
+
+    detector: str
+    flagged: bool
+    score: float = 0.0
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
 class Passage:
     """A piece of evidence handed to a model, numbered ``n`` for citations ``[n]``."""
 
@@ -37,6 +48,7 @@ class Passage:
     location: str = ""
     passage_id: str = ""
     heading: str = ""  # the section the passage is in, when the document has headings
+    check: PassageCheck | None = None  # the verdict stored at ingest, when there is one
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 from charter.backends.base import Embedder
 from charter.core.errors import InvalidInputError
 from charter.knowledge.chunking import Chunk, chunk_document
+from charter.core.chat import PassageCheck
 from charter.knowledge.isolated import load_isolated
 from charter.knowledge.loaders import (
     LoadedDocument,
@@ -38,6 +39,7 @@ from charter.knowledge.store import (
     index_body,
     open_store,
 )
+from charter.knowledge.screening import PassageChecker, check_chunks
 from charter.store.db import Database
 
 RECORD_MARK = "#row="
@@ -77,6 +79,7 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
+    rescreened: int = 0  # stored chunks screened again (the detector changed since)
 
     def summary(self) -> str:
         return (f"added {len(self.added)}, updated {len(self.updated)}, unchanged "
@@ -118,13 +121,17 @@ class Ingestor:
 
     def __init__(self, db: Database, embedder: Embedder, *, batch_chunks: int = 256,
                  progress: Progress | None = None,
-                 chunk_progress: Progress | None = None) -> None:
+                 chunk_progress: Progress | None = None,
+                 checker: PassageChecker | None = None) -> None:
         self.store: DocumentStore = open_store(db)
         self.embedder = embedder
+        # Screens each new chunk for injected instructions; the verdict is stored with it.
+        self.checker = checker
         self.batch_chunks = batch_chunks
         self.progress = progress  # per file
         self.chunk_progress = chunk_progress  # per batch of chunks embedded
         self.embed_seconds = 0.0
+        self.screen_seconds = 0.0
 
     def add(self, paths: Sequence[Path], options: IngestOptions | None = None, *,
             strict: bool = False) -> IngestReport:
@@ -286,11 +293,21 @@ class Ingestor:
                                     "embedding chunks")
         vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
         self.embed_seconds += time.perf_counter() - t0
+        checks: list[PassageCheck] | None = None
+        if self.checker is not None and bodies:
+            if self.chunk_progress:
+                self.chunk_progress(0, len(bodies), "screening chunks")
+            t0 = time.perf_counter()
+            checks = check_chunks(self.checker, [c.text for w in pending for c in w.chunks],
+                                  self.batch_chunks)
+            self.screen_seconds += time.perf_counter() - t0
         if bodies:
             self.store.ensure_index(self.embedder.model_id, vectors.shape[1])
         offset = 0
         for w in pending:
             w.vectors = vectors[offset:offset + len(w.chunks)]
+            if checks is not None:
+                w.checks = checks[offset:offset + len(w.chunks)]
             offset += len(w.chunks)
         self.store.write_documents(pending, remove=stale)
         report.chunks += len(bodies)

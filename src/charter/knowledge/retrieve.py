@@ -63,6 +63,7 @@ class KnowledgeRetriever:
         hits = [h for h in hits if h.similarity is not None and h.similarity >= floor]
         return [
             Passage(n=i, text=h.text, document=h.title or h.uri, heading=h.heading,
-                    location=f"{h.uri.rsplit('/', 1)[-1]}: {h.location}", passage_id=h.uid)
+                    location=f"{h.uri.rsplit('/', 1)[-1]}: {h.location}", passage_id=h.uid,
+                    check=h.check)
             for i, h in enumerate(hits, start=1)
         ]

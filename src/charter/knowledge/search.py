@@ -17,6 +17,7 @@ from typing import Literal
 
 from sqlalchemy import text
 
+from charter.core.chat import PassageCheck
 from charter.core.principal import Principal
 from charter.backends.base import Embedder
 from charter.core.errors import InvalidInputError
@@ -50,6 +51,7 @@ class Hit:
     end: int
     score: float
     similarity: float | None = None  # cosine with the question, when the vector leg saw it
+    check: PassageCheck | None = None  # the injection verdict stored at ingest
 
     @property
     def location(self) -> str:
@@ -142,7 +144,9 @@ class Searcher:
         with self.db.connect() as conn:
             rows = conn.execute(text(
                 "SELECT c.id, c.uid, c.document_id, c.text, c.heading, c.page, c.char_start, "
-                "c.char_end, d.title, d.uri FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "c.char_end, d.title, d.uri, s.detector, s.flagged, s.score AS check_score, "
+                "s.evidence FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "LEFT JOIN chunk_screens s ON s.chunk_id = c.id "
                 f"WHERE c.id IN ({', '.join(':' + k for k in params)})"), params)
             by_id = {r.id: r for r in rows}
         hits = []
@@ -152,7 +156,9 @@ class Searcher:
                 continue
             hits.append(Hit(cid, r.uid, r.document_id, r.title, r.uri, r.text, r.heading,
                             r.page, r.char_start, r.char_end, score,
-                            (similarity or {}).get(cid)))
+                            (similarity or {}).get(cid),
+                            PassageCheck(r.detector, bool(r.flagged), float(r.check_score),
+                                         r.evidence) if r.detector else None))
         return hits
 
 

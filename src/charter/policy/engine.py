@@ -226,13 +226,27 @@ class CharterScreen:
         if not passages:
             return PassageScreen([])
         _, charter, _, _, injection = self._current()
-        verdicts = injection.check_many([p.text for p in passages], injection.PASSAGE_THRESHOLD)
-        kept = [p for p, v in zip(passages, verdicts, strict=True) if not v.flagged]
-        dropped = tuple(f"{p.passage_id or p.n}: {v.evidence}"
-                        for p, v in zip(passages, verdicts, strict=True) if v.flagged)
+        # A verdict stored at ingest by this detector version stands; the others (chunks
+        # ingested before, or by another version) are screened now, in one batch.
+        version = injection.version
+        verdicts = [p.check if p.check is not None and p.check.detector == version else None
+                    for p in passages]
+        missing = [i for i, v in enumerate(verdicts) if v is None]
+        if missing:
+            fresh = injection.check_passages([passages[i].text for i in missing])
+            for i, v in zip(missing, fresh, strict=True):
+                verdicts[i] = v
+        checked = [(p, v) for p, v in zip(passages, verdicts, strict=True) if v is not None]
+        kept = [p for p, v in checked if not v.flagged]
+        dropped = tuple(f"{p.passage_id or p.n}: {v.evidence}" for p, v in checked if v.flagged)
         # Renumber so that the model sees [1]..[k] without gaps.
         renumbered = [replace(p, n=i) for i, p in enumerate(kept, start=1)]
-        return PassageScreen(renumbered, dropped, (charter.injection_notice,) if dropped else ())
+        return PassageScreen(renumbered, dropped, (charter.injection_notice,) if dropped else (),
+                             screened_now=len(missing))
+
+    def passage_checker(self) -> InjectionDetector:
+        """What ingestion screens chunks with: the same detector as retrieval."""
+        return self._current()[4]
 
     def screen_output(self, principal: Principal, answer: str,
                       passages: Sequence[Passage]) -> OutputScreen:

@@ -9,6 +9,7 @@ threshold.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from charter.backends.base import Embedder
+from charter.core.chat import PassageCheck
 
 WEIGHTS = "injection_lr.npz"
 
@@ -61,9 +63,27 @@ class InjectionDetector:
         self._w: np.ndarray | None = None
         self._b = 0.0
         path = weights or Path(str(files("charter.policy").joinpath("models", WEIGHTS)))
+        self._weights_digest = "none"
         if embedder is not None and path.is_file():
+            raw = path.read_bytes()
+            self._weights_digest = hashlib.sha256(raw).hexdigest()
             data = np.load(path)
             self._w, self._b = data["coef"].astype(np.float32), float(data["intercept"])
+        self._version: str | None = None
+
+    @property
+    def version(self) -> str:
+        """Names what a passage verdict depends on: the rules, the classifier's weights,
+        the passage threshold and the embedding model. A verdict stored at ingest is used
+        only while this is unchanged; otherwise the chunk is screened again."""
+        if self._version is None:
+            digest = hashlib.sha256()
+            for name, pattern in RULES:
+                digest.update(f"{name}\0{pattern.pattern}\0{pattern.flags}\n".encode())
+            embedder = self.embedder.query_model_id if self.embedder is not None else "none"
+            digest.update(f"{self._weights_digest}\0{self.PASSAGE_THRESHOLD}\0{embedder}".encode())
+            self._version = "inj-" + digest.hexdigest()[:16]
+        return self._version
 
     @property
     def has_model(self) -> bool:
@@ -107,3 +127,11 @@ class InjectionDetector:
 
     def check(self, text: str, threshold: float | None = None) -> InjectionVerdict:
         return self.check_many([text], threshold)[0]
+
+    def check_passages(self, texts: Sequence[str]) -> list[PassageCheck]:
+        """Retrieved-passage verdicts (the passage threshold), stamped with ``version``:
+        what ingestion stores per chunk and what a passage without a current verdict
+        gets when it is retrieved."""
+        version = self.version
+        return [PassageCheck(version, v.flagged, round(v.score, 4), v.evidence)
+                for v in self.check_many(texts, self.PASSAGE_THRESHOLD)]

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,8 @@ from charter.knowledge.ingest import (
 )
 from charter.knowledge.loaders import LoaderError, LoadLimits, loader_for
 from charter.knowledge.reindex import reindex as run_reindex
+from charter.knowledge.screening import RescreenReport
+from charter.knowledge.screening import rescreen as run_rescreen
 from charter.knowledge.search import Hit, Mode, Searcher, SearchFilters
 from charter.knowledge.store import DocumentRecord
 from charter.runtime import Runtime
@@ -48,6 +50,7 @@ def _audited(report: IngestReport, options: IngestOptions) -> dict[str, Any]:
     return {"added": len(report.added), "updated": len(report.updated),
             "unchanged": len(report.unchanged), "removed": len(report.removed),
             "failed": len(report.failed), "chunks": report.chunks,
+            "rescreened": report.rescreened,
             "classification": options.classification,
             "groups": list(options.groups) if options.groups is not None else None,
             "source": options.source}
@@ -56,7 +59,8 @@ def _audited(report: IngestReport, options: IngestOptions) -> dict[str, Any]:
 def _ingestor(rt: Runtime, progress: Progress | None = None,
               chunk_progress: Progress | None = None) -> Ingestor:
     return Ingestor(rt.db, rt.embedder(), batch_chunks=rt.settings.kb_batch_chunks,
-                    progress=progress, chunk_progress=chunk_progress)
+                    progress=progress, chunk_progress=chunk_progress,
+                    checker=rt.screen.passage_checker())
 
 
 def _options(rt: Runtime, options: IngestOptions) -> IngestOptions:
@@ -111,6 +115,7 @@ def add(rt: Runtime, actor: Principal, paths: Sequence[Path], options: IngestOpt
     """Ingest files and folders; changed files are re-ingested, unchanged ones skipped."""
     require(actor, "admin")
     report = _ingestor(rt, progress).add(list(paths), _options(rt, options))
+    _rescreen_stale(rt, report)
     events.record(rt, actor, "document.added", "kb", _audited(report, options))
     return report
 
@@ -120,8 +125,18 @@ def sync(rt: Runtime, actor: Principal, folder: Path, options: IngestOptions,
     """Mirror a folder: add new files, re-ingest changed ones, remove deleted ones."""
     require(actor, "admin")
     report = _ingestor(rt, progress).sync(folder, _options(rt, options))
+    _rescreen_stale(rt, report)
     events.record(rt, actor, "document.synced", "kb", _audited(report, options))
     return report
+
+
+def _rescreen_stale(rt: Runtime, report: IngestReport) -> None:
+    """New chunks came with verdicts; older ones without a current verdict (the detector
+    changed since they were stored) get one now, so routine syncs keep the store current."""
+    checker = rt.screen.passage_checker()
+    if rt.documents.check_counts(checker.version)["stale"]:
+        report.rescreened = run_rescreen(rt.documents, checker,
+                                         batch=rt.settings.kb_batch_chunks).screened
 
 
 MAX_NAME_BYTES = 255  # what every common file system allows in one name
@@ -368,6 +383,21 @@ def reindex(rt: Runtime, actor: Principal) -> tuple[int, float]:
     return count, seconds
 
 
+def rescreen(rt: Runtime, actor: Principal,
+             progress: Callable[[int], None] | None = None) -> RescreenReport:
+    """Screen every stored chunk without a verdict from the current injection detector
+    (after the detector, its weights or the embedding model changed, or for chunks
+    ingested before verdicts were stored). Retrieval screens such chunks itself until
+    then, so this only saves that work per request."""
+    require(actor, "admin")
+    report = run_rescreen(rt.documents, rt.screen.passage_checker(),
+                          batch=rt.settings.kb_batch_chunks, progress=progress)
+    events.record(rt, actor, "index.rescreened", "kb",
+                  {"chunks": report.screened, "flagged": report.flagged,
+                   "detector": report.detector})
+    return report
+
+
 def search(rt: Runtime, actor: Principal, query: str, *, k: int = 5, mode: Mode = "hybrid",
            filters: SearchFilters | None = None) -> list[Hit]:
     """Hybrid search inside the caller's access, without composing an answer."""
@@ -384,6 +414,9 @@ def status(rt: Runtime, actor: Principal) -> dict[str, Any]:
     info = rt.documents.index_info()
     if actor.has_role("admin"):
         counts = rt.documents.counts()
+        checks = rt.documents.check_counts(rt.screen.passage_checker().version)
+        counts.update({"screened": checks["current"], "flagged": checks["flagged"],
+                       "unscreened": checks["stale"]})
     else:
         readable = list_documents(rt, actor)
         counts = {"documents": len(readable), "chunks": sum(d.chunk_count for d in readable)}

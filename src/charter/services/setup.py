@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from charter.core.config import Settings
 from charter.defaults import seed_defaults
 from charter.runtime import Runtime
@@ -53,3 +55,9 @@ def warm_up(rt: Runtime) -> None:
 
     rt.screen.screen_input(Principal("charter-warm-up"),
                            [ChatMessage("user", "Warm-up: how many days of leave?")])
+    stale = rt.documents.check_counts(rt.screen.passage_checker().version)["stale"]
+    if stale:
+        logging.getLogger("charter.server").warning(
+            "%d stored chunks have no injection verdict from the current detector; they are "
+            "screened each time they are retrieved until `charter kb rescreen` (or the next "
+            "`kb sync`) stores one", stale)

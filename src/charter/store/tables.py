@@ -265,6 +265,17 @@ chunk_vectors = Table(
     Column("embedding", LargeBinary().with_variant(Vector(), POSTGRESQL), nullable=False),
 )
 
+# 0011: each chunk's injection verdict from ingestion, with the detector version.
+chunk_screens = Table(
+    "chunk_screens", metadata,
+    Column("chunk_id", Integer, ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True),
+    Column("detector", String(40), nullable=False),
+    Column("flagged", Boolean, nullable=False),
+    Column("score", Float, nullable=False, server_default="0"),
+    Column("evidence", Text, nullable=False, server_default=EMPTY),
+    Index("ix_chunk_screens_detector", "detector"),
+)
+
 # -- 0003 policy -----------------------------------------------------------------------
 
 policy_versions = Table(

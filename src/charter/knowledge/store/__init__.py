@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from charter.core.chat import PassageCheck
 from charter.core.errors import ConfigError, InvalidInputError, StorageError
 from charter.core.principal import CLEARANCE_LEVELS, Principal
 from charter.knowledge.chunking import Chunk
@@ -100,6 +101,9 @@ class DocumentWrite:
     chunks: list[Chunk]
     vectors: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
+    # One injection verdict per chunk, stored beside it in the same transaction (none:
+    # the chunks are screened when they are retrieved, until `kb rescreen`).
+    checks: Sequence[PassageCheck] | None = None
 
 
 def index_body(title: str, chunk: Chunk) -> str:
@@ -185,6 +189,24 @@ class DocumentStore(Protocol):
         one transaction; readers see the old index until it commits. Chunks written since
         ``chunk_ids`` were read are embedded by ``catch_up`` in that transaction; returns
         the number of vectors written."""
+        ...
+
+    # -- passage verdicts ------------------------------------------------------------
+
+    def unchecked(self, detector: str, after: int, limit: int) -> list[tuple[int, str]]:
+        """(chunk id, text) of up to ``limit`` chunks past id ``after``, in id order, with
+        no injection verdict from ``detector``."""
+        ...
+
+    def store_checks(self, checks: Sequence[tuple[int, str, PassageCheck]]) -> int:
+        """Store (or replace) chunks' injection verdicts, each given with the text it was
+        made on; a chunk whose text is no longer that (removed, or its id reused) takes
+        none. Returns how many were stored."""
+        ...
+
+    def check_counts(self, detector: str) -> dict[str, int]:
+        """Chunks with a verdict from ``detector`` (``current``), of which ``flagged``,
+        and chunks with none or another version's (``stale``)."""
         ...
 
     # -- search legs -----------------------------------------------------------------

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
+from charter.core.chat import PassageCheck
 from charter.core.errors import NotFoundError, StorageError
 from charter.core.principal import CLEARANCE_LEVELS, Principal
 from charter.knowledge.store import (
@@ -302,6 +303,7 @@ class BaseDocumentStore:
         columns = ("uid, document_id, ordinal, text, heading, page, char_start, char_end, "
                    "clearance_level, groups, source, tags, updated_at")
         values = ":uid, :d, :o, :text, :heading, :page, :s, :e, :l, :g, :src, :tags, :now"
+        ids: list[int] = []
         for chunk, vector in zip(item.chunks, item.vectors, strict=True):
             params = {
                 "uid": f"{doc_id}:{version}:{chunk.ordinal}", "d": doc_id, "o": chunk.ordinal,
@@ -314,9 +316,17 @@ class BaseDocumentStore:
                 params).scalar_one()
             self._index_keywords(conn, chunk_id, params["body"], level, groups)
             self._insert_vector(conn, chunk_id, vector)
+            ids.append(chunk_id)
+        if item.checks is not None:
+            if len(item.checks) != len(ids):
+                raise StorageError(f"{item.uri}: {len(ids)} chunks but {len(item.checks)} "
+                                   "injection verdicts")
+            self._upsert_checks(conn, list(zip(ids, item.checks, strict=True)))
 
     def _delete_chunks(self, conn: Connection, doc_id: str) -> None:
         self._delete_keywords(conn, doc_id)
+        conn.execute(text("DELETE FROM chunk_screens WHERE chunk_id IN "
+                          "(SELECT id FROM chunks WHERE document_id = :d)"), {"d": doc_id})
         conn.execute(text("DELETE FROM chunk_vectors WHERE chunk_id IN "
                           "(SELECT id FROM chunks WHERE document_id = :d)"), {"d": doc_id})
         conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": doc_id})
@@ -348,6 +358,53 @@ class BaseDocumentStore:
         for doc_id in doc_ids:
             self._delete_chunks(conn, doc_id)
             conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": doc_id})
+
+    # -- passage verdicts ------------------------------------------------------------
+
+    def unchecked(self, detector: str, after: int, limit: int) -> list[tuple[int, str]]:
+        with self.db.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT c.id, c.text FROM chunks c LEFT JOIN chunk_screens s "
+                "ON s.chunk_id = c.id WHERE c.id > :after AND (s.detector IS NULL OR "
+                "s.detector != :v) ORDER BY c.id LIMIT :n"),
+                {"after": after, "v": detector, "n": limit}).all()
+        return [(r.id, r.text) for r in rows]
+
+    def store_checks(self, checks: Sequence[tuple[int, str, PassageCheck]]) -> int:
+        if not checks:
+            return 0
+        with self.db.transaction() as conn:
+            # Only chunks that still hold the text that was screened: one removed since it
+            # was read takes none, nor one written since under a reused id.
+            now = {r.id: r.text for r in conn.execute(
+                text("SELECT id, text FROM chunks WHERE id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)), {"ids": [c for c, _, _ in checks]})}
+            kept = [(c, v) for c, screened, v in checks if now.get(c) == screened]
+            self._upsert_checks(conn, kept)
+        return len(kept)
+
+    @staticmethod
+    def _upsert_checks(conn: Connection, checks: Sequence[tuple[int, PassageCheck]]) -> None:
+        if not checks:
+            return
+        conn.execute(text(
+            "INSERT INTO chunk_screens (chunk_id, detector, flagged, score, evidence) "
+            "VALUES (:c, :v, :f, :s, :e) ON CONFLICT (chunk_id) DO UPDATE SET "
+            "detector = excluded.detector, flagged = excluded.flagged, "
+            "score = excluded.score, evidence = excluded.evidence"),
+            [{"c": c, "v": v.detector, "f": v.flagged, "s": v.score, "e": v.evidence[:500]}
+             for c, v in checks])
+
+    def check_counts(self, detector: str) -> dict[str, int]:
+        with self.db.connect() as conn:
+            row = conn.execute(text(
+                "SELECT count(*) AS chunks, "
+                "count(CASE WHEN s.detector = :v THEN 1 END) AS current, "
+                "count(CASE WHEN s.detector = :v AND s.flagged THEN 1 END) AS flagged "
+                "FROM chunks c LEFT JOIN chunk_screens s ON s.chunk_id = c.id"),
+                {"v": detector}).one()
+        return {"current": row.current, "flagged": row.flagged,
+                "stale": row.chunks - row.current}
 
     def replace_vectors(self, model_id: str, dimension: int, chunk_ids: Sequence[int],
                         vectors: np.ndarray,
