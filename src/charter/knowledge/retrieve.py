@@ -13,6 +13,9 @@ from charter.knowledge.search import Searcher
 from charter.knowledge.store import DocumentStore, open_store
 from charter.store.db import Database
 
+# How an embedder names the int8 approximation of its model (``query_model_id``).
+INT8_SUFFIX = "#int8"
+
 
 class Retriever(Protocol):
     def retrieve(self, principal: Principal, question: str, *,
@@ -46,15 +49,23 @@ class KnowledgeRetriever:
                                       fusion=self.settings.kb_fusion, alpha=self.settings.kb_alpha)
         return self._searcher
 
+    def _same_space(self, vector_model: str | None, index_model: str) -> bool:
+        if vector_model == index_model:
+            return True
+        return (self.settings.kb_reuse_screening_vector
+                and vector_model == f"{index_model}{INT8_SUFFIX}")
+
     def retrieve(self, principal: Principal, question: str, *,
                  vector: Sequence[float] | None = None, vector_model: str | None = None,
                  ) -> list[Passage]:
         """``vector`` is the question's embedding when the caller has one (input screening
-        does); it is used only when it comes from the model the index was built with."""
+        does); it is used when it comes from the model the index was built with, or from
+        that model's int8 graph while ``kb_reuse_screening_vector`` is on."""
         info = self.store.index_info()
         if info is None:
             return []  # nothing ingested yet: no need to load the embedding model
-        if vector is not None and (vector_model != info[0] or len(vector) != info[1]):
+        if vector is not None and (len(vector) != info[1]
+                                   or not self._same_space(vector_model, info[0])):
             vector = None
         hits = self.searcher().search(principal, question, k=self.settings.kb_top_k,
                                       query_vector=vector)

@@ -214,8 +214,9 @@ class KnowledgeConformance:
         Ingestor(db, other).add([docs / "leave.md"])  # now accepted
 
     def test_retrieval_reuses_only_the_index_models_own_vectors(self, db, docs) -> None:
-        """Screening's question vector saves search an embedding, but only when it comes
-        from the index's model itself, not from an approximation such as an int8 graph."""
+        """Screening's question vector saves search an embedding when it comes from the
+        index's model or (unless switched off) that model's int8 graph, never from
+        another model."""
         from charter.core.config import load_settings
         from charter.knowledge.retrieve import KnowledgeRetriever
 
@@ -229,7 +230,14 @@ class KnowledgeConformance:
         assert embedder.calls == 0
         retriever.retrieve(EVERYONE, question, vector=exact,
                            vector_model=embedder.model_id + "#int8")
+        assert embedder.calls == 0  # the int8 graph of the index's model: reused
+        retriever.retrieve(EVERYONE, question, vector=exact, vector_model="other-model")
         assert embedder.calls == 1
+        exact_only = KnowledgeRetriever(
+            db, load_settings({"CHARTER_KB_REUSE_SCREENING_VECTOR": "false"}), lambda: embedder)
+        exact_only.retrieve(EVERYONE, question, vector=exact,
+                            vector_model=embedder.model_id + "#int8")
+        assert embedder.calls == 2
 
     # -- injection verdicts stored per chunk -------------------------------------------
 
