@@ -113,3 +113,27 @@ def test_the_peer_is_configured_for_the_same_mock_offline(tmp_path: Path) -> Non
     assert server.env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
     assert server.command(4000)[-4:] == ["--num_workers", "2", "--port", "4000"]
     assert os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP") is None  # only the peer's env
+
+
+def test_scripted_runs_refuse_the_real_path_options() -> None:
+    with pytest.raises(CharterError, match="drop --scripted"):
+        bench.run(10, 50, backend="scripted", database="postgres")
+    with pytest.raises(CharterError, match="database must be one of sqlite, postgres"):
+        bench.run(10, 50, database="mysql")
+
+
+def test_the_load_spreads_its_clients_over_several_servers() -> None:
+    """The clients take the servers in turn: with the second one not listening the load
+    fails, so it is used; with both up, every request is answered."""
+    first, second = bench._start_mock(20.0, 0.0), bench._start_mock(20.0, 0.0)
+    nobody = f"http://127.0.0.1:{bench._free_port()}"
+    try:
+        lat, _, _, _ = asyncio.run(bench._load([first.url, second.url], "k", 2, 4, 0,
+                                               questions=["q {i}"], model_ms=lambda q: 20.0))
+        assert len(lat) == 4
+        with pytest.raises(OSError):
+            asyncio.run(bench._load([first.url, nobody], "k", 2, 4, 0, questions=["q {i}"],
+                                    model_ms=lambda q: 20.0))
+    finally:
+        bench.stop(first.process)
+        bench.stop(second.process)

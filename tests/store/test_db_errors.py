@@ -49,3 +49,23 @@ def test_open_database_uses_data_dir(tmp_path: Path) -> None:
 def test_url_helpers() -> None:
     assert mask_url("postgresql+psycopg://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
     assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_an_exhausted_connection_pool_is_a_clean_retryable_error(pg_url: str) -> None:
+    """Every pooled connection taken (here the only one): the next caller gets a 503 that
+    says to retry, not an internal error."""
+    from sqlalchemy import create_engine
+
+    db = Database(pg_url)
+    db.upgrade()
+    db.engine = create_engine(db.engine.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    with db.connect():
+        with pytest.raises(StorageError) as info:
+            with db.connect():
+                pass
+        assert (info.value.status, info.value.code) == (503, "database_busy")
+        assert "retry" in info.value.message
+        with pytest.raises(StorageError, match="connections are all in use"):
+            with db.transaction():
+                pass
+    db.dispose()

@@ -37,6 +37,7 @@ screening does. They show how much of the overhead this machine leaves to the sp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -78,6 +79,7 @@ WORKPLACE = ["How many days of annual leave do I get in year {i}?",
 MOCK_MS = 150.0  # the mock model's time per answer, as in the issue's measurement
 BACKENDS = ("mock", "scripted")
 PEERS = ("litellm",)
+DATABASES = ("sqlite", "postgres")
 PEER_KEY = "sk-charter-bench-peer"
 HANDBOOK = Path(__file__).resolve().parents[3] / "examples" / "handbook"
 
@@ -94,7 +96,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _prepare(data_dir: Path, delay_s: float = 0.0, jitter: float = 0.0,
-             mock_url: str | None = None) -> str:
+             mock_url: str | None = None, database_url: str = "") -> str:
     """Database with the bench's aliases and one user; returns its API key.
 
     Scripted: aliases that answer in-process, no documents, no quota limit (the floor).
@@ -107,7 +109,8 @@ def _prepare(data_dir: Path, delay_s: float = 0.0, jitter: float = 0.0,
     from charter.runtime import Runtime
     from charter.services import documents
 
-    rt = Runtime.open(load_settings({"CHARTER_DATA_DIR": str(data_dir)}))
+    rt = Runtime.open(load_settings({"CHARTER_DATA_DIR": str(data_dir),
+                                     "CHARTER_DATABASE_URL": database_url}))
     try:
         for name in ROUTES:
             rt.aliases.remove(name)
@@ -181,7 +184,7 @@ def backend_ms(headers: dict[str, str]) -> float:
     return server_timing(headers, "backend")
 
 
-async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
+async def _load(url: str | list[str], key: str, concurrency: int, total: int, offset: int,
                 stagger_s: float = 0.0, questions: list[str] | None = None,
                 model_ms: Callable[[str], float] | None = None,
                 ) -> tuple[list[float], list[float], float, list[float]]:
@@ -190,13 +193,14 @@ async def _load(url: str, key: str, concurrency: int, total: int, offset: int,
     a server that does not report it). The overhead is the latency minus ``model_ms`` of
     the question when given, else minus the backend time the server reports."""
     questions = questions or QUESTIONS
-    host, port = url.removeprefix("http://").split(":")
+    urls = [url] if isinstance(url, str) else url  # clients take the servers in turn
     latencies: list[float] = []
     overheads: list[float] = []
     inside: list[float] = []
     counter = iter(range(total))
 
     async def worker(k: int) -> None:
+        host, port = urls[k % len(urls)].removeprefix("http://").split(":")
         conn = _Connection(host, int(port), key)
         # Clients start spread over one model call, as independent users would.
         await asyncio.sleep(stagger_s * k / concurrency)
@@ -304,17 +308,27 @@ def _server_command(port: int, workers: int, floor: str | None) -> list[str]:
 def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "mock",
         backend_ms: float | None = None, workers: int = 1, jitter: float = DEFAULT_JITTER,
         floors: bool = False, peer: str | None = None, peer_python: Path | None = None,
-        rounds: int = 1, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+        rounds: int = 1, database: str = "sqlite", servers: int = 1,
+        log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Charter's figures per load level (``{"c1": S, "c50": S}``, the median over
     ``rounds``), each round's in ``"rounds"``, and with ``peer`` the peer's beside them in
     ``"peers"``; Charter and the peer alternate within each round. ``floors`` (scripted
-    backend only) adds ``{"floors": {name: {"c1": S, "c50": S}}}``."""
+    backend only) adds ``{"floors": {name: {"c1": S, "c50": S}}}``. ``servers`` Charter
+    processes (each with ``workers`` workers) share one database, ``database``: sqlite (a
+    file) or postgres (a PostgreSQL 16 started from the pgserver package); the clients
+    take them in turn, and the peer then runs ``servers * workers`` workers."""
+    if database not in DATABASES:
+        raise CharterError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
     if backend not in BACKENDS:
         raise CharterError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if peer is not None and peer not in PEERS:
         raise CharterError(f"peer must be one of {', '.join(PEERS)}, not {peer!r}")
     if peer is not None and backend != "mock":
         raise CharterError("a peer is measured against the mock backend; drop --scripted")
+    if backend == "scripted" and (database != "sqlite" or servers != 1):
+        raise CharterError("--database and --servers measure the real path; drop --scripted")
+    if servers < 1:
+        raise CharterError("servers must be at least 1")
     if floors and backend != "scripted":
         raise CharterError("the floors are reference servers for the scripted backend; add "
                            "--scripted")
@@ -332,28 +346,51 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "moc
                                                 log) for name in FLOORS}
             return out
         mock = _start_mock(ms, jitter)
+        stack = contextlib.ExitStack()
         try:
-            key = _prepare(data, mock_url=mock.url + "/v1")
+            url = stack.enter_context(_database(database, Path(tmp)))
+            key = _prepare(data, mock_url=mock.url + "/v1", database_url=url)
             load = Load(requests_c1, requests_c50, ms, jitter, WORKPLACE,
                         lambda q: delay_ms(q, ms, jitter))
             log(f"mock model on {mock.url}: {ms:g} ms +-{jitter * 100:g} % per answer; demo "
                 "handbook ingested")
             per_round: list[dict[str, Any]] = []
             for r in range(rounds):
-                got: dict[str, Any] = {"charter": _measure(Server.charter(data, workers, None),
-                                                           key, load, log, f"round {r + 1}")}
+                got: dict[str, Any] = {"charter": _measure(
+                    Server.charter(data, workers, None, url), key, load, log,
+                    f"round {r + 1}", copies=servers)}
                 if peer_bin is not None:
                     got[peer] = _measure(Server.litellm(peer_bin, Path(tmp), mock.url + "/v1",
-                                                        workers), PEER_KEY, load, log,
-                                         f"round {r + 1}")
+                                                        workers * servers), PEER_KEY, load,
+                                         log, f"round {r + 1}")
                 per_round.append(got)
             out = {"backend": backend, "backend_ms": ms, "workers": workers,
+                   "servers": servers, "database": database,
                    **_median([g["charter"] for g in per_round]), "rounds": per_round}
             if peer is not None:
                 out["peers"] = {peer: _median([g[peer] for g in per_round])}
             return out
         finally:
+            stack.close()
             stop(mock.process)
+
+
+@contextlib.contextmanager
+def _database(kind: str, work: Path) -> Iterator[str]:
+    """The bench database's URL ("": the data folder's SQLite file)."""
+    if kind == "sqlite":
+        yield ""
+        return
+    try:
+        import pgserver
+    except ImportError:
+        raise CharterError("the postgres run needs the pgserver package (pip install -e "
+                           "'.[test]')") from None
+    server = pgserver.get_server(work / "pg", cleanup_mode="stop")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+    finally:
+        server.cleanup()
 
 
 @dataclass(frozen=True)
@@ -378,9 +415,10 @@ class Server:
     ready_path: str
 
     @classmethod
-    def charter(cls, data: Path, workers: int, floor: str | None) -> Server:
+    def charter(cls, data: Path, workers: int, floor: str | None,
+                database_url: str = "") -> Server:
         env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
-               "CHARTER_LOG_LEVEL": "warning"}
+               "CHARTER_LOG_LEVEL": "warning", "CHARTER_DATABASE_URL": database_url}
         return cls(f"floor {floor}" if floor else "charter",
                    lambda port: _server_command(port, workers, floor), env, "/api/me")
 
@@ -457,16 +495,27 @@ def _start_mock(ms: float, jitter: float) -> _Mock:
 
 
 def _measure(server: Server, key: str, load: Load, log: Callable[[str], None],
-             tag: str = "") -> dict[str, Any]:
-    port = _free_port()
-    process = subprocess.Popen(server.command(port), env=server.env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+             tag: str = "", copies: int = 1) -> dict[str, Any]:
+    """One server's figures per load level; ``copies`` processes of it side by side,
+    their CPU and memory summed."""
+    ports = [_free_port() for _ in range(copies)]
+    processes = [subprocess.Popen(server.command(port), env=server.env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for port in ports]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    url: str | list[str] = urls[0] if copies == 1 else urls
     label = f"{server.label} ({tag})" if tag else server.label
+    if copies > 1:
+        label += f" x{copies}"
+
+    def cpu() -> float:
+        return sum(cpu_seconds(p.pid) for p in processes)
+
     try:
-        _wait(url, key, process, server.ready_path)
+        for u, p in zip(urls, processes, strict=True):
+            _wait(u, key, p, server.ready_path)
         spread = f" +-{load.jitter * 100:g} %" if load.backend_ms and load.jitter else ""
-        log(f"{label}: up on {url}; the model takes {load.backend_ms:g} ms{spread} per call")
+        log(f"{label}: up on {', '.join(urls)}; the model takes {load.backend_ms:g} ms{spread} per call")
         # Every question is distinct (numbered), so no answer or screening is reused.
         warm = load.requests_c1 + load.requests_c50
         asyncio.run(_load(url, key, 8, 200, warm, questions=load.questions,
@@ -474,11 +523,11 @@ def _measure(server: Server, key: str, load: Load, log: Callable[[str], None],
         out: dict[str, Any] = {}
         for name, conc, total, offset in (("c1", 1, load.requests_c1, 0),
                                           ("c50", 50, load.requests_c50, load.requests_c1)):
-            cpu0 = cpu_seconds(process.pid)
+            cpu0 = cpu()
             lat, over, seconds, inside = asyncio.run(_load(
                 url, key, conc, total, offset, load.backend_ms / 1000, load.questions,
                 load.model_ms))
-            cpu = cpu_seconds(process.pid) - cpu0
+            spent = cpu() - cpu0
             out[name] = {"overhead_p50_ms": round(statistics.median(over), 2),
                          "overhead_p99_ms": round(_percentile(over, 0.99), 2),
                          "rps": round(total / seconds, 1), "requests": total,
@@ -487,12 +536,13 @@ def _measure(server: Server, key: str, load: Load, log: Callable[[str], None],
                          # or waiting for a thread: what proxies such as LiteLLM report.
                          "gateway_p50_ms": round(statistics.median(inside), 2),
                          "gateway_p99_ms": round(_percentile(inside, 0.99), 2),
-                         "cpu_ms_per_request": round(cpu * 1000 / total, 2)}
+                         "cpu_ms_per_request": round(spent * 1000 / total, 2)}
             log(f"{label} {name}: {out[name]}")
-        out["peak_rss_mb"] = peak_rss_mb(process.pid)
+        out["peak_rss_mb"] = round(sum(peak_rss_mb(p.pid) for p in processes), 1)
         return out
     finally:
-        stop(process)
+        for p in processes:
+            stop(p)
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

@@ -68,6 +68,13 @@ def gateway(
                                                  "(default .bench-peer/bin/python)."),
     rounds: int = typer.Option(1, "--rounds", min=1, max=20,
                                help="Alternating rounds (figures are medians over them)."),
+    database: str = typer.Option("sqlite", "--database",
+                                 help="sqlite (a file) or postgres (PostgreSQL 16 from the "
+                                      "pgserver package, test extra)."),
+    servers: int = typer.Option(1, "--servers", min=1, max=8,
+                                help="Charter server processes on the one database, the "
+                                     "clients taking them in turn (the peer then runs "
+                                     "servers x workers workers)."),
     floors: bool = typer.Option(False, "--floors",
                                 help="With --scripted: also measure two reference servers, the "
                                      "same app without the spine: 'http' (model call and "
@@ -86,7 +93,8 @@ def gateway(
     log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
     result = bench.run(requests_c1, requests_c50, backend="scripted" if scripted else "mock",
                        backend_ms=backend_ms, workers=workers, jitter=backend_jitter,
-                       floors=floors, peer=peer, peer_python=peer_python, rounds=rounds, log=log)
+                       floors=floors, peer=peer, peer_python=peer_python, rounds=rounds,
+                       database=database, servers=servers, log=log)
     keys = ("overhead_p50_ms", "overhead_p99_ms", "rps", "cpu_ms_per_request")
 
     def summary(levels: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +111,8 @@ def gateway(
     if as_json:
         typer.echo(json.dumps(out))
         return
-    table = Table(title=f"gateway overhead over the model call ({workers} worker(s), "
+    table = Table(title=f"gateway overhead over the model call ({servers} server(s) x "
+                        f"{workers} worker(s) on {database}, "
                         f"{'scripted' if scripted else 'mock'} backend, median of {rounds} "
                         "round(s))")
     table.add_column("server")

@@ -8,6 +8,7 @@ registered it (a backend used on its own). Scorers are built once per artifact.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from charter.store.db import Database, normalise_url
 
 _repositories: dict[str, JudgementRepository] = {}
 _scorers: dict[tuple[str, bool, int], Scorer] = {}
-_taggers: dict[int, EntityTagger] = {}  # by the scorer object (ONNX or not) it wraps
+_taggers: dict[int, EntityTagger] = {}
+_urls: dict[tuple[str, str, str], str] = {}  # by the scorer object (ONNX or not) it wraps
 _lock = threading.Lock()
 
 
@@ -43,9 +45,24 @@ def cache_dir(settings: Settings) -> Path:
             else settings.data_path / "cache" / "onnx")
 
 
+def _database_url(settings: Settings) -> str:
+    """The settings' normalised database URL; worked out once per settings (resolving
+    the data folder's path costs system calls, and screening asks on every request)."""
+    key = (settings.values["database_url"], settings.values["data_dir"], os.getcwd())
+    found = _urls.get(key)
+    if found is None:
+        found = normalise_url(settings.resolved_database_url)
+        with _lock:
+            if len(_urls) > 64:
+                _urls.clear()
+            _urls[key] = found
+    return found
+
+
 def artifact(task: str, settings: Settings) -> Artifact | None:
+    url = _database_url(settings)
     with _lock:
-        repo = _repositories.get(normalise_url(settings.resolved_database_url))
+        repo = _repositories.get(url)
     return repo.active(task)[1] if repo is not None else shipped(task)
 
 

@@ -141,6 +141,7 @@ class CharterScreen:
         self._version = -1
         self._charter: Charter | None = None
         self._assessor: Assessor | None = None
+        self._injection: InjectionDetector | None = None
         self._earlier: OrderedDict[tuple[int, str | None, str | None, str], _Part] = OrderedDict()
 
     def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
@@ -161,8 +162,9 @@ class CharterScreen:
                     or current.pii_model_id != pii_id):
                 _, charter = self.policies.active()
                 judge = self._judge_factory() if self._judge_factory else None
-                previous = current.injection if current else None
-                self._assessor = Assessor(charter, self._embedder_factory(), judge, previous,
+                embedder = self._embedder_factory()
+                self._assessor = Assessor(charter, embedder, judge,
+                                          self._injection_locked(embedder),
                                           version=number, model=model, pii_model=pii_model)
                 self._version = number
             return self._assessor
@@ -245,8 +247,17 @@ class CharterScreen:
                              screened_now=len(missing))
 
     def passage_checker(self) -> InjectionDetector:
-        """What ingestion screens chunks with: the same detector as retrieval."""
-        return self._current()[4]
+        """What ingestion screens chunks with: the same detector as retrieval (built
+        without the charter's models, which ingestion does not need)."""
+        with self._lock:
+            return self._injection_locked(None)
+
+    def _injection_locked(self, embedder: Embedder | None) -> InjectionDetector:
+        """The one injection detector, for every charter version (caller holds the lock)."""
+        if self._injection is None:
+            self._injection = InjectionDetector(
+                embedder if embedder is not None else self._embedder_factory())
+        return self._injection
 
     def screen_output(self, principal: Principal, answer: str,
                       passages: Sequence[Passage]) -> OutputScreen:

@@ -117,6 +117,8 @@ class Database:
                 yield conn
         except sa_exc.OperationalError as exc:
             raise self._unavailable(exc) from None
+        except sa_exc.TimeoutError:
+            raise self._pool_exhausted() from None
 
     @contextmanager
     def transaction(self, *, exclusive: bool = False) -> Iterator[Connection]:
@@ -144,12 +146,19 @@ class Database:
                     yield conn
         except sa_exc.OperationalError as exc:
             raise self._unavailable(exc) from None
+        except sa_exc.TimeoutError:
+            raise self._pool_exhausted() from None
 
     def lock(self, conn: Connection, lock: str | int) -> None:
         """Hold a named lock (``dialects.LOCKS``) or a numeric key until ``conn``'s
         transaction ends, for read-then-write sequences that must not interleave across
         processes. A no-op on SQLite, whose write lock already serialises writers."""
         self._impl.lock(conn, LOCKS[lock] if isinstance(lock, str) else lock)
+
+    @staticmethod
+    def _pool_exhausted() -> StorageError:
+        return StorageError("the server's database connections are all in use; retry the "
+                            "request in a moment", code="database_busy")
 
     def _unavailable(self, exc: sa_exc.OperationalError) -> StorageError:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -300,3 +300,37 @@ class WordChecker:
                              1.0 if self.word in t.lower() else 0.0,
                              f"word {self.word}" if self.word in t.lower() else "")
                 for t in texts]
+
+
+class OneConnectionAtATime:
+    """Counts the connections a thread holds at once (SQLAlchemy pool events)."""
+
+    def __init__(self, db: Database) -> None:
+        from sqlalchemy import event
+
+        self.now = self.most = 0
+        event.listen(db.engine, "checkout", self._out)
+        event.listen(db.engine, "checkin", self._in)
+
+    def _out(self, *_: object) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+
+    def _in(self, *_: object) -> None:
+        self.now -= 1
+
+
+class SearchConnections:
+    """Mixed into each database's suite: a search holds one pooled connection at a time.
+    A leg that took a second one while holding the first deadlocked a busy server: every
+    pool slot held by a thread waiting for another (seen on PostgreSQL, 50 clients)."""
+
+    def test_a_search_never_holds_two_connections(self, db, docs) -> None:
+        Ingestor(db, HashEmbedder()).add([docs], IngestOptions(records=RecordOptions("body", "id")))
+        store = open_store(db)
+        store.generation()
+        counter = OneConnectionAtATime(db)
+        searcher = Searcher(db, HashEmbedder())
+        for mode in ("bm25", "dense", "hybrid"):
+            assert searcher.search(EVERYONE, "annual leave days", mode=mode)  # type: ignore[arg-type]
+        assert counter.most == 1

@@ -1,11 +1,11 @@
 import pytest
 
 from charter.knowledge.store.postgres import PostgresDocumentStore
-from tests.knowledge.store.conformance import KnowledgeConformance
+from tests.knowledge.store.conformance import KnowledgeConformance, SearchConnections
 
 
 @pytest.mark.integration
-class TestKnowledgeOnPostgres(KnowledgeConformance):
+class TestKnowledgeOnPostgres(KnowledgeConformance, SearchConnections):
     implementation = PostgresDocumentStore
 
     @pytest.fixture

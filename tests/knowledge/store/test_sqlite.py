@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 
 from charter.knowledge.store.sqlite import SQLiteDocumentStore
-from tests.knowledge.store.conformance import KnowledgeConformance
+from tests.knowledge.store.conformance import KnowledgeConformance, SearchConnections
 
 
-class TestKnowledgeOnSQLite(KnowledgeConformance):
+class TestKnowledgeOnSQLite(KnowledgeConformance, SearchConnections):
     implementation = SQLiteDocumentStore
 
     @pytest.fixture

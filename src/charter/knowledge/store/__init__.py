@@ -130,8 +130,9 @@ class DocumentStore(Protocol):
         """Record the embedder on first use; ``IndexMismatchError`` for a different one."""
         ...
 
-    def generation(self) -> str:
-        """Changes with every write to chunks or their access fields (and with a new index)."""
+    def generation(self, conn: Connection | None = None) -> str:
+        """Changes with every write to chunks or their access fields (and with a new index);
+        read on ``conn`` when given."""
         ...
 
     def dimension(self) -> int:

@@ -191,10 +191,14 @@ class BaseDocumentStore:
                 "`charter kb reindex` to re-embed every document with the new model"
             )
 
-    def generation(self) -> str:
-        """Changes with every write to chunks or their access fields (and with a new index)."""
-        with self.db.connect() as conn:
-            row = conn.execute(text("SELECT generation, created_at FROM kb_index WHERE id = 1")).first()
+    def generation(self, conn: Connection | None = None) -> str:
+        """Changes with every write to chunks or their access fields (and with a new index).
+        Read on ``conn`` when the caller holds one: a second connection taken while one is
+        held can wait forever once every thread holds one and waits for another."""
+        if conn is None:
+            with self.db.connect() as own:
+                return self.generation(own)
+        row = conn.execute(text("SELECT generation, created_at FROM kb_index WHERE id = 1")).first()
         return f"{row.created_at}#{row.generation}" if row else ""
 
     @staticmethod

@@ -128,7 +128,7 @@ class PostgresDocumentStore(BaseDocumentStore):
             return [(r.id, float(r.s)) for r in rows]
 
     def _corpus_stats(self, conn: Connection) -> tuple[int, float]:
-        key = self.generation()
+        key = self.generation(conn)
         if self._stats is None or self._stats[0] != key:
             n, total = conn.execute(text("SELECT count(*), coalesce(sum(length), 0) FROM chunks")).one()
             self._stats = (key, int(n), max(float(total) / max(int(n), 1), 1.0))
