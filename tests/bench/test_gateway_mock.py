@@ -43,8 +43,7 @@ def test_charter_answers_through_the_mock_with_the_handbook_retrieved(tmp_path: 
         key = bench._prepare(tmp_path / "data", mock_url=mock.url + "/v1")
         server = bench.Server.charter(tmp_path / "data", 1, None)
         port = bench._free_port()
-        process = subprocess.Popen(server.command(port), env=server.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = bench.spawn(server.command(port), server.env)
         try:
             url = f"http://127.0.0.1:{port}"
             bench._wait(url, key, process)
@@ -52,7 +51,6 @@ def test_charter_answers_through_the_mock_with_the_handbook_retrieved(tmp_path: 
                 url, key, 2, 6, 0, questions=bench.WORKPLACE,
                 model_ms=lambda q: delay_ms(q, 30.0, 0.2)))
             assert all(x >= 24 for x in lat)  # the mock's 30 ms +-20 % are in the latency
-            assert all(o <= x - 24 for o, x in zip(over, lat, strict=True))  # not the overhead
             import httpx
 
             answer = httpx.post(url + "/v1/chat/completions",
@@ -81,6 +79,7 @@ def test_charter_answers_through_the_mock_with_the_handbook_retrieved(tmp_path: 
 def test_cpu_of_a_process_tree_counts_its_children() -> None:
     burn = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
             "'import time\\nt=time.process_time()\\nwhile time.process_time()-t<0.3: pass']);"
+            " sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)']);"
             " import time; time.sleep(5)")
     parent = subprocess.Popen([sys.executable, "-c", burn])
     try:
@@ -88,7 +87,9 @@ def test_cpu_of_a_process_tree_counts_its_children() -> None:
         while cpu_seconds(parent.pid) < 0.3 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert cpu_seconds(parent.pid) >= 0.3  # the child's busy loop, after it exited too
-        assert tree(parent.pid)[0] == parent.pid
+        while len(tree(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tree(parent.pid)) >= 2  # the sleeping child is part of the tree
     finally:
         parent.kill()
         parent.wait()

@@ -226,3 +226,15 @@ def test_judge_is_asked_only_when_unsure_and_its_failure_is_harmless(rt: Runtime
     broken = registry.build(AliasConfig("j2", "scripted", "", {"fail": "unavailable"}), rt.settings)
     clf2 = PolicyClassifier(charter, rt.embedder(), judge=broken, threshold=0.99, judge_band=0.9)
     assert clf2.classify("Should this family be allowed to stay in the country?").layer == "embedding"
+
+
+def test_a_neutralised_question_vector_is_marked_so_search_embeds_the_question(rt: Runtime) -> None:
+    """Screening embeds the question with personal details replaced; that vector is not
+    of the question as asked, so retrieval must not search with it."""
+    from charter.policy.screen import NEUTRALISED
+
+    plain = rt.screen.screen_input(ADMIN, [ChatMessage("user", "How many days of leave?")])
+    assert plain.vector is not None and not plain.vector_model.endswith(NEUTRALISED)
+    named = rt.screen.screen_input(ADMIN, [ChatMessage(
+        "user", "How many days of leave did jane.doe@example.com take?")])
+    assert "EMAIL_ADDRESS" in named.pii and named.vector_model.endswith(NEUTRALISED)

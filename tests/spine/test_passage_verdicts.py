@@ -120,3 +120,36 @@ def test_the_detector_version_follows_what_a_verdict_depends_on(runtime: Runtime
     stricter.PASSAGE_THRESHOLD = 0.5  # type: ignore[misc]
     assert stricter.version != detector.version
     assert InjectionDetector(None).version != detector.version  # rules only
+
+    class Named:
+        def __init__(self, name: str) -> None:
+            self.query_model_id = name
+
+    a, b = InjectionDetector(Named("model-a")), InjectionDetector(Named("model-b"))  # type: ignore[arg-type]
+    assert a.version != b.version  # the embedding model
+    assert a.version == InjectionDetector(Named("model-a")).version  # type: ignore[arg-type]
+
+
+def test_the_version_covers_the_weights_and_the_rules(
+        runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    from importlib.resources import files
+
+    from charter.policy import injection
+
+    embedder = runtime.screen.passage_checker().embedder
+    shipped = Path(str(files("charter.policy").joinpath("models", injection.WEIGHTS)))
+    import numpy as np
+
+    data = dict(np.load(shipped))
+    data["intercept"] = np.asarray(float(data["intercept"]) + 0.1)
+    other = tmp_path / "other.npz"
+    np.savez(other, **data)
+    base = injection.InjectionDetector(embedder).version
+    assert injection.InjectionDetector(embedder, weights=other).version != base
+    monkeypatch.setattr(injection, "RULES", injection.RULES[:-1] + (
+        ("german-ignore", re.compile("vergiss alles", re.IGNORECASE)),))
+    assert injection.InjectionDetector(embedder).version != base
+    monkeypatch.setattr(injection, "RULES", injection.RULES)
+    monkeypatch.setattr(injection, "VERDICT_REVISION", injection.VERDICT_REVISION + 1)
+    assert injection.InjectionDetector(embedder).version != base

@@ -58,6 +58,7 @@ def test_an_exhausted_connection_pool_is_a_clean_retryable_error(pg_url: str) ->
 
     db = Database(pg_url)
     db.upgrade()
+    db.engine.dispose()
     db.engine = create_engine(db.engine.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
     with db.connect():
         with pytest.raises(StorageError) as info:

@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from charter.bench.mock_model import delay_ms
 from charter.bench.process import cpu_seconds, peak_rss_mb
@@ -475,16 +475,15 @@ class _Mock:
 
 def _start_mock(ms: float, jitter: float) -> _Mock:
     port = _free_port()
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-c", "import sys; from charter.bench.mock_model import serve; "
          "serve(int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]))",
-         str(port), str(ms), str(jitter)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         str(port), str(ms), str(jitter)])
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise CharterError(f"the mock model server exited: {err.strip()[-500:]}")
+            raise CharterError(f"the mock model server exited: {stderr_tail(process)}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return _Mock(url, process)
@@ -499,9 +498,7 @@ def _measure(server: Server, key: str, load: Load, log: Callable[[str], None],
     """One server's figures per load level; ``copies`` processes of it side by side,
     their CPU and memory summed."""
     ports = [_free_port() for _ in range(copies)]
-    processes = [subprocess.Popen(server.command(port), env=server.env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                 for port in ports]
+    processes = [spawn(server.command(port), server.env) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     url: str | list[str] = urls[0] if copies == 1 else urls
     label = f"{server.label} ({tag})" if tag else server.label
@@ -545,6 +542,26 @@ def _measure(server: Server, key: str, load: Load, log: Callable[[str], None],
             stop(p)
 
 
+# Each started process's error output goes to a file, never to a pipe nobody reads (a
+# full pipe would block the server mid-run); read back when a process fails to start.
+_stderr: dict[int, IO[bytes]] = {}
+
+
+def spawn(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    _stderr[process.pid] = log
+    return process
+
+
+def stderr_tail(process: subprocess.Popen[bytes]) -> str:
+    log = _stderr.get(process.pid)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace").strip()[-500:]
+
+
 def stop(server: subprocess.Popen[bytes]) -> None:
     """End a bench server: politely, then for good after 15 s."""
     server.terminate()
@@ -552,6 +569,10 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.kill()
+        server.wait()
+    log = _stderr.pop(server.pid, None)
+    if log is not None:
+        log.close()
 
 
 def _wait(url: str, key: str, server: subprocess.Popen[bytes], path: str = "/api/me") -> None:
@@ -560,8 +581,7 @@ def _wait(url: str, key: str, server: subprocess.Popen[bytes], path: str = "/api
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            err = server.stderr.read().decode(errors="replace") if server.stderr else ""
-            raise CharterError(f"the bench server exited: {err.strip()[-500:]}")
+            raise CharterError(f"the bench server exited: {stderr_tail(server)}")
         try:
             if httpx.get(url + path, headers={"Authorization": f"Bearer {key}"},
                          timeout=2).status_code == 200:

@@ -21,8 +21,8 @@ from charter.store.db import Database, normalise_url
 
 _repositories: dict[str, JudgementRepository] = {}
 _scorers: dict[tuple[str, bool, int], Scorer] = {}
-_taggers: dict[int, EntityTagger] = {}
-_urls: dict[tuple[str, str, str], str] = {}  # by the scorer object (ONNX or not) it wraps
+_taggers: dict[int, EntityTagger] = {}  # by the scorer object (ONNX or not) it wraps
+_urls: dict[tuple[str, str, str], str] = {}  # settings' database URL, normalised
 _lock = threading.Lock()
 
 

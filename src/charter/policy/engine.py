@@ -23,7 +23,13 @@ from charter.policy.pii_model import EntityTagger
 from charter.policy.gates import is_own_reply, own_replies
 from charter.policy.schema import Charter
 from charter.core.result import Decision
-from charter.policy.screen import InputScreen, OutputScreen, PassageScreen, redacted_request
+from charter.policy.screen import (
+    NEUTRALISED,
+    InputScreen,
+    OutputScreen,
+    PassageScreen,
+    redacted_request,
+)
 from charter.policy.versions import PolicyRepository
 from charter.store.db import Database
 
@@ -201,7 +207,9 @@ class CharterScreen:
         return InputScreen(decision, messages, redacted_question=stored,
                            pii=tuple(sorted({s.entity for s in found.spans})),
                            injection=injection, vector=found.vector,
-                           vector_model=assessor.embedder.query_model_id if assessor.embedder else None)
+                           vector_model=(assessor.embedder.query_model_id
+                                         + (NEUTRALISED if found.spans else ""))
+                           if assessor.embedder else None)
 
     def _earlier_decision(self, assessor: Assessor, text: str) -> _Part:
         key = _part_key(assessor, text)

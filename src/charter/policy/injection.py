@@ -22,6 +22,9 @@ from charter.backends.base import Embedder
 from charter.core.chat import PassageCheck
 
 WEIGHTS = "injection_lr.npz"
+# Raise when the code that turns a text into a verdict changes (normalisation, how rules
+# and the classifier combine): stored verdicts then count as stale and are screened again.
+VERDICT_REVISION = 1
 
 RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE | re.DOTALL)) for name, pattern in (
@@ -77,7 +80,7 @@ class InjectionDetector:
         the passage threshold and the embedding model. A verdict stored at ingest is used
         only while this is unchanged; otherwise the chunk is screened again."""
         if self._version is None:
-            digest = hashlib.sha256()
+            digest = hashlib.sha256(f"revision {VERDICT_REVISION}\n".encode())
             for name, pattern in RULES:
                 digest.update(f"{name}\0{pattern.pattern}\0{pattern.flags}\n".encode())
             embedder = self.embedder.query_model_id if self.embedder is not None else "none"

@@ -23,9 +23,14 @@ class InputScreen:
     pii: tuple[str, ...] = ()
     injection: str | None = None
     # The question's embedding from screening (PII neutralised), reused by routing and
-    # retrieval so a request embeds its question once; with the model that made it.
+    # retrieval so a request embeds its question once; with the model that made it. When
+    # personal details were replaced the model id ends in NEUTRALISED: the vector is then
+    # not of the question as asked, and retrieval embeds the question itself.
     vector: Sequence[float] | None = None
     vector_model: str | None = None
+
+
+NEUTRALISED = "#neutralised"
 
 
 @dataclass(frozen=True)

@@ -133,10 +133,15 @@ def sync(rt: Runtime, actor: Principal, folder: Path, options: IngestOptions,
 def _rescreen_stale(rt: Runtime, report: IngestReport) -> None:
     """New chunks came with verdicts; older ones without a current verdict (the detector
     changed since they were stored) get one now, so routine syncs keep the store current."""
-    checker = rt.screen.passage_checker()
-    if rt.documents.check_counts(checker.version)["stale"]:
-        report.rescreened = run_rescreen(rt.documents, checker,
-                                         batch=rt.settings.kb_batch_chunks).screened
+    try:
+        checker = rt.screen.passage_checker()
+        if rt.documents.check_counts(checker.version)["stale"]:
+            report.rescreened = run_rescreen(rt.documents, checker,
+                                             batch=rt.settings.kb_batch_chunks).screened
+    except Exception as exc:  # noqa: BLE001 - the ingest is committed; its audit event must follow
+        # Retrieval screens chunks without a current verdict itself, so nothing is unsafe.
+        log.warning("stored chunks were not screened again (%s); run `charter kb rescreen`",
+                    exc)
 
 
 MAX_NAME_BYTES = 255  # what every common file system allows in one name

@@ -213,7 +213,7 @@ class KnowledgeConformance:
         assert hits[0].uri.endswith("leave.md")
         Ingestor(db, other).add([docs / "leave.md"])  # now accepted
 
-    def test_retrieval_reuses_only_the_index_models_own_vectors(self, db, docs) -> None:
+    def test_retrieval_reuses_the_index_models_vectors_only(self, db, docs) -> None:
         """Screening's question vector saves search an embedding when it comes from the
         index's model or (unless switched off) that model's int8 graph, never from
         another model."""
@@ -279,9 +279,17 @@ class KnowledgeConformance:
     def test_removing_a_document_removes_its_verdicts(self, db, docs) -> None:
         Ingestor(db, HashEmbedder(), checker=WordChecker("v1", "noon")).add([docs / "leave.md"])
         store = open_store(db)
+
+        def verdicts() -> int:
+            with db.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM chunk_screens")).scalar_one()
+
+        assert verdicts() == store.counts()["chunks"] > 0
+        write(docs, "leave.md", "# Leave\n\nEmployees get 30 days.")  # re-ingested: replaced
+        Ingestor(db, HashEmbedder(), checker=WordChecker("v1", "noon")).add([docs / "leave.md"])
+        assert verdicts() == store.counts()["chunks"]
         store.remove([d.id for d in store.list()])
-        with db.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM chunk_screens")).scalar_one() == 0
+        assert verdicts() == 0
 
 
 class WordChecker:

@@ -377,9 +377,11 @@ class BaseDocumentStore:
     def store_checks(self, checks: Sequence[tuple[int, str, PassageCheck]]) -> int:
         if not checks:
             return 0
-        with self.db.transaction() as conn:
-            # Only chunks that still hold the text that was screened: one removed since it
-            # was read takes none, nor one written since under a reused id.
+        with self.db.transaction(exclusive=True) as conn:
+            # Under the write lock no chunk changes between this read and the write. Only
+            # chunks that still hold the text that was screened take a verdict: one removed
+            # since it was read takes none, nor one written since under a reused id.
+            self.db.lock(conn, "kb_write")
             now = {r.id: r.text for r in conn.execute(
                 text("SELECT id, text FROM chunks WHERE id IN :ids").bindparams(
                     bindparam("ids", expanding=True)), {"ids": [c for c, _, _ in checks]})}
