@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from charter.bench.gateway import DEFAULT_JITTER
+from charter.bench.gateway import DATABASES, DEFAULT_JITTER
 from charter.cli.state import STATE
 from charter.core.errors import InvalidInputError
 from charter.core.routes import FAST
@@ -68,7 +68,7 @@ def gateway(
                                                  "(default .bench-peer/bin/python)."),
     rounds: int = typer.Option(1, "--rounds", min=1, max=20,
                                help="Alternating rounds (figures are medians over them)."),
-    database: str = typer.Option("sqlite", "--database",
+    database: str = typer.Option(DATABASES[0], "--database",
                                  help="sqlite (a file) or postgres (PostgreSQL 16 from the "
                                       "pgserver package, test extra)."),
     servers: int = typer.Option(1, "--servers", min=1, max=8,

@@ -295,11 +295,12 @@ class Ingestor:
         self.embed_seconds += time.perf_counter() - t0
         checks: list[PassageCheck] | None = None
         if self.checker is not None and bodies:
-            if self.chunk_progress:
-                self.chunk_progress(0, len(bodies), "screening chunks")
+            report_to = self.chunk_progress
             t0 = time.perf_counter()
-            checks = check_chunks(self.checker, [c.text for w in pending for c in w.chunks],
-                                  self.batch_chunks)
+            checks = check_chunks(
+                self.checker, [c.text for w in pending for c in w.chunks], self.batch_chunks,
+                (lambda done, total: report_to(done, total, "screening chunks"))
+                if report_to else None)
             self.screen_seconds += time.perf_counter() - t0
         if bodies:
             self.store.ensure_index(self.embedder.model_id, vectors.shape[1])

@@ -37,11 +37,14 @@ class RescreenReport:
     seconds: float
 
 
-def check_chunks(checker: PassageChecker, texts: Sequence[str],
-                 batch: int = 256) -> list[PassageCheck]:
+def check_chunks(checker: PassageChecker, texts: Sequence[str], batch: int = 256,
+                 progress: Callable[[int, int], None] | None = None) -> list[PassageCheck]:
+    """Verdicts for ``texts`` in batches; ``progress(done, total)`` after each."""
     out: list[PassageCheck] = []
     for at in range(0, len(texts), batch):
         out.extend(checker.check_passages(texts[at:at + batch]))
+        if progress is not None:
+            progress(len(out), len(texts))
     return out
 
 
