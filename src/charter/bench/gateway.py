@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from charter.bench.mock_model import delay_ms
+from charter.bench.pg import postgres
 from charter.bench.process import cpu_seconds, peak_rss_mb
 from charter.core.errors import CharterError
 from charter.core.routes import AUTO, FAST, ROUTES
@@ -381,16 +382,8 @@ def _database(kind: str, work: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield ""
         return
-    try:
-        import pgserver
-    except ImportError:
-        raise CharterError("the postgres run needs the pgserver package (pip install -e "
-                           "'.[test]')") from None
-    server = pgserver.get_server(work / "pg", cleanup_mode="stop")
-    try:
-        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://")
-    finally:
-        server.cleanup()
+    with postgres(work) as url:
+        yield url
 
 
 @dataclass(frozen=True)

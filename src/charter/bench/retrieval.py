@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from charter.bench.pg import postgres
 from charter.core.principal import Principal
 from charter.backends.base import Embedder
 from charter.core.config import Settings
@@ -192,20 +193,11 @@ def run(settings: Settings, embedder: Embedder, dataset: Path, backends: list[st
                 out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log, reuse)
                 db.dispose()
             elif backend == "postgres":
-                try:
-                    import pgserver
-                except ImportError:
-                    raise InvalidInputError("the postgres run needs the pgserver package "
-                                            "(pip install -e '.[test]')") from None
-                server = pgserver.get_server(work / "pg", cleanup_mode="stop")
-                try:
-                    url = server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+                with postgres(work) as url:
                     db = Database(url)
                     out[backend] = run_backend(db, embedder, data, settings, corpus_limit, log,
                                                reuse)
                     db.dispose()
-                finally:
-                    server.cleanup()
             else:
                 raise InvalidInputError(f"unknown backend {backend!r}: use sqlite or postgres")
         finally:
