@@ -21,6 +21,12 @@ def test_sync_ask_with_citations_show_search_remove(cli) -> None:
     assert run.code == 0 and "added 6, updated 0, unchanged 1, removed 0, failed 0" in run.out
     docs = json.loads(cli("kb", "list", "--json").out)
     assert len(docs) == 7
+    counts = json.loads(cli("kb", "status", "--json").out)["counts"]
+    assert counts["documents"] == 7 and counts["chunks"] >= 7
+    assert counts["screened"] == counts["chunks"] and counts["unscreened"] == 0
+    assert counts["flagged"] == 0  # the handbook holds no injected instructions
+    again = cli("kb", "rescreen")
+    assert again.code == 0 and again.out.startswith("screened 0 chunks")  # all current
     salary = next(d for d in docs if d["uri"].endswith("salary-bands.md"))
     assert (salary["classification"], salary["groups"]) == ("confidential", ["hr"])
 

@@ -1,5 +1,5 @@
-"""`charter kb`: the knowledge base (add, sync, list, show, job, remove, reindex, rescreen,
-search)."""
+"""`charter kb`: the knowledge base (add, sync, list, show, job, remove, reindex, status,
+rescreen, search)."""
 
 from __future__ import annotations
 
@@ -159,6 +159,20 @@ def reindex() -> None:
     """Re-embed every chunk with the current embedding alias (after changing the model)."""
     count, seconds = documents.reindex(STATE.runtime, STATE.principal)
     typer.echo(f"re-embedded {count} chunks in {seconds:.1f}s")
+
+
+@app.command("status")
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Counts (documents, chunks; for admins also vectors, keyword entries and the chunks
+    screened, flagged and not yet screened for injection), the index's model."""
+    found = documents.status(STATE.runtime, STATE.principal)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    for name, value in found["counts"].items():
+        typer.echo(f"{name}: {value}")
+    typer.echo(f"embedding model: {found['embedding_model'] or '(no index yet)'}"
+               + (f" ({found['dimension']} dimensions)" if found["dimension"] else ""))
 
 
 @app.command("rescreen")
