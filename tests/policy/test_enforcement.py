@@ -238,3 +238,49 @@ def test_a_neutralised_question_vector_is_marked_so_search_embeds_the_question(r
     named = rt.screen.screen_input(ADMIN, [ChatMessage(
         "user", "How many days of leave did jane.doe@example.com take?")])
     assert "EMAIL_ADDRESS" in named.pii and named.vector_model.endswith(NEUTRALISED)
+
+
+def test_redaction_for_external_backends_runs_once_per_text(rt: Runtime, monkeypatch) -> None:
+    """Every turn resends the whole conversation: each text is redacted once, and a new
+    detector (another charter version) never reuses the old one's redactions."""
+    from charter.core.chat import ChatRequest
+
+    pii = rt.screen.assessor().pii
+    seen: list[str] = []
+    real = pii.redact
+
+    def counting(text: str):  # noqa: ANN202
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(pii, "redact", counting)
+    turns = [ChatMessage("user", "Mail jane.doe@example.com the plan."),
+             ChatMessage("assistant", "Done."), ChatMessage("user", "And call +1 212 555 0100.")]
+    first = rt.screen.for_backend(ChatRequest(turns[:1]), external=True)
+    second = rt.screen.for_backend(ChatRequest(turns), external=True)
+    assert first.messages[0].content == second.messages[0].content == "Mail <EMAIL_ADDRESS> the plan."
+    assert "555" not in second.messages[2].content
+    assert seen == [t.content for t in turns]  # the first turn was not redacted again
+    assert rt.screen.for_backend(ChatRequest(turns), external=False).messages == turns
+    from charter.policy.versions import default_charter_text
+
+    rt.policies.propose(default_charter_text(), "alice", "same rules, new version")
+    rt.policies.approve(2, "bob")
+    fresh = rt.screen.assessor().pii
+    assert fresh is not pii
+    fresh_seen: list[str] = []
+    fresh_real = fresh.redact
+    monkeypatch.setattr(fresh, "redact", lambda t: fresh_seen.append(t) or fresh_real(t))
+    again = rt.screen.for_backend(ChatRequest(turns[:1]), external=True)
+    assert again.messages[0].content == "Mail <EMAIL_ADDRESS> the plan."
+    assert fresh_seen == [turns[0].content]  # the new detector redacted it itself
+
+
+def test_long_texts_are_redacted_but_not_kept(rt: Runtime) -> None:
+    from charter.core.chat import ChatRequest
+    from charter.policy.engine import REDACTION_CACHED_CHARS
+
+    long = "Mail jane.doe@example.com. " + "x" * REDACTION_CACHED_CHARS
+    out = rt.screen.for_backend(ChatRequest([ChatMessage("user", long)]), external=True)
+    assert out.messages[0].content.startswith("Mail <EMAIL_ADDRESS>.")
+    assert not rt.screen._redactions  # nothing kept for it

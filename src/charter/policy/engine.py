@@ -51,6 +51,9 @@ SEVERITY = {"allow": 0, "safe_complete": 1, "hold_for_review": 2, "refuse": 3}
 # Earlier parts of conversations are assessed again on every turn; their assessments are
 # kept (per charter version) for this many distinct texts.
 EARLIER_PARTS_CACHED = 4096
+# Redactions for external backends are kept for texts up to this long (4,096 of them at
+# most: a few tens of MB however many large messages callers send).
+REDACTION_CACHED_CHARS = 8192
 
 
 class Assessor:
@@ -148,6 +151,9 @@ class CharterScreen:
         self._charter: Charter | None = None
         self._assessor: Assessor | None = None
         self._injection: InjectionDetector | None = None
+        # Redactions for external backends, by (detector, text digest); the detector is
+        # kept with each so an id reused by a later detector never matches.
+        self._redactions: OrderedDict[tuple[int, str], tuple[PiiDetector, str]] = OrderedDict()
         self._earlier: OrderedDict[tuple[int, str | None, str | None, str], _Part] = OrderedDict()
 
     def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
@@ -287,10 +293,31 @@ class CharterScreen:
         _, charter, _, pii, _ = self._current()
         if not external or not charter.pii.redact_for_external_backends:
             return request
-        return redacted_request(request, lambda t: pii.redact(t)[0])
+        return redacted_request(request, lambda t: self._redacted(pii, t))
 
     def for_external(self, text: str) -> str:
         _, charter, _, pii, _ = self._current()
         if not charter.pii.redact_for_external_backends:
             return text
-        return pii.redact(text)[0]
+        return self._redacted(pii, text)
+
+    def _redacted(self, pii: PiiDetector, text: str) -> str:
+        """``text`` with personal data redacted by ``pii``; kept per detector for the
+        texts seen most recently, since a conversation sends every earlier turn (and the
+        same charter layers and passages) again on each request."""
+        if not text:
+            return text
+        if len(text) > REDACTION_CACHED_CHARS:  # long texts are not kept: bounded memory
+            return pii.redact(text)[0]
+        key = (id(pii), hashlib.sha256(text.encode()).hexdigest())
+        with self._lock:
+            hit = self._redactions.get(key)
+            if hit is not None and hit[0] is pii:
+                self._redactions.move_to_end(key)
+                return hit[1]
+        redacted = pii.redact(text)[0]
+        with self._lock:
+            self._redactions[key] = (pii, redacted)
+            while len(self._redactions) > EARLIER_PARTS_CACHED:
+                self._redactions.popitem(last=False)
+        return redacted
