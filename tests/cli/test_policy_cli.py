@@ -106,6 +106,13 @@ def test_bad_input_to_policy_commands(cli, tmp_path: Path) -> None:
         (("bench", "pii", "--data", str(tmp_path / "nodata.json")), "is missing"),
         (("bench", "pii", "--data", str(not_presidio)), "research format"),
         (("finetune", "pii", "--data", str(untemplated)), "template_id"),
+        (("bench", "gateway", "--peer", "nginx"), "peer must be one of litellm"),
+        (("bench", "gateway", "--database", "mysql"), "database must be one of sqlite, postgres"),
+        (("bench", "gateway", "--scripted", "--peer", "litellm"), "drop --scripted"),
+        (("bench", "gateway", "--scripted", "--servers", "2"), "drop --scripted"),
+        (("bench", "gateway", "--floors"), "add --scripted"),
+        (("bench", "gateway", "--peer", "litellm", "--peer-python",
+          str(tmp_path / "nowhere" / "python")), "scripts/bench-peer.sh"),
     ]:
         run = cli(*args)
         assert run.code == 2, (args, run.err)

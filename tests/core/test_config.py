@@ -47,6 +47,7 @@ def test_explicit_config_file(tmp_path: Path) -> None:
     ("CHARTER_EMBEDDING_QUANTIZED", "int8", "true or false"),
     ("CHARTER_CHARTER_MODEL", "maybe", "true or false"),
     ("CHARTER_PII_MODEL", "sometimes", "true or false"),
+    ("CHARTER_KB_REUSE_SCREENING_VECTOR", "int8", "true or false"),
 ])
 def test_invalid_values_name_the_variable_and_how_to_fix(var: str, value: str, why: str) -> None:
     with pytest.raises(ConfigError) as info:

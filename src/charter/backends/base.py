@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from charter.core.chat import ChatRequest, Completion, StreamChunk
 
 
+# How an embedder names the int8 approximation of its model in ``query_model_id``.
+INT8_SUFFIX = "#int8"
+
+
 class BackendOptions(BaseModel):
     """Options common to every chat backend; backends extend this."""
 

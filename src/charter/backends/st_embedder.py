@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from charter.core.aliases import AliasConfig
+from charter.backends.base import INT8_SUFFIX
 from charter.backends.batching import MicroBatcher
 from charter.core.config import Settings
 from charter.core.errors import ModelFileError
@@ -156,7 +157,7 @@ class SentenceTransformerEmbedder:
     @property
     def query_model_id(self) -> str:
         self._queries()
-        return f"{self.model_id}#int8" if self._int8 else self.model_id
+        return f"{self.model_id}{INT8_SUFFIX}" if self._int8 else self.model_id
 
     def _queries(self) -> Callable[[list[str]], np.ndarray]:
         if self._query_batcher is None:

@@ -54,7 +54,7 @@ from typing import IO, Any, cast
 from charter.bench.mock_model import delay_ms
 from charter.bench.pg import postgres
 from charter.bench.process import cpu_seconds, peak_rss_mb
-from charter.core.errors import CharterError
+from charter.core.errors import CharterError, InvalidInputError
 from charter.core.routes import AUTO, FAST, ROUTES
 
 # The scripted model's time per call (0: at once, to measure the gateway's capacity).
@@ -319,19 +319,19 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "moc
     file) or postgres (a PostgreSQL 16 started from the pgserver package); the clients
     take them in turn, and the peer then runs ``servers * workers`` workers."""
     if database not in DATABASES:
-        raise CharterError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
+        raise InvalidInputError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
     if backend not in BACKENDS:
-        raise CharterError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise InvalidInputError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if peer is not None and peer not in PEERS:
-        raise CharterError(f"peer must be one of {', '.join(PEERS)}, not {peer!r}")
+        raise InvalidInputError(f"peer must be one of {', '.join(PEERS)}, not {peer!r}")
     if peer is not None and backend != "mock":
-        raise CharterError("a peer is measured against the mock backend; drop --scripted")
+        raise InvalidInputError("a peer is measured against the mock backend; drop --scripted")
     if backend == "scripted" and (database != "sqlite" or servers != 1):
-        raise CharterError("--database and --servers measure the real path; drop --scripted")
+        raise InvalidInputError("--database and --servers measure the real path; drop --scripted")
     if servers < 1:
-        raise CharterError("servers must be at least 1")
+        raise InvalidInputError("servers must be at least 1")
     if floors and backend != "scripted":
-        raise CharterError("the floors are reference servers for the scripted backend; add "
+        raise InvalidInputError("the floors are reference servers for the scripted backend; add "
                            "--scripted")
     peer_bin = _peer_bin(peer_python) if peer else None
     ms = backend_ms if backend_ms is not None else (MOCK_MS if backend == "mock" else
@@ -443,7 +443,7 @@ def _peer_bin(python: Path | None) -> Path:
               Path(__file__).resolve().parents[3] / ".bench-peer" / "bin")
     binary = folder / "litellm"
     if not binary.is_file():
-        raise CharterError(
+        raise InvalidInputError(
             f"LiteLLM's proxy is not installed at {binary}; run scripts/bench-peer.sh (it "
             "installs litellm[proxy] into .bench-peer, apart from Charter) or pass "
             "--peer-python PATH to that environment's python")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,11 @@ class Meta:
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # data, split, hyper-parameters
     format: int = FORMAT
+
+    def with_test(self, before: dict[str, Any], after: dict[str, Any]) -> Meta:
+        """This meta with the held-out test figures, without the model and with it."""
+        return replace(self, metrics={**self.metrics,
+                                      "test": {"before": before, "after": after}})
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,11 @@ from typing import Protocol
 
 from charter.core.principal import Principal
 from charter.core.chat import Passage
-from charter.backends.base import Embedder
+from charter.backends.base import INT8_SUFFIX, Embedder
 from charter.core.config import Settings
 from charter.knowledge.search import Searcher
 from charter.knowledge.store import DocumentStore, open_store
 from charter.store.db import Database
-
-# How an embedder names the int8 approximation of its model (``query_model_id``).
-INT8_SUFFIX = "#int8"
 
 
 class Retriever(Protocol):

@@ -257,8 +257,7 @@ class CharterScreen:
         dropped = tuple(f"{p.passage_id or p.n}: {v.evidence}" for p, v in checked if v.flagged)
         # Renumber so that the model sees [1]..[k] without gaps.
         renumbered = [replace(p, n=i) for i, p in enumerate(kept, start=1)]
-        return PassageScreen(renumbered, dropped, (charter.injection_notice,) if dropped else (),
-                             screened_now=len(missing))
+        return PassageScreen(renumbered, dropped, (charter.injection_notice,) if dropped else ())
 
     def passage_checker(self) -> InjectionDetector:
         """What ingestion screens chunks with: the same detector as retrieval (built

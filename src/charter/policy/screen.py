@@ -38,7 +38,6 @@ class PassageScreen:
     passages: list[Passage]
     dropped: tuple[str, ...] = ()  # passage ids, with the evidence, that were neutralised
     notes: tuple[str, ...] = ()
-    screened_now: int = 0  # passages without a current stored verdict, screened here
 
 
 @dataclass(frozen=True)

@@ -336,8 +336,7 @@ def train(data: Path, config: Any, *, progress: bool = True) -> tuple[Any, dict[
     cases = evaluation_cases(test_articles)
     before = evaluate(ExtractiveChat(ExtractiveOptions(answerability="overlap")), cases)
     after = evaluate(ExtractiveChat(ExtractiveOptions(), lambda: scorer), cases)
-    meta = Meta(**{**meta.__dict__, "metrics": {**meta.metrics,
-                                                "test": {"before": before, "after": after}}})
+    meta = meta.with_test(before, after)
     artifact = Artifact.of(report.model, meta)
     text = card.render(
         meta, purpose=PURPOSE,

@@ -344,8 +344,7 @@ def train(data: Path, config: Any, *, progress: bool = True,
     embedder = SentenceTransformerEmbedder()
     before = evaluate(PolicyClassifier(charter, embedder).classify, test_rows)
     after = evaluate(PolicyClassifier(charter, embedder, model=scorer).classify, test_rows)
-    meta = Meta(**{**meta.__dict__, "metrics": {**meta.metrics,
-                                                "test": {"before": before, "after": after}}})
+    meta = meta.with_test(before, after)
     artifact = Artifact.of(report.model, meta)
     counts: dict[str, int] = {}
     for r in rows:

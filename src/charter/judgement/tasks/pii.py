@@ -401,8 +401,7 @@ def train(data: Path, config: Any, *, progress: bool = True) -> tuple[Any, dict[
     before = {**evaluate(test, None), "ordinary_flagged": 0.0}
     after = {**evaluate(test, final), "ordinary_flagged": ordinary_flagged(final,
                                                                           ordinary["test"])}
-    meta = Meta(**{**meta.__dict__, "metrics": {**meta.metrics,
-                                                "test": {"before": before, "after": after}}})
+    meta = meta.with_test(before, after)
     artifact = Artifact.of(report.model, meta)
     text = card.render(
         meta, purpose=PURPOSE,
