@@ -153,3 +153,18 @@ def test_the_version_covers_the_weights_and_the_rules(
     monkeypatch.setattr(injection, "RULES", injection.RULES)
     monkeypatch.setattr(injection, "VERDICT_REVISION", injection.VERDICT_REVISION + 1)
     assert injection.InjectionDetector(embedder).version != base
+
+
+def test_only_admins_rescreen_or_see_flagged_counts(runtime: Runtime, handbook: Path) -> None:
+    from charter.core.errors import ForbiddenError
+    from charter.core.principal import Principal
+
+    documents.add(runtime, local_admin(), [handbook], IngestOptions())
+    user = Principal("u", frozenset({"user"}))
+    reviewer = Principal("r", frozenset({"reviewer"}), clearance="restricted")
+    with pytest.raises(ForbiddenError):
+        documents.rescreen(runtime, user)
+    with pytest.raises(ForbiddenError):
+        documents.status(runtime, user)
+    counts = documents.status(runtime, reviewer)["counts"]
+    assert counts == {"documents": 2, "chunks": 2}  # no screening figures for non-admins
