@@ -10,6 +10,7 @@ import typer
 
 from charter import __version__
 from charter.cli import (
+    agents_cmd,
     ask_cmd,
     audit_cmd,
     bench_cmd,
@@ -68,6 +69,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(kb_cmd.app, name="kb")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(review_cmd.app, name="review")
+app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(usecase_cmd.app, name="usecase")
 app.add_typer(audit_cmd.app, name="audit")
 app.command("serve", help="Run the HTTP server: OpenAI-compatible API, Charter API, web UI.")(

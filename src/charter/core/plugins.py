@@ -15,6 +15,7 @@ from charter.core.errors import CharterError, InvalidInputError
 CHAT_BACKENDS: Final = "charter.chat_backends"
 EMBEDDERS: Final = "charter.embedders"
 LOADERS: Final = "charter.loaders"
+AGENT_TOOLS: Final = "charter.agent_tools"
 
 
 @cache

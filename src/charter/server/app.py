@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from charter.core.text import MAX_JSON_DEPTH, value_problem
 from charter.runtime import Runtime
 from charter.server.api import ROUTERS
 from charter.server.deps import RateLimiter
+from charter.services import agents as agent_service
 from charter.spine import Spine
 
 _STATUS_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
@@ -184,11 +186,21 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *,
                 # thread stopped). Frozen, they are left out of collections.
                 gc.collect()
                 gc.freeze()
+            agent_service.serve_queue()
+            try:
+                resumed = await run_in_threadpool(agent_service.recover, app.state.runtime)
+                if resumed:
+                    logging.getLogger("charter.server").warning(
+                        "resumed %d agent runs whose process had stopped", len(resumed))
+            except CharterError as exc:
+                logging.getLogger("charter.server").warning("agent runs not recovered: %s",
+                                                            exc.message)
             try:
                 yield
             finally:
                 if settings.server_warmup:
                     gc.unfreeze()
+                agent_service.shutdown()
         if runtime is None:
             app.state.runtime.close()
 

@@ -52,7 +52,7 @@ def get(rt: Runtime, actor: Principal, review_id: str) -> Review:
     return review
 
 
-def _asker_now(rt: Runtime, stored: Principal) -> Principal:
+def asker_now(rt: Runtime, stored: Principal) -> Principal:
     """The asker with the rights they hold now; a disabled or removed user is not
     served. A principal that is no user (the local operator of the CLI) stays as stored."""
     try:
@@ -77,7 +77,7 @@ def decide(rt: Runtime, actor: Principal, review_id: str, *, approve: bool,
     served = None
     if approve:
         held = decode(review.request, approved_review=review_id)
-        asker = _asker_now(rt, held.principal)
+        asker = asker_now(rt, held.principal)
         rt.reviews.claim(review_id, actor.id)  # a second approval now gets a conflict
         try:
             result = rt.gateway.ask(replace(held, principal=asker))

@@ -76,6 +76,7 @@ class Database:
                 "postgresql+psycopg://... or sqlite:///..."
             ) from None
         self._writers = self._impl.writer_lock(parsed, connect_timeout)
+        self._parsed = parsed
         self._credentials = self._impl.credentials_file(parsed)
 
     # -- credentials visible at once in every process -----------------------------------
@@ -172,6 +173,10 @@ class Database:
             f"cannot use the database at {mask_url(self.url)}: {reason}; check "
             "CHARTER_DATABASE_URL and that the database server is running and reachable"
         )
+
+    def workflow_url(self) -> str:
+        """Where DBOS keeps the steps of agent runs for this database."""
+        return self._impl.workflow_url(self._parsed)
 
     def ping(self) -> None:
         """Raise ``DatabaseUnavailableError`` unless the database answers."""

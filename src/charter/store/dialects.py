@@ -62,6 +62,10 @@ class Dialect(Protocol):
         transaction's write lock already serialises writers)."""
         ...
 
+    def workflow_url(self, url: URL) -> str:
+        """Where DBOS keeps agent runs' steps (its system database) for this database."""
+        ...
+
 
 def _file(url: URL) -> Path | None:
     return Path(url.database) if url.database and url.database != ":memory:" else None
@@ -132,6 +136,15 @@ class SQLite:
         # database's only write lock, and a deferred one takes it with its first write.
         return None
 
+    def workflow_url(self, url: URL) -> str:
+        # A file of its own beside the database: DBOS migrates its own schema, which
+        # Charter's migrations and schema checks then never see.
+        file = _file(url)
+        if file is None:
+            raise ConfigError("agent runs need a database file; an in-memory SQLite "
+                              "database cannot hold them (set CHARTER_DATABASE_URL to a file)")
+        return f"sqlite:///{file.with_name(file.stem + '-agents.sqlite')}"
+
 
 class PostgreSQL:
     name = "postgresql"
@@ -160,6 +173,10 @@ class PostgreSQL:
         stmt = self._locks.get(key)
         conn.execute(stmt if stmt is not None
                      else text(f"SELECT pg_advisory_xact_lock({int(key)})"))
+
+    def workflow_url(self, url: URL) -> str:
+        # The same database: DBOS keeps its tables in a schema of its own ("dbos").
+        return url.render_as_string(hide_password=False)
 
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLite(), PostgreSQL())}

@@ -491,3 +491,38 @@ jobs = Table(
     Column("updated_at", String(32), nullable=False),
     Index("ix_jobs_actor", "actor", "created_at"),
 )
+
+# -- 0012 agent runs ------------------------------------------------------------------------
+
+agent_runs = Table(
+    "agent_runs", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workflow_id", String(60), nullable=False),  # the DBOS workflow running it now
+    Column("team_name", String(40), nullable=False),
+    Column("spec", Text, nullable=False),  # JSON: the team and its agents as run
+    Column("task", Text, nullable=False),
+    Column("principal_id", String(200), nullable=False),
+    Column("status", String(30), nullable=False),  # queued | running | awaiting_approval | ...
+    Column("budget", Text, nullable=False),  # JSON
+    Column("spent", Text, nullable=False, server_default=text("'{}'")),  # JSON
+    Column("answer", Text, nullable=True),
+    Column("note", Text, nullable=False, server_default=EMPTY),
+    Column("waiting", Text, nullable=True),  # JSON: the approval the run waits for
+    Column("executor", String(200), nullable=False),  # host:pid of the process that ran it
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_agent_runs_principal", "principal_id", "created_at"),
+)
+
+agent_tool_calls = Table(
+    "agent_tool_calls", metadata,
+    Column("key", String(80), primary_key=True),  # the idempotency key: run, step, call
+    Column("run_id", String(40), ForeignKey("agent_runs.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("tool", String(40), nullable=False),
+    Column("state", String(20), nullable=False),  # started | done | reconcile
+    Column("result", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_agent_tool_calls_run", "run_id"),
+)

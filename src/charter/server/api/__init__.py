@@ -7,9 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from charter.server.api import (audit, documents, feedback, jobs, keys, me, openai, policy,
-                                reviews, stats, usage, use_cases, users)
+                                reviews, runs, stats, usage, use_cases, users)
 
 ROUTERS: tuple[APIRouter, ...] = (
     openai.router, me.router, documents.router, feedback.router, reviews.router,
     use_cases.router, policy.router, audit.router, usage.router, users.router, keys.router,
-    stats.router, jobs.router)
+    stats.router, jobs.router, runs.router)

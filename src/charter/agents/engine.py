@@ -1,0 +1,466 @@
+"""A team's run as a DBOS workflow: every model call, tool call and wait is a durable step.
+
+DBOS stores each step's result in its system database (a SQLite file beside Charter's,
+or Charter's PostgreSQL); a run interrupted by a crash or a restart is resumed from its
+last completed step, so a completed model call or tool call is never made again. The
+workflow's own code between steps is deterministic given those results: budgets, the
+detection of repeated calls and the windowed context are recomputed from them.
+
+Irreversible tools are the exception DBOS alone cannot cover (a crash *inside* a step
+re-runs the step): their calls go through the run ledger (``runs.begin_call``) under an
+idempotency key, and a call that began and never finished ends the run in
+``needs_reconciliation`` instead of being made again.
+
+The engine reaches the rest of Charter only through ``Ports`` (the governed model call,
+the charter's screening of tool text, knowledge access, the audit trail), bound once per
+process by ``services/agents.py``. Nothing is sent anywhere else: DBOS runs with no
+Conductor key and no OTLP endpoint, so it phones no one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dbos import DBOS, DBOSConfig, DBOSPortableJSONSerializer, SetWorkflowID
+from dbos._error import DBOSException
+
+from charter.agents import protocol
+from charter.agents import runs as R
+from charter.agents.budget import Spent, exhausted
+from charter.agents.runs import Run, RunRepository
+from charter.agents.spec import AgentSpec, Team
+from charter.agents.tools import Tool, ToolContext, run_tool, tool_named
+from charter.core.chat import ChatMessage
+from charter.core.errors import CharterError, ConfigError
+
+log = logging.getLogger("charter.agents")
+
+QUEUE = "charter_agents"
+# Bumped when the workflow's sequence of steps changes: DBOS resumes a run only with the
+# code version that started it.
+ENGINE_VERSION = "charter-agents-1"
+APPROVAL_POLL_S = 2.0
+
+WORKER_CONCURRENCY = 2  # runs one process works from the shared queue at once
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    text: str
+    action: str  # allow | safe_complete | refuse | hold_for_review | error
+    tokens: int = 0
+    cost: float = 0.0
+    reason: str = ""
+    review_id: str | None = None
+    request_id: str | None = None
+    route: str | None = None
+
+
+@dataclass(frozen=True)
+class TextScreen:
+    action: str  # allow | refuse | hold_for_review
+    text: str  # what may be shown onward (PII redacted, injected instructions withheld)
+    reason: str = ""
+
+
+class Ports(Protocol):
+    """What the engine needs from the rest of Charter, bound to one runtime."""
+
+    runs: RunRepository
+
+    def ask(self, run: Run, agent: AgentSpec, messages: list[ChatMessage]) -> ModelReply:
+        """One governed model call as the run's principal (screened, routed, audited);
+        raises nothing: a failure is a reply with action ``error``."""
+        ...
+
+    def review(self, review_id: str) -> tuple[str, str | None]:
+        """A held request's review state and, once approved, its answer."""
+        ...
+
+    def screen_arguments(self, run: Run, tool: str, arguments: str) -> TextScreen: ...
+
+    def screen_result(self, run: Run, tool: str, result: str) -> TextScreen: ...
+
+    def redact(self, text: str) -> str:
+        """``text`` with the personal data the charter redacts replaced (for the audit)."""
+        ...
+
+    def tool_context(self, run: Run, key: str) -> ToolContext: ...
+
+    def record(self, run: Run, event: str, payload: dict[str, Any]) -> None: ...
+
+    def extra_tools(self) -> Mapping[str, Tool]: ...
+
+
+_ports: Ports | None = None
+_launched = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def _bound() -> Ports:
+    if _ports is None:
+        raise ConfigError("the agent engine is not started in this process")
+    return _ports
+
+
+# -- durable steps ---------------------------------------------------------------------
+
+
+@DBOS.step(name="charter.agent.model")
+def model_step(run_id: str, agent_name: str, messages: list[dict[str, str]]) -> dict[str, Any]:
+    ports = _bound()
+    run = ports.runs.get(run_id)
+    agent = run.team.agent(agent_name)
+    started = time.perf_counter()
+    reply = ports.ask(run, agent, [ChatMessage(m["role"], m["content"]) for m in messages])
+    return {"kind": "model", "agent": agent_name, "text": reply.text, "action": reply.action,
+            "tokens": reply.tokens, "cost": reply.cost, "reason": reply.reason,
+            "review_id": reply.review_id, "request_id": reply.request_id,
+            "route": reply.route, "seconds": round(time.perf_counter() - started, 4)}
+
+
+@DBOS.step(name="charter.agent.review_state")
+def review_step(review_id: str) -> dict[str, Any]:
+    state, answer = _bound().review(review_id)
+    return {"kind": "wait", "state": state, "answer": answer}
+
+
+@DBOS.step(name="charter.agent.screen")
+def screen_step(run_id: str, tool: str, arguments: str) -> dict[str, Any]:
+    ports = _bound()
+    verdict = ports.screen_arguments(ports.runs.get(run_id), tool, arguments)
+    return {"kind": "screen", "action": verdict.action, "reason": verdict.reason}
+
+
+@DBOS.step(name="charter.agent.tool")
+def tool_step(run_id: str, agent_name: str, tool_name: str, args: dict[str, Any],
+              key: str) -> dict[str, Any]:
+    ports = _bound()
+    run = ports.runs.get(run_id)
+    tool = tool_named(tool_name, ports.extra_tools())
+    started = time.perf_counter()
+    out: dict[str, Any] = {"kind": "tool", "agent": agent_name, "tool": tool_name,
+                           "args": args, "key": key, "side_effect": tool.side_effect}
+    if tool.side_effect == "irreversible":
+        state, stored = ports.runs.begin_call(key, run_id, tool_name)
+        if state == "done":
+            out.update(result=stored or "", ok=True, replayed=True)
+            return out
+        if state in ("started", "reconcile"):
+            ports.runs.end_call(key, "reconcile", None)
+            out.update(result="", ok=False, reconcile=True)
+            return out
+    result, ok = run_tool(tool, args, ports.tool_context(run, key))
+    if tool.side_effect == "irreversible":
+        ports.runs.end_call(key, "done" if ok else "failed", result)
+    screened = ports.screen_result(run, tool_name, result)
+    out.update(result=screened.text, ok=ok, screened=screened.action != "allow",
+               seconds=round(time.perf_counter() - started, 4))
+    ports.record(run, "agent.tool_called", {
+        "agent": agent_name, "tool": tool_name, "key": key, "side_effect": tool.side_effect,
+        "arguments": ports.redact(json.dumps(args)),
+        "ok": ok, "result_chars": len(result), "withheld": screened.action != "allow"})
+    return out
+
+
+# -- the workflow ----------------------------------------------------------------------
+
+
+class Stop(Exception):
+    """Ends a run early with a status (budget, refusal, rejection, reconciliation)."""
+
+    def __init__(self, status: str, note: str) -> None:
+        super().__init__(note)
+        self.status, self.note = status, note
+
+
+@dataclass
+class Loop:
+    """The deterministic part of a run: what to ask next, given the steps' results."""
+
+    run: Run
+    ports: Ports
+    spent: Spent = field(default_factory=Spent)
+    best: str = ""  # the latest answer any agent gave: the final answer if a bound stops us
+    seen: dict[str, str] = field(default_factory=dict)  # tool call signature -> result
+    calls: int = 0
+
+    @property
+    def budget(self):  # noqa: ANN201 - a Budget
+        return self.run.budget
+
+    def _guard(self, next_step: str) -> None:
+        reason = exhausted(self.budget, self.spent, next_step=next_step)
+        if reason:
+            raise Stop(R.BUDGET_EXHAUSTED, reason)
+
+    def _save(self) -> None:
+        self.ports.runs.update(self.run.id, spent=self.spent)
+
+    def ask(self, agent: AgentSpec, msgs: list[ChatMessage]) -> str:
+        self._guard("model")
+        out = model_step(self.run.id, agent.name,
+                         [{"role": m.role, "content": m.content} for m in msgs])
+        self.spent = self.spent.plus(steps=1, tokens=out["tokens"], cost=out["cost"],
+                                     seconds=out["seconds"])
+        self._save()
+        action = out["action"]
+        if action == "refuse":
+            raise Stop(R.REFUSED, out["reason"] or "the charter refused a step of this run")
+        if action == "error":
+            raise Stop(R.FAILED, out["reason"])
+        if action == "hold_for_review":
+            return self._await_review(out["review_id"])
+        return out["text"]
+
+    def _await_review(self, review_id: str) -> str:
+        self.ports.runs.update(self.run.id, status=R.AWAITING_APPROVAL,
+                               waiting={"kind": "review", "review_id": review_id})
+        while True:
+            state = review_step(review_id)
+            if state["state"] == "approved":
+                self.ports.runs.update(self.run.id, status=R.RUNNING, waiting=None)
+                return state["answer"] or ""
+            if state["state"] == "rejected":
+                raise Stop(R.REJECTED, f"a reviewer rejected held step {review_id}")
+            DBOS.sleep(APPROVAL_POLL_S)
+
+    def _approval(self, key: str, tool: str, args: dict[str, Any], why: str) -> bool:
+        """Wait for a person's decision on one tool call (sent with ``approve``)."""
+        waiting = {"kind": "tool", "key": key, "tool": tool, "arguments": args, "why": why}
+        self.ports.runs.update(self.run.id, status=R.AWAITING_APPROVAL, waiting=waiting)
+        self.ports.record(self.run, "agent.approval_requested", waiting)
+        decision = DBOS.recv(topic=key, timeout_seconds=_state.get("approval_timeout", 86400))
+        self.ports.runs.update(self.run.id, status=R.RUNNING, waiting=None)
+        if decision is None:
+            raise Stop(R.REJECTED, f"no one approved the {tool} call in time")
+        return bool(decision.get("approve"))
+
+    def tool(self, agent: AgentSpec, call: protocol.ToolCall, turn: str) -> str:
+        allowed = {n: tool_named(n, self.ports.extra_tools()) for n in agent.tools}
+        if call.error:
+            return f"error: {call.error}"
+        if call.tool not in allowed:
+            return (f"error: no tool {call.tool!r} for the {agent.role}; tools: "
+                    f"{', '.join(allowed) or 'none'}")
+        signature = call.signature
+        if signature in self.seen:
+            self.spent = self.spent.plus(repeats=1)
+            self._save()
+            self._guard("tool")
+            return self.seen[signature] + "\n(You made this identical call before; this is " \
+                "its earlier result. Use it, or call with other arguments.)"
+        self._guard("tool")
+        self.calls += 1
+        key = f"{self.run.id}:{turn}:{self.calls}"
+        tool = allowed[call.tool]
+        verdict = screen_step(self.run.id, call.tool, json.dumps(call.args))
+        if verdict["action"] == "refuse":
+            raise Stop(R.REFUSED, f"the charter refused a {call.tool} call: {verdict['reason']}")
+        needs = verdict["action"] == "hold_for_review" or tool.side_effect == "irreversible"
+        if needs:
+            why = (verdict["reason"] if verdict["action"] == "hold_for_review"
+                   else f"{call.tool} has effects that cannot be undone")
+            if not self._approval(key, call.tool, call.args, why):
+                self.spent = self.spent.plus(tool_calls=1)
+                self._save()
+                return f"error: a person rejected this {call.tool} call"
+        out = tool_step(self.run.id, agent.name, call.tool, call.args, key)
+        self.spent = self.spent.plus(tool_calls=1, seconds=out.get("seconds", 0.0))
+        self._save()
+        if out.get("reconcile"):
+            raise Stop(R.NEEDS_RECONCILIATION,
+                       f"the {call.tool} call {key} began and never finished; check whether "
+                       "it took effect, then resume the run")
+        self.seen[signature] = out["result"]
+        return out["result"]
+
+    def turn(self, agent: AgentSpec, task: str, context: str, turn: str) -> str:
+        """One agent's work on one task: model steps and tool calls until it answers."""
+        tools = {n: tool_named(n, self.ports.extra_tools()) for n in agent.tools}
+        observations: list[tuple[str, str]] = []
+        while True:
+            reply = self.ask(agent, protocol.messages(agent, tools, task, context, observations))
+            call = protocol.parse_call(reply) if tools else None
+            if call is None:
+                self.best = reply.strip() or self.best
+                return reply.strip()
+            observations.append((call.signature, self.tool(agent, call, turn)))
+
+    # -- modes --
+
+    def sequential(self) -> str:
+        handed = ""
+        for i, agent in enumerate(self.run.team.agents):
+            handed = self.turn(agent, self.run.task, handed, f"s{i}")
+        return handed
+
+    def review(self) -> tuple[str, bool]:
+        writer, reviewer = self.run.team.agents
+        draft = self.turn(writer, self.run.task, "", "w0")
+        for round_ in range(1, self.run.team.spec.max_rounds + 1):
+            verdict = self.turn(reviewer, self.run.task, f"Draft:\n{draft}", f"r{round_}")
+            self.best = draft
+            if protocol.approved(verdict):
+                return draft, True
+            if round_ == self.run.team.spec.max_rounds:
+                break
+            draft = self.turn(writer, self.run.task,
+                              f"Your draft:\n{draft}\n\nThe reviewer asks:\n{verdict}",
+                              f"w{round_}")
+        return draft, False
+
+    def hierarchical(self) -> str:
+        manager, *members = self.run.team.agents
+        names = [m.name for m in members]
+        plan = self.turn(manager, self.run.task,
+                         "Members: " + ", ".join(f"@{m.name} ({m.role})" for m in members), "m0")
+        work = protocol.delegations(plan, names) or [(n, self.run.task) for n in names]
+        results = [f"@{name}: {self.turn(self.run.team.agent(name), sub, '', f'd{i}')}"
+                   for i, (name, sub) in enumerate(work)]
+        return self.turn(manager, self.run.task,
+                         "Merge the members' results into one answer:\n" + "\n\n".join(results),
+                         "m1")
+
+
+@DBOS.workflow(name="charter.agent.run")
+def agent_run(run_id: str) -> dict[str, Any]:
+    ports = _bound()
+    run = ports.runs.get(run_id)
+    ports.runs.update(run_id, status=R.RUNNING, executor=R.this_executor(), waiting=None)
+    loop = Loop(run, ports)
+    note, status = "", R.COMPLETED
+    try:
+        mode = run.team.spec.mode
+        if mode == "review":
+            answer, ok = loop.review()
+            note = ("the reviewer approved" if ok else
+                    f"not approved after {run.team.spec.max_rounds} rounds: last draft")
+        elif mode == "hierarchical":
+            answer = loop.hierarchical()
+        else:
+            answer = loop.sequential()
+    except Stop as stop:
+        status, note, answer = stop.status, stop.note, loop.best
+    except DBOSException:
+        raise  # cancellation and DBOS's own conditions end the workflow as DBOS decides
+    except CharterError as exc:
+        status, note, answer = R.FAILED, exc.public or exc.message, loop.best
+    except Exception as exc:  # a bug or a plugin's: the run fails cleanly, resumable
+        log.exception("agent run %s failed", run_id)
+        status, note, answer = R.FAILED, f"internal error ({type(exc).__name__})", loop.best
+    ports.runs.update(run_id, status=status, note=note, answer=answer, spent=loop.spent,
+                      waiting=None)
+    ports.record(ports.runs.get(run_id), "run.finished",
+                 {"status": status, "note": note, "spent": loop.spent.as_dict()})
+    return {"status": status, "note": note, "answer": answer}
+
+
+# -- the engine in one process ---------------------------------------------------------
+
+
+def launch(ports: Ports, *, database_url: str, listen: bool, approval_timeout: float,
+           executor: str | None = None) -> None:
+    """Start DBOS in this process (once). ``listen``: work the shared run queue (servers);
+    otherwise the process only runs what it starts itself (the CLI)."""
+    global _ports
+    with _launched:
+        if _state.get("url") == database_url:
+            _ports = ports
+            return
+        if _state:
+            _shutdown()
+        _ports = ports
+        config: DBOSConfig = {
+            "name": "charter", "system_database_url": database_url,
+            "application_version": ENGINE_VERSION,
+            # Step results and inputs as JSON, not DBOS's default pickle: what is stored
+            # is data, and reading it back can never run code.
+            "serializer": DBOSPortableJSONSerializer(),
+            "executor_id": executor or R.this_executor(), "log_level": "WARNING",
+            "enable_otlp": False, "notification_listener_polling_interval_sec": 0.2}
+        DBOS(config=config)
+        DBOS.listen_queues([QUEUE] if listen else [])
+        _state.update(url=database_url, approval_timeout=approval_timeout)
+        DBOS.launch()
+        DBOS.register_queue(QUEUE, worker_concurrency=WORKER_CONCURRENCY)
+
+
+def _shutdown() -> None:
+    global _ports
+    DBOS.destroy(destroy_registry=False)
+    _state.clear()
+    _ports = None
+
+
+def shutdown() -> None:
+    with _launched:
+        if _state:
+            _shutdown()
+
+
+def start(run: Run) -> Any:
+    """Run ``run`` in this process; returns DBOS's handle (``get_result()`` waits)."""
+    with SetWorkflowID(run.workflow_id):
+        return DBOS.start_workflow(agent_run, run.id)
+
+
+def enqueue(run: Run) -> None:
+    """Put ``run`` on the shared queue: a server process working it will take it."""
+    with SetWorkflowID(run.workflow_id):
+        DBOS.retrieve_queue(QUEUE).enqueue(agent_run, run.id)
+
+
+def handle(workflow_id: str) -> Any:
+    return DBOS.retrieve_workflow(workflow_id)
+
+
+def workflow_status(workflow_id: str) -> str | None:
+    status = DBOS.get_workflow_status(workflow_id)
+    return status.status if status else None
+
+
+def steps(workflow_id: str) -> list[dict[str, Any]]:
+    """The run's completed steps as stored: model calls, tool calls, screens and waits."""
+    out = []
+    for s in DBOS.list_workflow_steps(workflow_id):
+        if not s["function_name"].startswith("charter.agent."):
+            continue
+        row = dict(s["output"]) if isinstance(s["output"], dict) else {"output": s["output"]}
+        row.update(step=s["function_id"], name=s["function_name"],
+                   started_ms=s["started_at_epoch_ms"], completed_ms=s["completed_at_epoch_ms"])
+        if s["error"] is not None:
+            row["error"] = str(s["error"])
+        out.append(row)
+    return out
+
+
+def send_approval(workflow_id: str, key: str, approve: bool, by: str, note: str) -> None:
+    DBOS.send(workflow_id, {"approve": approve, "by": by, "note": note}, topic=key)
+
+
+def resume(run: Run, *, redo_last: bool = False) -> Any:
+    """Continue ``run`` from its last completed step. A workflow that never ended (its
+    process died) goes on as itself; one that ended (a bound reached, a failure, a call
+    to reconcile) is forked: the new workflow replays every stored step and runs on from
+    the last (``redo_last``: that step is made again, e.g. a failed model call or the
+    reconciled tool call) or from after it."""
+    if workflow_status(run.workflow_id) not in ("SUCCESS", "ERROR"):
+        return DBOS.resume_workflow(run.workflow_id)
+    stored = DBOS.list_workflow_steps(run.workflow_id)
+    ours = [s["function_id"] for s in stored if s["function_name"].startswith("charter.agent.")]
+    if redo_last and ours:
+        start_step = ours[-1]
+    else:
+        start_step = max((s["function_id"] for s in stored), default=0) + 1
+    return DBOS.fork_workflow(run.workflow_id, start_step)
+
+
+def cancel(workflow_id: str) -> None:
+    DBOS.cancel_workflow(workflow_id)

@@ -1,0 +1,219 @@
+"""The tools an agent may call, each governed: declared side-effect class, arguments and
+results screened by the charter (in the engine), and knowledge reached only inside the
+run's principal's access (through ``ToolContext``).
+
+A tool is any object with ``name``, ``description``, ``side_effect``, ``arguments`` (the
+argument names and what each is) and ``run(args, ctx) -> str``. Built-ins are below;
+a package adds one through the ``charter.agent_tools`` entry point group (the entry
+point names a class taking no arguments, or an instance). ``side_effect`` is ``read``
+(no effect outside Charter), ``idempotent`` (repeating it does no harm) or
+``irreversible`` (an e-mail, a payment): an irreversible call waits for a human's
+approval and is made at most once, under an idempotency key the tool receives.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from charter.core import plugins
+from charter.core.errors import CharterError, InvalidInputError
+
+SideEffect = Literal["read", "idempotent", "irreversible"]
+MAX_RESULT_CHARS = 4000
+
+
+class ToolError(InvalidInputError):
+    """A tool refused its arguments or failed; the agent is told and may try again."""
+
+    code = "tool_error"
+
+
+@dataclass(frozen=True)
+class Found:
+    """One knowledge-base passage as a tool returns it."""
+
+    document_id: str
+    title: str
+    location: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may reach, bound to the run's principal by the service layer."""
+
+    run_id: str
+    principal_id: str
+    search: Callable[[str, int], Sequence[Found]]
+    read_document: Callable[[str], str]
+    idempotency_key: str = ""
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@runtime_checkable
+class Tool(Protocol):
+    name: str
+    description: str
+    side_effect: SideEffect
+    arguments: Mapping[str, str]
+
+    def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str: ...
+
+
+def _text_arg(args: Mapping[str, Any], name: str, *, limit: int = 500) -> str:
+    value = args.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ToolError(f"argument {name!r} must be a non-empty string")
+    if len(value) > limit:
+        raise ToolError(f"argument {name!r} is longer than {limit} characters")
+    return value.strip()
+
+
+class KnowledgeSearch:
+    name = "knowledge_search"
+    description = "Search the organisation's documents (only those the run may read)."
+    side_effect: SideEffect = "read"
+    arguments = {"query": "what to look for", "k": "how many passages (1-8, default 4)"}
+
+    def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
+        query = _text_arg(args, "query")
+        k = args.get("k", 4)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 8:
+            raise ToolError("argument 'k' must be a whole number from 1 to 8")
+        hits = ctx.search(query, k)
+        if not hits:
+            return "No passage in the documents you may read matches."
+        return "\n\n".join(f"[{i}] {h.title} ({h.location}; id {h.document_id[:12]}): {h.text}"
+                           for i, h in enumerate(hits, start=1))
+
+
+class ReadDocument:
+    name = "read_document"
+    description = "Read one document by its id (as knowledge_search shows it)."
+    side_effect: SideEffect = "read"
+    arguments = {"id": "the document id or its first 12 characters"}
+
+    def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
+        return ctx.read_document(_text_arg(args, "id", limit=64))
+
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.USub: operator.neg, ast.UAdd: operator.pos}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "round": round,
+    "min": min, "max": max}
+_CONSTANTS = {"pi": math.pi, "e": math.e}
+
+
+def evaluate(expression: str) -> float | int:
+    """Arithmetic only: numbers, + - * / // % **, parentheses and a few functions. Powers
+    are bounded so that no expression can exhaust the CPU or memory."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        raise ToolError(f"{expression!r} is not an arithmetic expression") from None
+
+    def value(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return value(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in _CONSTANTS:
+            return _CONSTANTS[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
+                raise ToolError("powers are limited to exponents up to 64 and bases up to 1e6")
+            return _BINARY[type(node.op)](left, right)
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](value(node.operand))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in _FUNCTIONS and not node.keywords and len(node.args) <= 4:
+            return _FUNCTIONS[node.func.id](*(value(a) for a in node.args))
+        raise ToolError("only numbers, + - * / // % **, parentheses and "
+                        f"{', '.join(sorted(_FUNCTIONS))} are allowed")
+
+    try:
+        result = value(tree)
+    except ZeroDivisionError:
+        raise ToolError("division by zero") from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise ToolError(f"cannot compute {expression!r}: {exc}") from None
+    return result
+
+
+class Calculator:
+    name = "calculator"
+    description = "Compute an arithmetic expression exactly."
+    side_effect: SideEffect = "read"
+    arguments = {"expression": "for example (17 * 3) / 4"}
+
+    def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
+        return str(evaluate(_text_arg(args, "expression", limit=200)))
+
+
+class Today:
+    name = "date"
+    description = "Today's date and the time in UTC."
+    side_effect: SideEffect = "read"
+    arguments: Mapping[str, str] = {}
+
+    def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
+        now = ctx.now()
+        return now.strftime("%A %d %B %Y, %H:%M UTC")
+
+
+BUILTIN: dict[str, Tool] = {t.name: t for t in (KnowledgeSearch(), ReadDocument(),
+                                                 Calculator(), Today())}
+
+
+def _plugin(name: str) -> Tool:
+    obj = plugins.load(plugins.AGENT_TOOLS, name, what="agent tool")
+    tool = obj() if isinstance(obj, type) else obj
+    if not isinstance(tool, Tool) or tool.side_effect not in ("read", "idempotent",
+                                                              "irreversible"):
+        raise InvalidInputError(f"the agent tool {name!r} does not declare name, description, "
+                                "side_effect (read, idempotent or irreversible), arguments "
+                                "and run()")
+    return tool
+
+
+def tool_named(name: str, extra: Mapping[str, Tool] | None = None) -> Tool:
+    """A built-in tool, one given in ``extra`` (tests, embedding code) or a plugin."""
+    if extra and name in extra:
+        return extra[name]
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if name in plugins.names(plugins.AGENT_TOOLS):
+        return _plugin(name)
+    known = ", ".join(sorted(set(BUILTIN) | set(extra or {}) |
+                             set(plugins.names(plugins.AGENT_TOOLS))))
+    raise InvalidInputError(f"no agent tool named {name!r}; known tools: {known}")
+
+
+def clipped(text: str) -> str:
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    return text[:MAX_RESULT_CHARS] + f"\n[... {len(text) - MAX_RESULT_CHARS:,} characters cut]"
+
+
+def run_tool(tool: Tool, args: Mapping[str, Any], ctx: ToolContext) -> tuple[str, bool]:
+    """The tool's result and whether it succeeded; a Charter error becomes the agent's
+    observation (the run goes on), anything else is reported without its internals."""
+    try:
+        return clipped(tool.run(args, ctx)), True
+    except CharterError as exc:
+        return f"error: {exc.message}", False
+    except Exception as exc:  # a plugin's bug must not end the run with a traceback
+        return f"error: the tool failed ({type(exc).__name__})", False

@@ -1,0 +1,380 @@
+"""Agent runs: start, list, show, approve, resume, reconcile and cancel, each checked and
+audited here, for the CLI and the API alike.
+
+A run acts as the user who started it, with that user's rights as they are at each
+step (a user disabled since stops the run at its next step), so its model calls are
+screened, routed, limited and audited like the user's own chat requests, and its
+knowledge tools reach only what the user may read. Only the owner and administrators see
+a run (its steps quote passages at the owner's clearance); reviewers see the tool call a
+run waits on, to approve or reject it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from charter.agents import engine
+from charter.agents import runs as R
+from charter.agents.engine import ModelReply, TextScreen
+from charter.agents.runs import Run, RunRepository
+from charter.agents.spec import AgentSpec, Budget, TeamsFile, builtin_teams, load_teams, \
+    merged, parse_teams, resolve
+from charter.agents.tools import Found, Tool, ToolContext, ToolError, tool_named
+from charter.core.chat import ChatMessage, Passage
+from charter.core.errors import CharterError, ConflictError, InvalidInputError, \
+    NotFoundError, RateLimitedError
+from charter.core.principal import Principal, local_admin, require
+from charter.runtime import Runtime
+from charter.services import documents, events
+from charter.services.dashboard import COST_PER_1K
+from charter.services.reviews import asker_now
+from charter.spine.request import AskRequest
+
+MAX_TASK_CHARS = 8000
+READ_DOCUMENT_CHARS = 12_000
+
+
+def teams(rt: Runtime) -> TeamsFile:
+    """The built-in teams and those of the ``agents_file`` setting."""
+    path = rt.settings.values["agents_file"]
+    return merged(builtin_teams(), load_teams(Path(path))) if path else builtin_teams()
+
+
+class RuntimePorts:
+    """The engine's view of one runtime (``agents.engine.Ports``)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.runs = RunRepository(rt.db)
+
+    def principal(self, run: Run) -> Principal:
+        return asker_now(self.rt, Principal(run.principal_id)) \
+            if run.principal_id != local_admin().id else local_admin()
+
+    def ask(self, run: Run, agent: AgentSpec, messages: list[ChatMessage]) -> ModelReply:
+        try:
+            result = self.rt.gateway.ask(AskRequest(
+                messages=messages, principal=self.principal(run), model=agent.model,
+                max_tokens=agent.max_tokens))
+        except CharterError as exc:
+            return ModelReply("", "error", reason=exc.public or exc.message)
+        tokens = result.usage.prompt_tokens + result.usage.completion_tokens
+        cost = tokens / 1000 * COST_PER_1K.get(result.route.name, 0.0)
+        d = result.decision
+        return ModelReply(result.answer, d.action, tokens=tokens, cost=cost,
+                          reason=d.reason or "", review_id=d.review_id,
+                          request_id=result.request_id, route=result.route.name)
+
+    def review(self, review_id: str) -> tuple[str, str | None]:
+        review = self.rt.reviews.get(review_id)
+        return review.state, review.answer
+
+    def screen_arguments(self, run: Run, tool: str, arguments: str) -> TextScreen:
+        screened = self.rt.screen.screen_input(
+            self.principal(run), [ChatMessage("user", f"Use the tool {tool} with {arguments}")])
+        action = screened.decision.action
+        return TextScreen(action if action in ("refuse", "hold_for_review") else "allow",
+                          arguments, screened.decision.reason or "")
+
+    def screen_result(self, run: Run, tool: str, result: str) -> TextScreen:
+        checked = self.rt.screen.screen_passages([Passage(1, result, document=f"tool {tool}")])
+        if checked.dropped:
+            return TextScreen("withheld", "[withheld: the tool's result held instructions "
+                              "addressed to the model]", "injected instructions")
+        redacted = self.rt.screen.redact(result)
+        return TextScreen("allow" if redacted == result else "redacted", redacted)
+
+    def redact(self, text: str) -> str:
+        return self.rt.screen.redact(text)
+
+    def tool_context(self, run: Run, key: str) -> ToolContext:
+        principal = self.principal(run)
+
+        def search(query: str, k: int) -> Sequence[Found]:
+            hits = documents.search(self.rt, principal, query, k=k)
+            return [Found(h.document_id, h.title,
+                          f"page {h.page}" if h.page else h.heading or "text", h.text)
+                    for h in hits]
+
+        def read(doc_id: str) -> str:
+            readable = [d for d in documents.list_documents(self.rt, principal)
+                        if d.id == doc_id or (len(doc_id) >= 8 and d.id.startswith(doc_id))]
+            if len(readable) != 1:
+                raise ToolError(f"no document {doc_id!r} among those this run may read")
+            text = "\n\n".join(c["text"] for c in self.rt.documents.chunks_of(readable[0].id))
+            return text[:READ_DOCUMENT_CHARS]
+
+        return ToolContext(run_id=run.id, principal_id=run.principal_id, search=search,
+                           read_document=read, idempotency_key=key)
+
+    def record(self, run: Run, event: str, payload: dict[str, Any]) -> None:
+        events.record(self.rt, Principal(run.principal_id), event, run.id,
+                      {"run_id": run.id, "team_name": run.team.spec.name, **payload})
+
+    def extra_tools(self) -> Mapping[str, Tool]:
+        return _tools
+
+
+_lock = threading.Lock()
+_serving = {"queue": False}
+# Tools handed in by the code embedding Charter (and tests), beside the built-ins and
+# plugins; kept for the process, since a run resumed later needs them again.
+_tools: dict[str, Tool] = {}  # set by the server: its engine always works the shared queue
+
+
+def serve_queue() -> None:
+    """Make this process a worker of the shared run queue when its engine starts."""
+    _serving["queue"] = True
+
+
+def _engine(rt: Runtime, *, listen: bool, tools: Mapping[str, Tool] | None = None) -> None:
+    with _lock:
+        _tools.update(tools or {})
+        engine.launch(RuntimePorts(rt), database_url=rt.db.workflow_url(),
+                      listen=listen or _serving["queue"],
+                      approval_timeout=rt.settings.values["agents_approval_timeout"])
+
+
+def _visible(rt: Runtime, actor: Principal, run_id: str) -> Run:
+    run = RunRepository(rt.db).get(run_id)
+    if run.principal_id != actor.id and not actor.has_role("admin"):
+        raise NotFoundError(f"no run {run_id!r}; see `charter agents list`")
+    return run
+
+
+def _budget(base: Budget, overrides: Mapping[str, Any] | None) -> Budget:
+    if not overrides:
+        return base
+    try:
+        return base.raised(**overrides)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"bad budget: {exc}; fields: "
+                                f"{', '.join(Budget.model_fields)}") from None
+
+
+def start(rt: Runtime, actor: Principal, team_name: str, task: str, *,
+          budget: Mapping[str, Any] | None = None, team_spec: Mapping[str, Any] | None = None,
+          background: bool = False, tools: Mapping[str, Tool] | None = None) -> Run:
+    """Start a run of ``team_name`` on ``task`` as ``actor``. ``team_spec`` (agents and
+    teams, as in a teams file) declares the team in the request itself. ``background``:
+    put it on the shared queue (servers); otherwise run it in this process."""
+    require(actor, "user")
+    task = (task or "").strip()
+    if not task:
+        raise InvalidInputError("the task is empty: say what the team should do")
+    if len(task) > MAX_TASK_CHARS:
+        raise InvalidInputError(f"the task has {len(task):,} characters; at most "
+                                f"{MAX_TASK_CHARS:,} are accepted")
+    declared = teams(rt)
+    if team_spec is not None:
+        declared = merged(declared, parse_teams(dict(team_spec), "team in the request"))
+    team = resolve(declared, team_name)
+    for agent in team.agents:
+        for name in agent.tools:
+            tool_named(name, tools)  # an unknown tool is refused before the run
+    runs = RunRepository(rt.db)
+    active = [r for r in runs.list(actor.id, limit=500) if r.status in R.ACTIVE]
+    limit = rt.settings.values["agents_max_active"]
+    if len(active) >= limit:
+        raise RateLimitedError(f"{len(active)} of your runs are queued, running or waiting; "
+                               f"at most {limit} at once (setting agents_max_active): wait "
+                               "for one to finish or cancel one")
+    _engine(rt, listen=background, tools=tools)
+    run = runs.create(team, task, actor.id, _budget(team.spec.budget, budget))
+    events.record(rt, actor, "run.started", run.id,
+                  {"run_id": run.id, "team_name": team.spec.name, "mode": team.spec.mode,
+                   "budget": run.budget.model_dump(), "background": background})
+    if background:
+        engine.enqueue(run)
+    else:
+        engine.start(run)
+    return runs.get(run.id)
+
+
+def wait(rt: Runtime, actor: Principal, run_id: str, *, timeout: float | None = None,
+         on_step: Callable[[dict[str, Any]], None] | None = None, poll: float = 0.3) -> Run:
+    """Block until the run leaves the active states (or ``timeout``), reporting each new
+    step to ``on_step``."""
+    import time
+
+    run = _visible(rt, actor, run_id)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shown = 0
+    while True:
+        if on_step is not None:
+            current = engine.steps(run.workflow_id)
+            for step in current[shown:]:
+                on_step(step)
+            shown = len(current)
+        run = _visible(rt, actor, run_id)
+        status = engine.workflow_status(run.workflow_id)
+        if run.status not in R.ACTIVE and status in ("SUCCESS", "ERROR", "CANCELLED", None):
+            if on_step is not None:
+                for step in engine.steps(run.workflow_id)[shown:]:
+                    on_step(step)
+            return run
+        if deadline is not None and time.monotonic() > deadline:
+            return run
+        time.sleep(poll)
+
+
+def list_runs(rt: Runtime, actor: Principal, *, everyone: bool = False,
+              limit: int = 50) -> list[Run]:
+    if everyone:
+        require(actor, "admin")
+        return RunRepository(rt.db).list(None, limit)
+    return RunRepository(rt.db).list(actor.id, limit)
+
+
+def get(rt: Runtime, actor: Principal, run_id: str) -> Run:
+    return _visible(rt, actor, run_id)
+
+
+def steps(rt: Runtime, actor: Principal, run_id: str) -> list[dict[str, Any]]:
+    run = _visible(rt, actor, run_id)
+    _engine(rt, listen=False)
+    return engine.steps(run.workflow_id)
+
+
+def waiting(rt: Runtime, actor: Principal) -> list[dict[str, Any]]:
+    """Tool calls waiting for approval, for reviewers: the call, never the run's steps."""
+    require(actor, "reviewer")
+    out = []
+    for run in RunRepository(rt.db).list(None, 500):
+        if run.status == R.AWAITING_APPROVAL and run.waiting and \
+                run.waiting.get("kind") == "tool":
+            out.append({"run_id": run.id, "team_name": run.team.spec.name,
+                        "principal_id": run.principal_id, **run.waiting,
+                        "arguments": json.loads(rt.screen.redact(
+                            json.dumps(run.waiting.get("arguments", {}))))})
+    return out
+
+
+def approve(rt: Runtime, actor: Principal, run_id: str, *, approve: bool,
+            note: str = "") -> Run:
+    """Approve or reject the tool call the run waits on; the run goes on."""
+    require(actor, "reviewer")
+    runs = RunRepository(rt.db)
+    run = runs.get(run_id)
+    w = run.waiting
+    if run.status != R.AWAITING_APPROVAL or not w or w.get("kind") != "tool":
+        raise ConflictError(f"run {run_id} is {run.status} and waits for no tool approval"
+                            + ("; a held model step is decided with `charter review`"
+                               if w and w.get("kind") == "review" else ""))
+    _engine(rt, listen=False)
+    engine.send_approval(run.workflow_id, w["key"], approve, actor.id, note)
+    runs.update(run_id, waiting={**w, "decided": "approved" if approve else "rejected",
+                                 "by": actor.id})
+    events.record(rt, actor, "run.approved" if approve else "run.rejected", run_id,
+                  {"run_id": run_id, "key": w["key"], "tool": w["tool"], "note": note})
+    return runs.get(run_id)
+
+
+def _alive(executor: str) -> bool:
+    host, _, pid = executor.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's process: only its operator can say
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def shutdown() -> None:
+    """Stop this process's engine (runs in flight stay resumable)."""
+    engine.shutdown()
+
+
+def recover(rt: Runtime) -> list[str]:
+    """At server start: when runs are active, start the engine (so queued runs are
+    worked) and resume those whose process on this machine died. Returns their ids."""
+    runs = RunRepository(rt.db)
+    active = [r for r in runs.list(None, 1000) if r.status in R.ACTIVE]
+    if not active:
+        return []
+    serve_queue()
+    _engine(rt, listen=True)
+    resumed = []
+    for run in active:
+        if not _alive(run.executor) and engine.workflow_status(run.workflow_id) in (
+                "PENDING", "ENQUEUED"):
+            runs.update(run.id, executor=R.this_executor())
+            engine.resume(run)
+            events.record(rt, Principal(run.principal_id), "run.resumed", run.id,
+                          {"run_id": run.id, "from_status": run.status, "after": "restart"})
+            resumed.append(run.id)
+    return resumed
+
+
+def resume(rt: Runtime, actor: Principal, run_id: str, *,
+           budget: Mapping[str, Any] | None = None, background: bool = False,
+           tools: Mapping[str, Tool] | None = None) -> Run:
+    """Continue a run from its last completed step: one that ran out of budget (with a
+    larger one), failed, was reconciled, or whose process died."""
+    run = _visible(rt, actor, run_id)
+    runs = RunRepository(rt.db)
+    orphaned = run.status in R.ACTIVE and not _alive(run.executor)
+    if run.status not in R.RESUMABLE and not orphaned:
+        raise ConflictError(f"run {run_id} is {run.status}; only a run that ran out of "
+                            "budget, failed, needs reconciliation or whose process died "
+                            "can be resumed")
+    if run.status == R.NEEDS_RECONCILIATION:
+        pending = [c for c in runs.calls(run_id) if c["state"] == "reconcile"]
+        if pending:
+            raise ConflictError(f"run {run_id} has a tool call to reconcile first: "
+                                f"`charter agents reconcile {run_id} --took-effect|--no-effect`")
+    new_budget = _budget(run.budget, budget)
+    if run.status == R.BUDGET_EXHAUSTED and new_budget == run.budget:
+        raise InvalidInputError(f"run {run_id} stopped because {run.note}; resume it with a "
+                                "larger budget (e.g. --steps, --tokens)")
+    _engine(rt, listen=background, tools=tools)
+    runs.update(run_id, budget=new_budget, status=R.QUEUED, executor=R.this_executor())
+    redo = run.status in (R.FAILED, R.NEEDS_RECONCILIATION)
+    handle = engine.resume(runs.get(run_id), redo_last=redo)
+    runs.update(run_id, workflow_id=handle.workflow_id)
+    events.record(rt, actor, "run.resumed", run_id,
+                  {"run_id": run_id, "from_status": run.status, "budget": new_budget.model_dump(),
+                   "workflow_id": handle.workflow_id})
+    return runs.get(run_id)
+
+
+def reconcile(rt: Runtime, actor: Principal, run_id: str, *, took_effect: bool,
+              result: str = "") -> Run:
+    """Say whether an irreversible call that began and never finished took effect: if it
+    did, the run goes on with ``result`` as its outcome; if not, resuming makes it again."""
+    require(actor, "reviewer")
+    runs = RunRepository(rt.db)
+    run = runs.get(run_id)
+    pending = [c for c in runs.calls(run_id) if c["state"] == "reconcile"]
+    if run.status != R.NEEDS_RECONCILIATION or not pending:
+        raise ConflictError(f"run {run_id} is {run.status}; nothing to reconcile")
+    call = pending[0]
+    if took_effect:
+        runs.end_call(call["key"], "done", result or "(took effect; no result recorded)")
+    else:
+        runs.forget_call(call["key"])
+    events.record(rt, actor, "run.reconciled", run_id,
+                  {"run_id": run_id, "key": call["key"], "tool": call["tool"],
+                   "took_effect": took_effect})
+    return runs.get(run_id)
+
+
+def cancel(rt: Runtime, actor: Principal, run_id: str) -> Run:
+    run = _visible(rt, actor, run_id)
+    if run.status not in R.ACTIVE:
+        raise ConflictError(f"run {run_id} is already {run.status}")
+    _engine(rt, listen=False)
+    engine.cancel(run.workflow_id)
+    RunRepository(rt.db).update(run_id, status=R.CANCELLED, waiting=None,
+                                note=f"cancelled by {actor.id}")
+    events.record(rt, actor, "run.cancelled", run_id, {"run_id": run_id})
+    return RunRepository(rt.db).get(run_id)
