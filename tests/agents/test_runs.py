@@ -34,6 +34,9 @@ def test_a_sequential_team_calls_a_tool_and_hands_its_result_on(rt: Runtime) -> 
     tool = next(s for s in steps if s["kind"] == "tool")
     assert tool["result"] == "42" and tool["ok"]
     assert done.spent.steps == 3 and done.spent.tool_calls == 1
+    # Each model step is an ordinary governed chat request, audited with its run and agent.
+    origins = [r.payload.get("origin") for r in rt.audit.records(event="chat")]
+    assert origins == [f"{done.id}:counter", f"{done.id}:counter", f"{done.id}:scribe"]
 
 
 def chat_records(rt: Runtime) -> int:
@@ -77,20 +80,25 @@ def test_a_review_team_stops_when_the_reviewer_approves(rt: Runtime) -> None:
     scripted(rt, "drafter", ["Draft one.", "Draft two, with the figures."])
     scripted(rt, "critic", ["Add the figures.", "Looks right.\nAPPROVED"])
     spec = team("rev", "review", {"author": {"model": "drafter"}, "critic": {"model": "critic"}},
-                max_rounds=3)
+                budget={"rounds": 3})
     done = run_to_end(rt, "rev", spec)
     assert done.status == R.COMPLETED and done.note == "the reviewer approved"
     assert done.answer == "Draft two, with the figures." and done.spent.steps == 4
 
 
-def test_a_review_that_never_approves_ends_at_max_rounds(rt: Runtime) -> None:
-    scripted(rt, "drafter2", ["A draft."])
+def test_a_reviewer_that_never_approves_stops_at_the_bound_with_the_last_draft(
+        rt: Runtime) -> None:
+    scripted(rt, "drafter2", ["Draft A.", "Draft B.", "Draft C."])
     scripted(rt, "never", ["Not yet."])
     spec = team("rev2", "review", {"author": {"model": "drafter2"},
-                                   "critic": {"model": "never"}}, max_rounds=2)
+                                   "critic": {"model": "never"}}, budget={"rounds": 2})
     done = run_to_end(rt, "rev2", spec)
-    assert done.status == R.COMPLETED and "not approved after 2 rounds" in done.note
-    assert done.spent.steps == 4  # draft, review, revision, review
+    assert done.status == R.BUDGET_EXHAUSTED and "within 2 rounds" in done.note
+    assert done.answer == "Draft B." and done.spent.steps == 4  # draft, review, revision, review
+    agents.resume(rt, ADMIN, done.id, budget={"rounds": 3})
+    more = agents.wait(rt, ADMIN, done.id, timeout=60)
+    assert more.status == R.BUDGET_EXHAUSTED and more.answer == "Draft C."
+    assert more.spent.steps == 6 and len(rt.audit.records(event="chat")) == 6
 
 
 def test_a_manager_delegates_to_members_and_merges(rt: Runtime) -> None:

@@ -98,3 +98,34 @@ def test_sign_in_ask_open_citation_and_approve_a_held_request(served_handbook: S
             browser.close()
     review = served.runtime.reviews.list("approved")
     assert len(review) == 1 and review[0].answer is not None
+
+
+@pytest.mark.integration
+def test_start_a_team_run_and_watch_its_steps(served_handbook: Served) -> None:
+    sync_playwright = _browser()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    served = served_handbook
+    from charter.agents import engine
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(served.url)
+            page.get_by_label("API key").fill(served.keys["user"])
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Agents").click()
+            page.get_by_label("Team").select_option("research")
+            page.get_by_label("Task").fill("How many days of paid annual leave do employees get?")
+            page.get_by_role("button", name="Start run").click()
+            status = page.locator("#run-status")
+            status.get_by_text("completed").wait_for(timeout=90_000)
+            rows = page.locator("#steps-table tbody tr")
+            assert rows.count() >= 2  # the researcher's and the writer's model steps
+            assert "researcher" in rows.first.inner_text()
+            assert "leave" in page.locator("#run-answer").inner_text().lower()
+            page.screenshot(path=str(SHOTS / "7-agent-run.png"), full_page=True)
+        finally:
+            browser.close()
+            engine.shutdown()

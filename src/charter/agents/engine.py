@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dbos import DBOS, DBOSConfig, DBOSPortableJSONSerializer, SetWorkflowID
+from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer, SetWorkflowID
 from dbos._error import DBOSException
 
 from charter.agents import protocol
@@ -131,6 +131,16 @@ def review_step(review_id: str) -> dict[str, Any]:
     return {"kind": "wait", "state": state, "answer": answer}
 
 
+@DBOS.step(name="charter.agent.approval")
+def approval_step(run_id: str, waiting: dict[str, Any]) -> dict[str, Any]:
+    """The run asks for a person's approval (a step: asked once, however often the run
+    is replayed)."""
+    ports = _bound()
+    ports.runs.update(run_id, status=R.AWAITING_APPROVAL, waiting=waiting)
+    ports.record(ports.runs.get(run_id), "agent.approval_requested", waiting)
+    return {"kind": "approval", **waiting}
+
+
 @DBOS.step(name="charter.agent.screen")
 def screen_step(run_id: str, tool: str, arguments: str) -> dict[str, Any]:
     ports = _bound()
@@ -153,9 +163,18 @@ def tool_step(run_id: str, agent_name: str, tool_name: str, args: dict[str, Any]
             out.update(result=stored or "", ok=True, replayed=True)
             return out
         if state in ("started", "reconcile"):
-            ports.runs.end_call(key, "reconcile", None)
-            out.update(result="", ok=False, reconcile=True)
-            return out
+            # An attempt began and never finished: its process died inside the call.
+            checked = _took_effect(tool, key, ports.tool_context(run, key))
+            if checked is None:  # the tool cannot tell: a person must
+                ports.runs.end_call(key, "reconcile", None)
+                out.update(result="", ok=False, reconcile=True)
+                return out
+            if checked is not False:  # it did: its result stands, the call is not repeated
+                ports.runs.end_call(key, "done", checked)
+                out.update(result=ports.screen_result(run, tool_name, checked).text, ok=True,
+                           reconciled=True)
+                return out
+            # It did not: make it now, under the same key.
     result, ok = run_tool(tool, args, ports.tool_context(run, key))
     if tool.side_effect == "irreversible":
         ports.runs.end_call(key, "done" if ok else "failed", result)
@@ -167,6 +186,21 @@ def tool_step(run_id: str, agent_name: str, tool_name: str, args: dict[str, Any]
         "arguments": ports.redact(json.dumps(args)),
         "ok": ok, "result_chars": len(result), "withheld": screened.action != "allow"})
     return out
+
+
+def _took_effect(tool: Tool, key: str, ctx: ToolContext) -> str | bool | None:
+    """Whether the call ``key`` took effect, asked of the tool (``status(key, ctx)``: its
+    result if it did, None if not): the result, False (it did not), or None (the tool
+    has no way to tell, or failed to)."""
+    status = getattr(tool, "status", None)
+    if status is None:
+        return None
+    try:
+        result = status(key, ctx)
+    except Exception:  # noqa: BLE001 - a tool that cannot tell leaves it to a person
+        log.warning("tool %s could not tell whether call %s took effect", tool.name, key)
+        return None
+    return False if result is None else str(result)
 
 
 # -- the workflow ----------------------------------------------------------------------
@@ -233,9 +267,8 @@ class Loop:
 
     def _approval(self, key: str, tool: str, args: dict[str, Any], why: str) -> bool:
         """Wait for a person's decision on one tool call (sent with ``approve``)."""
-        waiting = {"kind": "tool", "key": key, "tool": tool, "arguments": args, "why": why}
-        self.ports.runs.update(self.run.id, status=R.AWAITING_APPROVAL, waiting=waiting)
-        self.ports.record(self.run, "agent.approval_requested", waiting)
+        approval_step(self.run.id, {"kind": "tool", "key": key, "tool": tool,
+                                    "arguments": args, "why": why})
         decision = DBOS.recv(topic=key, timeout_seconds=_state.get("approval_timeout", 86400))
         self.ports.runs.update(self.run.id, status=R.RUNNING, waiting=None)
         if decision is None:
@@ -301,20 +334,24 @@ class Loop:
             handed = self.turn(agent, self.run.task, handed, f"s{i}")
         return handed
 
-    def review(self) -> tuple[str, bool]:
+    def review(self) -> str:
+        """Draft, review, revise until the reviewer approves; a reviewer that never does
+        stops the run at the budget's rounds with the last draft."""
         writer, reviewer = self.run.team.agents
         draft = self.turn(writer, self.run.task, "", "w0")
-        for round_ in range(1, self.run.team.spec.max_rounds + 1):
+        round_ = 0
+        while True:
+            round_ += 1
             verdict = self.turn(reviewer, self.run.task, f"Draft:\n{draft}", f"r{round_}")
             self.best = draft
             if protocol.approved(verdict):
-                return draft, True
-            if round_ == self.run.team.spec.max_rounds:
-                break
+                return draft
+            if round_ >= self.budget.rounds:
+                raise Stop(R.BUDGET_EXHAUSTED, f"the reviewer did not approve within "
+                           f"{self.budget.rounds} rounds; the answer is the last draft")
             draft = self.turn(writer, self.run.task,
                               f"Your draft:\n{draft}\n\nThe reviewer asks:\n{verdict}",
                               f"w{round_}")
-        return draft, False
 
     def hierarchical(self) -> str:
         manager, *members = self.run.team.agents
@@ -339,9 +376,7 @@ def agent_run(run_id: str) -> dict[str, Any]:
     try:
         mode = run.team.spec.mode
         if mode == "review":
-            answer, ok = loop.review()
-            note = ("the reviewer approved" if ok else
-                    f"not approved after {run.team.spec.max_rounds} rounds: last draft")
+            answer, note = loop.review(), "the reviewer approved"
         elif mode == "hierarchical":
             answer = loop.hierarchical()
         else:
@@ -400,9 +435,13 @@ def _shutdown() -> None:
 
 
 def shutdown() -> None:
+    """Stop the engine and close the clients (runs in flight stay resumable)."""
     with _launched:
         if _state:
             _shutdown()
+        for c in _clients.values():
+            c.destroy()
+        _clients.clear()
 
 
 def start(run: Run) -> Any:
@@ -417,19 +456,34 @@ def enqueue(run: Run) -> None:
         DBOS.retrieve_queue(QUEUE).enqueue(agent_run, run.id)
 
 
-def handle(workflow_id: str) -> Any:
-    return DBOS.retrieve_workflow(workflow_id)
+_clients: dict[str, Any] = {}
 
 
-def workflow_status(workflow_id: str) -> str | None:
-    status = DBOS.get_workflow_status(workflow_id)
-    return status.status if status else None
+def client(database_url: str) -> DBOSClient:
+    """A client of the runs' system database: reads steps and status, sends approvals,
+    cancels. It executes nothing, so reading a run never makes this process take work."""
+    with _launched:
+        found = _clients.get(database_url)
+        if found is None:
+            found = DBOSClient(system_database_url=database_url,
+                               serializer=DBOSPortableJSONSerializer(),
+                               application_name="charter")
+            _clients[database_url] = found
+        return found
 
 
-def steps(workflow_id: str) -> list[dict[str, Any]]:
+def workflow_status(database_url: str, workflow_id: str) -> str | None:
+    try:
+        status = client(database_url).retrieve_workflow(workflow_id).get_status()
+    except DBOSException:
+        return None
+    return status.status
+
+
+def steps(database_url: str, workflow_id: str) -> list[dict[str, Any]]:
     """The run's completed steps as stored: model calls, tool calls, screens and waits."""
     out = []
-    for s in DBOS.list_workflow_steps(workflow_id):
+    for s in client(database_url).list_workflow_steps(workflow_id):
         if not s["function_name"].startswith("charter.agent."):
             continue
         row = dict(s["output"]) if isinstance(s["output"], dict) else {"output": s["output"]}
@@ -441,26 +495,31 @@ def steps(workflow_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def send_approval(workflow_id: str, key: str, approve: bool, by: str, note: str) -> None:
-    DBOS.send(workflow_id, {"approve": approve, "by": by, "note": note}, topic=key)
+def send_approval(database_url: str, workflow_id: str, key: str, approve: bool, by: str,
+                  note: str) -> None:
+    client(database_url).send(workflow_id, {"approve": approve, "by": by, "note": note},
+                              topic=key)
 
 
-def resume(run: Run, *, redo_last: bool = False) -> Any:
+def cancel(database_url: str, workflow_id: str) -> None:
+    client(database_url).cancel_workflow(workflow_id)
+
+
+def resume(run: Run, *, redo_last: bool = False, shared: bool = False) -> Any:
     """Continue ``run`` from its last completed step. A workflow that never ended (its
     process died) goes on as itself; one that ended (a bound reached, a failure, a call
     to reconcile) is forked: the new workflow replays every stored step and runs on from
     the last (``redo_last``: that step is made again, e.g. a failed model call or the
-    reconciled tool call) or from after it."""
-    if workflow_status(run.workflow_id) not in ("SUCCESS", "ERROR"):
-        return DBOS.resume_workflow(run.workflow_id)
+    reconciled tool call) or from after it. ``shared``: onto the shared queue (any server
+    takes it); otherwise this process takes it."""
+    queue_name = QUEUE if shared else None
+    status = DBOS.get_workflow_status(run.workflow_id)
+    if status is None or status.status not in ("SUCCESS", "ERROR"):
+        return DBOS.resume_workflow(run.workflow_id, queue_name=queue_name)
     stored = DBOS.list_workflow_steps(run.workflow_id)
     ours = [s["function_id"] for s in stored if s["function_name"].startswith("charter.agent.")]
     if redo_last and ours:
         start_step = ours[-1]
     else:
         start_step = max((s["function_id"] for s in stored), default=0) + 1
-    return DBOS.fork_workflow(run.workflow_id, start_step)
-
-
-def cancel(workflow_id: str) -> None:
-    DBOS.cancel_workflow(workflow_id)
+    return DBOS.fork_workflow(run.workflow_id, start_step, queue_name=queue_name)

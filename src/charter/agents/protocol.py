@@ -4,7 +4,7 @@ An agent that wants a tool answers with one line ``CALL <tool> <JSON object>``; 
 else is its answer. A reviewer approves with a line that is just ``APPROVED``; a manager
 delegates with lines ``@member: sub-task``. Small models that never follow the format
 still make progress: their text is taken as the answer, and a reviewer that never says
-APPROVED ends the loop at ``max_rounds``.
+APPROVED stops the run at its budget's ``rounds`` (``budget_exhausted``).
 
 Context is windowed: an agent sees the task, at most ``CONTEXT_CHARS`` of the material
 handed to it, and its last ``OBSERVATIONS`` tool results, so each prompt is bounded and

@@ -7,7 +7,7 @@ and ``teams`` (name -> mode, members, budget). Modes:
 * ``hierarchical``: the first member is the manager; it writes one sub-task per line for
   the others (``@name: sub-task``), they work, and the manager merges their outputs;
 * ``review``: the first member writes, the second reviews; the reviewer approves with a
-  line ``APPROVED`` or asks for changes, for at most ``max_rounds`` rounds.
+  line ``APPROVED`` or asks for changes, for at most the budget's ``rounds``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Budget(BaseModel):
                                 description="time spent in steps")
     repeats: int = Field(1, ge=0, le=10,
                          description="identical tool calls answered from the first result")
+    rounds: int = Field(3, ge=1, le=20, description="review rounds without an approval")
 
     def raised(self, **changes: float | int | None) -> Budget:
         """This budget with the given limits replaced (None keeps a limit)."""
@@ -66,7 +67,6 @@ class TeamSpec(BaseModel):
     description: str = Field("", max_length=500)
     mode: Mode = "sequential"
     members: list[str] = Field(min_length=1, max_length=12)
-    max_rounds: int = Field(3, ge=1, le=20, description="review rounds")
     budget: Budget = Field(default_factory=Budget)
 
     @model_validator(mode="after")

@@ -8,7 +8,11 @@ a package adds one through the ``charter.agent_tools`` entry point group (the en
 point names a class taking no arguments, or an instance). ``side_effect`` is ``read``
 (no effect outside Charter), ``idempotent`` (repeating it does no harm) or
 ``irreversible`` (an e-mail, a payment): an irreversible call waits for a human's
-approval and is made at most once, under an idempotency key the tool receives.
+approval and is made at most once, under an idempotency key the tool receives
+(``ctx.idempotency_key``). An irreversible tool may also have ``status(key, ctx)``,
+returning the result of the call made under ``key`` if it took effect and None if it
+did not: then a call interrupted by a crash is settled by asking the tool, and only a
+tool without it needs a person to reconcile.
 """
 
 from __future__ import annotations

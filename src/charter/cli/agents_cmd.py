@@ -44,6 +44,8 @@ def describe(step: dict[str, Any]) -> str:
                 f"({json.dumps(step.get('args'))[:60]}) {ms}{flag} -> {result[:80]}")
     if kind == "screen":
         return f"[{step['step']:>3}] charter on the tool call: {step.get('action')}"
+    if kind == "approval":
+        return f"[{step['step']:>3}] approval asked for {step.get('tool')}: {step.get('why')}"
     if kind == "wait":
         return f"[{step['step']:>3}] waiting on a review: {step.get('state')}"
     return f"[{step.get('step', '?'):>3}] {step.get('name')}"

@@ -61,7 +61,7 @@ class RuntimePorts:
         try:
             result = self.rt.gateway.ask(AskRequest(
                 messages=messages, principal=self.principal(run), model=agent.model,
-                max_tokens=agent.max_tokens))
+                max_tokens=agent.max_tokens, origin=f"{run.id}:{agent.name}"))
         except CharterError as exc:
             return ModelReply("", "error", reason=exc.public or exc.message)
         tokens = result.usage.prompt_tokens + result.usage.completion_tokens
@@ -204,19 +204,20 @@ def wait(rt: Runtime, actor: Principal, run_id: str, *, timeout: float | None = 
     import time
 
     run = _visible(rt, actor, run_id)
+    url = rt.db.workflow_url()
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = 0
     while True:
         if on_step is not None:
-            current = engine.steps(run.workflow_id)
+            current = engine.steps(url, run.workflow_id)
             for step in current[shown:]:
                 on_step(step)
             shown = len(current)
         run = _visible(rt, actor, run_id)
-        status = engine.workflow_status(run.workflow_id)
+        status = engine.workflow_status(url, run.workflow_id)
         if run.status not in R.ACTIVE and status in ("SUCCESS", "ERROR", "CANCELLED", None):
             if on_step is not None:
-                for step in engine.steps(run.workflow_id)[shown:]:
+                for step in engine.steps(url, run.workflow_id)[shown:]:
                     on_step(step)
             return run
         if deadline is not None and time.monotonic() > deadline:
@@ -238,8 +239,7 @@ def get(rt: Runtime, actor: Principal, run_id: str) -> Run:
 
 def steps(rt: Runtime, actor: Principal, run_id: str) -> list[dict[str, Any]]:
     run = _visible(rt, actor, run_id)
-    _engine(rt, listen=False)
-    return engine.steps(run.workflow_id)
+    return engine.steps(rt.db.workflow_url(), run.workflow_id)
 
 
 def waiting(rt: Runtime, actor: Principal) -> list[dict[str, Any]]:
@@ -267,8 +267,11 @@ def approve(rt: Runtime, actor: Principal, run_id: str, *, approve: bool,
         raise ConflictError(f"run {run_id} is {run.status} and waits for no tool approval"
                             + ("; a held model step is decided with `charter review`"
                                if w and w.get("kind") == "review" else ""))
-    _engine(rt, listen=False)
-    engine.send_approval(run.workflow_id, w["key"], approve, actor.id, note)
+    if w.get("decided"):
+        raise ConflictError(f"the {w['tool']} call of run {run_id} was already {w['decided']} "
+                            f"by {w.get('by')}")
+    engine.send_approval(rt.db.workflow_url(), run.workflow_id, w["key"], approve, actor.id,
+                         note)
     runs.update(run_id, waiting={**w, "decided": "approved" if approve else "rejected",
                                  "by": actor.id})
     events.record(rt, actor, "run.approved" if approve else "run.rejected", run_id,
@@ -305,10 +308,10 @@ def recover(rt: Runtime) -> list[str]:
     _engine(rt, listen=True)
     resumed = []
     for run in active:
-        if not _alive(run.executor) and engine.workflow_status(run.workflow_id) in (
-                "PENDING", "ENQUEUED"):
+        if not _alive(run.executor) and engine.workflow_status(
+                rt.db.workflow_url(), run.workflow_id) == "PENDING":
             runs.update(run.id, executor=R.this_executor())
-            engine.resume(run)
+            engine.resume(run, shared=True)
             events.record(rt, Principal(run.principal_id), "run.resumed", run.id,
                           {"run_id": run.id, "from_status": run.status, "after": "restart"})
             resumed.append(run.id)
@@ -339,7 +342,7 @@ def resume(rt: Runtime, actor: Principal, run_id: str, *,
     _engine(rt, listen=background, tools=tools)
     runs.update(run_id, budget=new_budget, status=R.QUEUED, executor=R.this_executor())
     redo = run.status in (R.FAILED, R.NEEDS_RECONCILIATION)
-    handle = engine.resume(runs.get(run_id), redo_last=redo)
+    handle = engine.resume(runs.get(run_id), redo_last=redo, shared=background)
     runs.update(run_id, workflow_id=handle.workflow_id)
     events.record(rt, actor, "run.resumed", run_id,
                   {"run_id": run_id, "from_status": run.status, "budget": new_budget.model_dump(),
@@ -372,8 +375,7 @@ def cancel(rt: Runtime, actor: Principal, run_id: str) -> Run:
     run = _visible(rt, actor, run_id)
     if run.status not in R.ACTIVE:
         raise ConflictError(f"run {run_id} is already {run.status}")
-    _engine(rt, listen=False)
-    engine.cancel(run.workflow_id)
+    engine.cancel(rt.db.workflow_url(), run.workflow_id)
     RunRepository(rt.db).update(run_id, status=R.CANCELLED, waiting=None,
                                 note=f"cancelled by {actor.id}")
     events.record(rt, actor, "run.cancelled", run_id, {"run_id": run_id})

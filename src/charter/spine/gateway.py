@@ -271,7 +271,8 @@ class Gateway:
             passages=p.grounding.passages, dropped=p.grounding.dropped, stream=streamed,
             strategy=note, latency_ms=(time.perf_counter() - a.started) * 1000,
             backend_ms=backend_s * 1000, result=result,
-            error=ErrorRecord(code=error.code, message=error.message) if error else None)
+            error=ErrorRecord(code=error.code, message=error.message) if error else None,
+            origin=req.origin)
         if conn is not None:
             self.audit.append(a.request_id, req.principal.id, "chat", record.payload(),
                               conn=conn)

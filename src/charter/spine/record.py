@@ -118,6 +118,7 @@ class ChatRecord:
     usage: dict[str, int] | None = None
     label: str | None = None
     error: ErrorRecord | None = None
+    origin: str | None = None  # an agent run's step, when the request is one
 
     def payload(self) -> dict[str, Any]:
         """The JSON the audit chain stores: an answered request has citations, usage and
@@ -136,6 +137,8 @@ class ChatRecord:
             out.update(citations=self.citations, usage=self.usage, label=self.label)
         else:
             out["error"] = _fields(self.error)
+        if self.origin is not None:
+            out["origin"] = self.origin
         return out
 
 
@@ -165,7 +168,8 @@ def chat_record(*, principal: Principal, question: str, redacted: str,
                 approved_review: str | None, route: RouteDecision, model: ModelRecord | None,
                 passages: Sequence[Passage], dropped: Sequence[str], stream: bool,
                 strategy: str | None, latency_ms: float, backend_ms: float,
-                result: Result | None = None, error: ErrorRecord | None = None) -> ChatRecord:
+                result: Result | None = None, error: ErrorRecord | None = None,
+                origin: str | None = None) -> ChatRecord:
     return ChatRecord(
         principal=PrincipalRecord(id=principal.id, roles=sorted(principal.roles),
                                   tier=principal.tier),
@@ -182,4 +186,4 @@ def chat_record(*, principal: Principal, question: str, redacted: str,
         backend_ms=round(backend_ms, 2), status="ok" if error is None else "error",
         citations=[c.n for c in result.citations] if result is not None else None,
         usage=result.usage.model_dump() if result is not None else None,
-        label=result.label if result is not None else None, error=error)
+        label=result.label if result is not None else None, error=error, origin=origin)

@@ -34,6 +34,9 @@ class AskRequest:
     # Per-request overrides of the user's stored profile (None: use the profile).
     personality: str | None = None
     instructions: str | None = None
+    # Where the request comes from when it is not a person's own chat: an agent run's
+    # step ("run_...:agent"), recorded in the audit record.
+    origin: str | None = None
 
     @property
     def question(self) -> str:
@@ -83,7 +86,8 @@ def encode(req: AskRequest) -> dict[str, Any]:
                           "groups": sorted(p.groups), "tier": p.tier},
             "model": req.model, "max_tokens": req.max_tokens,
             "temperature": req.temperature, "seed": req.seed, "use_case": req.use_case,
-            "personality": req.personality, "instructions": req.instructions}
+            "personality": req.personality, "instructions": req.instructions,
+            "origin": req.origin}
 
 
 def decode(data: dict[str, Any], **overrides: Any) -> AskRequest:
@@ -96,6 +100,6 @@ def decode(data: dict[str, Any], **overrides: Any) -> AskRequest:
         "principal": principal, "model": data["model"], "max_tokens": data["max_tokens"],
         "temperature": data["temperature"], "seed": data["seed"],
         "use_case": data["use_case"], "personality": data.get("personality"),
-        "instructions": data.get("instructions")}
+        "instructions": data.get("instructions"), "origin": data.get("origin")}
     fields.update(overrides)
     return AskRequest(**fields)

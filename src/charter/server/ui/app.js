@@ -55,8 +55,9 @@ async function signIn(secret) {
 
 function show(tab) {
   for (const b of document.querySelectorAll("#tabs button")) b.setAttribute("aria-pressed", String(b.dataset.tab === tab));
-  for (const id of ["chat", "reviews", "usecases", "audit", "documents", "dashboard"]) $(`#${id}`).hidden = id !== tab;
-  ({ reviews: loadReviews, usecases: loadUseCases, audit: loadAudit, documents: loadDocuments,
+  for (const id of ["chat", "agents", "reviews", "usecases", "audit", "documents", "dashboard"]) $(`#${id}`).hidden = id !== tab;
+  if (tab !== "agents") clearTimeout(runTimer);
+  ({ agents: loadAgents, reviews: loadReviews, usecases: loadUseCases, audit: loadAudit, documents: loadDocuments,
      dashboard: loadDashboard }[tab] || (() => $("#question").focus()))();
 }
 
@@ -164,6 +165,107 @@ async function ask(question) {
     $("#send").disabled = false;
     $("#question").focus();
   }
+}
+
+// -- agent runs --------------------------------------------------------------------------------
+
+const ACTIVE = ["queued", "running", "awaiting_approval"];
+const RESUMABLE = ["budget_exhausted", "failed", "needs_reconciliation"];
+let runTimer = null, openRun = null;
+
+async function loadAgents() {
+  if (!$("#run-team").options.length) {
+    const declared = await api("/api/runs/teams");
+    for (const t of Object.values(declared.teams)) {
+      $("#run-team").append(el("option", { value: t.name }, `${t.name} (${t.mode}): ${t.description}`));
+    }
+  }
+  const runs = await api("/api/runs");
+  const body = $("#runs-table tbody");
+  body.textContent = "";
+  if (!runs.length) body.append(el("tr", {}, el("td", { colspan: "4" }, "No runs yet.")));
+  for (const r of runs) {
+    body.append(el("tr", {},
+      el("td", {}, el("button", { type: "button", class: "plain", onclick: () => showRun(r.id) }, r.id)),
+      el("td", {}, r.team_name), el("td", {}, r.status), el("td", {}, r.task.slice(0, 80))));
+  }
+  if (hasRole("reviewer")) await loadWaiting();
+  if (openRun) await showRun(openRun);
+}
+
+async function loadWaiting() {
+  const box = $("#run-waiting");
+  box.textContent = "";
+  const waiting = await api("/api/runs/waiting");
+  if (!waiting.length) return;
+  box.append(el("h3", {}, "Tool calls waiting for approval"));
+  const list = el("ul", { class: "cards" });
+  for (const w of waiting) {
+    const decide = (approve) => async () => {
+      try {
+        await api(`/api/runs/${w.run_id}/approval`, { method: "POST", body: JSON.stringify({ approve }) });
+        item.replaceWith(el("li", { role: "status" }, `${approve ? "Approved" : "Rejected"} the ${w.tool} call of ${w.run_id}.`));
+      } catch (err) { alert(err.message); }
+    };
+    const item = el("li", {}, el("p", {}, el("strong", {}, w.tool), ` · ${w.run_id} · ${w.principal_id} · ${w.why}`),
+      el("pre", {}, JSON.stringify(w.arguments, null, 2)),
+      el("p", { class: "meta" }, el("button", { type: "button", onclick: decide(true) }, "Approve"),
+        el("button", { type: "button", class: "plain", onclick: decide(false) }, "Reject")));
+    list.append(item);
+  }
+  box.append(list);
+}
+
+function stepDetail(s) {
+  if (s.kind === "model") return `${s.action}: ${(s.text || s.reason || "").slice(0, 240)}`;
+  if (s.kind === "tool") return `${s.tool}(${JSON.stringify(s.args)}) → ${(s.result || "").slice(0, 200)}${s.reconcile ? " (to reconcile)" : ""}`;
+  if (s.kind === "screen") return `charter on the call: ${s.action}`;
+  if (s.kind === "wait") return `review: ${s.state}`;
+  if (s.kind === "approval") return `approval asked for ${s.tool}: ${s.why}`;
+  return s.name;
+}
+
+async function showRun(id) {
+  clearTimeout(runTimer);
+  openRun = id;
+  const r = await api(`/api/runs/${id}`);
+  $("#run-view").hidden = false;
+  $("#run-title").textContent = `${r.id} · ${r.team_name}`;
+  const s = r.spent;
+  $("#run-status").textContent = `${r.status}${r.note ? " — " + r.note : ""} · ${s.steps} steps, ${s.tool_calls} tool calls, ${s.tokens} tokens, ${s.seconds} s`;
+  const body = $("#steps-table tbody");
+  body.textContent = "";
+  for (const st of r.steps) {
+    body.append(el("tr", {}, el("td", {}, st.step), el("td", {}, st.agent || ""), el("td", {}, st.kind),
+      el("td", {}, st.tokens ?? ""), el("td", {}, st.seconds != null ? `${Math.round(st.seconds * 1000)} ms` : ""),
+      el("td", {}, stepDetail(st))));
+  }
+  $("#run-answer").textContent = r.answer || "";
+  $("#run-resume").hidden = !RESUMABLE.includes(r.status);
+  $("#run-cancel").hidden = !ACTIVE.includes(r.status);
+  if (ACTIVE.includes(r.status) && !$("#agents").hidden) runTimer = setTimeout(() => showRun(id), 1000);
+}
+
+async function startRun(ev) {
+  ev.preventDefault();
+  $("#run-error").textContent = "";
+  const body = { team: $("#run-team").value, task: $("#run-task").value.trim() };
+  if ($("#run-steps").value) body.budget = { steps: Number($("#run-steps").value) };
+  try {
+    const run = await api("/api/runs", { method: "POST", body: JSON.stringify(body) });
+    $("#run-task").value = "";
+    openRun = run.id;
+    await loadAgents();
+  } catch (err) { $("#run-error").textContent = err.message; }
+}
+
+async function runAction(action) {
+  if (!openRun) return;
+  const budget = action === "resume" && $("#run-steps").value ? { budget: { steps: Number($("#run-steps").value) } } : {};
+  try {
+    await api(`/api/runs/${openRun}/${action}`, { method: "POST", body: JSON.stringify(budget) });
+    await loadAgents();
+  } catch (err) { $("#run-error").textContent = err.message; }
 }
 
 // -- governance console ------------------------------------------------------------------------
@@ -305,6 +407,9 @@ document.addEventListener("DOMContentLoaded", () => {
     } catch (err) { alert(err.message); }
   });
   $("#audit-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadAudit(); });
+  $("#run-form").addEventListener("submit", startRun);
+  $("#run-resume").addEventListener("click", () => runAction("resume"));
+  $("#run-cancel").addEventListener("click", () => runAction("cancel"));
   $("#audit-export").addEventListener("click", exportAudit);
   if (key()) signIn(key());
 });
