@@ -32,7 +32,7 @@ def test_an_irreversible_call_waits_for_approval_and_is_made_once(rt: Runtime) -
     assert waiting.waiting["tool"] == "send_mail" and mail.calls == []
     (listed,) = agents.waiting(rt, ADMIN)
     assert listed["run_id"] == run.id and listed["arguments"]["to"]
-    agents.approve(rt, ADMIN, run.id, approve=True, note="fine")
+    agents.approve(rt, ADMIN, run.id, approve=True, note="fine", then="here")
     done = agents.wait(rt, ADMIN, run.id, timeout=30)
     assert done.status == R.COMPLETED and done.answer == "Mail sent."
     assert len(mail.calls) == 1 and mail.calls[0][1] == f"{run.id}:s0:1"
@@ -42,7 +42,8 @@ def test_an_irreversible_call_waits_for_approval_and_is_made_once(rt: Runtime) -
     assert {"run.started", "agent.approval_requested", "run.approved",
             "agent.tool_called", "run.finished"} <= set(kinds)
     with pytest.raises(ConflictError, match="waits for no tool approval"):
-        agents.approve(rt, ADMIN, run.id, approve=True)
+        agents.approve(rt, ADMIN, run.id, approve=True, then="here")
+    assert {"run.parked"} <= set(kinds)
 
 
 def test_a_rejected_call_is_not_made_and_the_agent_is_told(rt: Runtime) -> None:
@@ -51,7 +52,7 @@ def test_a_rejected_call_is_not_made_and_the_agent_is_told(rt: Runtime) -> None:
     run = agents.start(rt, ADMIN, "mail", "Email Pat the agenda for the Monday planning meeting.", team_spec=spec,
                        tools={"send_mail": mail})
     wait_for(rt, run.id, R.AWAITING_APPROVAL)
-    agents.approve(rt, ADMIN, run.id, approve=False, note="no")
+    agents.approve(rt, ADMIN, run.id, approve=False, note="no", then="here")
     done = agents.wait(rt, ADMIN, run.id, timeout=30)
     assert done.status == R.COMPLETED and mail.calls == []
     assert done.answer == "I could not send it."
@@ -66,7 +67,7 @@ def test_a_call_interrupted_mid_way_is_reconciled_not_repeated(rt: Runtime) -> N
     # As if an earlier attempt had begun the call and its process died inside it.
     runs = RunRepository(rt.db)
     assert runs.begin_call(f"{run.id}:s0:1", run.id, "send_mail") == ("new", None)
-    agents.approve(rt, ADMIN, run.id, approve=True)
+    agents.approve(rt, ADMIN, run.id, approve=True, then="here")
     stopped = agents.wait(rt, ADMIN, run.id, timeout=30)
     assert stopped.status == R.NEEDS_RECONCILIATION and mail.calls == []
     with pytest.raises(ConflictError, match="reconcile first"):
@@ -142,6 +143,6 @@ def test_a_disabled_owner_stops_the_run_at_its_next_step(rt: Runtime) -> None:
     run = agents.start(rt, ann, "mail", "Email Pat the agenda for the Monday planning meeting.", team_spec=spec, tools={"send_mail": mail})
     wait_for(rt, run.id, R.AWAITING_APPROVAL)
     rt.accounts.set_disabled(ann.id)
-    agents.approve(rt, ADMIN, run.id, approve=True)
+    agents.approve(rt, ADMIN, run.id, approve=True, then="here")
     done = agents.wait(rt, ADMIN, run.id, timeout=30)
     assert done.status in (R.FAILED, R.REFUSED) and mail.calls == []

@@ -100,6 +100,85 @@ def test_sign_in_ask_open_citation_and_approve_a_held_request(served_handbook: S
     assert len(review) == 1 and review[0].answer is not None
 
 
+class Notify:
+    """An irreversible tool for the approval test: counts what it sends."""
+
+    name, description, side_effect = "notify", "sends a notice", "irreversible"
+    arguments = {"to": "who"}
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def run(self, args, ctx):  # noqa: ANN001, ANN201
+        self.sent.append(ctx.idempotency_key)
+        return f"notice sent to {args.get('to')}"
+
+
+@pytest.fixture
+def served_agents(settings, tmp_path):  # noqa: ANN001, ANN201
+    """The handbook server with a team whose agent sends a notice (needs approval)."""
+    from tests.server.conftest import _start
+
+    teams = tmp_path / "agents.yaml"
+    teams.write_text(
+        "agents:\n  notifier:\n    role: Notifier\n    tools: [notify]\n"
+        "    model: notifier-model\n"
+        "teams:\n  notice:\n    description: Sends a notice after approval.\n"
+        "    members: [notifier]\n")
+    yield from _start(settings.with_overrides(agents_file=str(teams)), scripted=False)
+
+
+@pytest.mark.integration
+def test_a_run_pauses_for_approval_a_reviewer_approves_it_in_the_ui_and_it_finishes(
+        served_agents: Served) -> None:
+    sync_playwright = _browser()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    from charter.agents import engine
+    from charter.core.aliases import AliasConfig
+    from charter.services import agents
+
+    served = served_agents
+    served.runtime.aliases.add(AliasConfig("notifier-model", "scripted", "", {
+        "replies": ['CALL notify {"to": "the facilities team"}', "The notice is sent."]}))
+    notify = Notify()
+    agents.register_tools({"notify": notify})
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(served.url)
+            page.get_by_label("API key").fill(served.keys["user"])
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Agents").click()
+            page.get_by_label("Team").select_option("notice")
+            page.get_by_label("Task").fill("Tell facilities the meeting room heater is broken.")
+            page.get_by_role("button", name="Start run").click()
+            page.locator("#run-status").get_by_text("awaiting_approval").wait_for(timeout=90_000)
+            assert notify.sent == []
+            page.screenshot(path=str(SHOTS / "8-run-awaiting-approval.png"), full_page=True)
+
+            reviewer = browser.new_page(viewport={"width": 1280, "height": 900})
+            reviewer.goto(served.url)
+            reviewer.get_by_label("API key").fill(served.keys["reviewer"])
+            reviewer.get_by_role("button", name="Sign in").click()
+            reviewer.get_by_role("button", name="Agents").click()
+            card = reviewer.locator("#run-waiting li").first
+            card.wait_for()
+            assert "notify" in card.inner_text() and "facilities" in card.inner_text()
+            reviewer.screenshot(path=str(SHOTS / "9-approve-tool-call.png"), full_page=True)
+            card.get_by_role("button", name="Approve").click()
+            reviewer.get_by_role("status").wait_for()
+
+            page.locator("#run-status").get_by_text("completed").wait_for(timeout=90_000)
+            assert "notice is sent" in page.locator("#run-answer").inner_text()
+            page.screenshot(path=str(SHOTS / "10-run-finished.png"), full_page=True)
+        finally:
+            browser.close()
+            engine.shutdown()
+    assert len(notify.sent) == 1
+
+
 @pytest.mark.integration
 def test_start_a_team_run_and_watch_its_steps(served_handbook: Served) -> None:
     sync_playwright = _browser()

@@ -23,7 +23,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,7 +46,6 @@ QUEUE = "charter_agents"
 # Bumped when the workflow's sequence of steps changes: DBOS resumes a run only with the
 # code version that started it.
 ENGINE_VERSION = "charter-agents-1"
-APPROVAL_POLL_S = 2.0
 
 WORKER_CONCURRENCY = 2  # runs one process works from the shared queue at once
 
@@ -131,6 +131,15 @@ def review_step(review_id: str) -> dict[str, Any]:
     return {"kind": "wait", "state": state, "answer": answer}
 
 
+@DBOS.step(name="charter.agent.decision")
+def decision_step(run_id: str, key: str) -> dict[str, Any]:
+    """A person's decision on the tool call ``key``, if there is one yet."""
+    waiting = _bound().runs.get(run_id).waiting or {}
+    decided = waiting.get("decided") if waiting.get("key") == key else None
+    return {"kind": "decision", "key": key, "decided": decided, "by": waiting.get("by"),
+            "note": waiting.get("note", "")}
+
+
 @DBOS.step(name="charter.agent.approval")
 def approval_step(run_id: str, waiting: dict[str, Any]) -> dict[str, Any]:
     """The run asks for a person's approval (a step: asked once, however often the run
@@ -138,7 +147,7 @@ def approval_step(run_id: str, waiting: dict[str, Any]) -> dict[str, Any]:
     ports = _bound()
     ports.runs.update(run_id, status=R.AWAITING_APPROVAL, waiting=waiting)
     ports.record(ports.runs.get(run_id), "agent.approval_requested", waiting)
-    return {"kind": "approval", **waiting}
+    return {**waiting, "kind": "approval"}
 
 
 @DBOS.step(name="charter.agent.screen")
@@ -209,9 +218,10 @@ def _took_effect(tool: Tool, key: str, ctx: ToolContext) -> str | bool | None:
 class Stop(Exception):
     """Ends a run early with a status (budget, refusal, rejection, reconciliation)."""
 
-    def __init__(self, status: str, note: str) -> None:
+    def __init__(self, status: str, note: str,
+                 waiting: dict[str, Any] | None = None) -> None:
         super().__init__(note)
-        self.status, self.note = status, note
+        self.status, self.note, self.waiting = status, note, waiting
 
 
 @dataclass
@@ -253,27 +263,30 @@ class Loop:
             return self._await_review(out["review_id"])
         return out["text"]
 
+    # A run that needs a person does not wait inside its workflow (that would hold one of
+    # its process's workers for as long as the person takes): it parks. The workflow ends
+    # with the run ``awaiting_approval``; the decision resumes it from the step that reads
+    # the decision (``resume(redo_last=True)``), every earlier step replayed.
+
     def _await_review(self, review_id: str) -> str:
-        self.ports.runs.update(self.run.id, status=R.AWAITING_APPROVAL,
-                               waiting={"kind": "review", "review_id": review_id})
-        while True:
-            state = review_step(review_id)
-            if state["state"] == "approved":
-                self.ports.runs.update(self.run.id, status=R.RUNNING, waiting=None)
-                return state["answer"] or ""
-            if state["state"] == "rejected":
-                raise Stop(R.REJECTED, f"a reviewer rejected held step {review_id}")
-            DBOS.sleep(APPROVAL_POLL_S)
+        state = review_step(review_id)
+        if state["state"] == "approved":
+            return state["answer"] or ""
+        if state["state"] == "rejected":
+            raise Stop(R.REJECTED, f"a reviewer rejected held step {review_id}")
+        raise Stop(R.AWAITING_APPROVAL, f"a step is held for review ({review_id})",
+                   waiting={"kind": "review", "review_id": review_id})
 
     def _approval(self, key: str, tool: str, args: dict[str, Any], why: str) -> bool:
-        """Wait for a person's decision on one tool call (sent with ``approve``)."""
+        """A person's decision on one tool call: parks the run until there is one."""
         approval_step(self.run.id, {"kind": "tool", "key": key, "tool": tool,
                                     "arguments": args, "why": why})
-        decision = DBOS.recv(topic=key, timeout_seconds=_state.get("approval_timeout", 86400))
-        self.ports.runs.update(self.run.id, status=R.RUNNING, waiting=None)
-        if decision is None:
-            raise Stop(R.REJECTED, f"no one approved the {tool} call in time")
-        return bool(decision.get("approve"))
+        decision = decision_step(self.run.id, key)
+        if decision["decided"] is None:
+            raise Stop(R.AWAITING_APPROVAL, f"the {tool} call waits for approval",
+                       waiting={"kind": "tool", "key": key, "tool": tool, "arguments": args,
+                                "why": why})
+        return decision["decided"] == "approved"
 
     def tool(self, agent: AgentSpec, call: protocol.ToolCall, turn: str) -> str:
         allowed = {n: tool_named(n, self.ports.extra_tools()) for n in agent.tools}
@@ -370,9 +383,10 @@ class Loop:
 def agent_run(run_id: str) -> dict[str, Any]:
     ports = _bound()
     run = ports.runs.get(run_id)
-    ports.runs.update(run_id, status=R.RUNNING, executor=R.this_executor(), waiting=None)
+    # ``waiting`` is left as it is: a parked run resumed after a decision reads it.
+    ports.runs.update(run_id, status=R.RUNNING, executor=R.this_executor())
     loop = Loop(run, ports)
-    note, status = "", R.COMPLETED
+    note, status, waiting = "", R.COMPLETED, None
     try:
         mode = run.team.spec.mode
         if mode == "review":
@@ -382,7 +396,7 @@ def agent_run(run_id: str) -> dict[str, Any]:
         else:
             answer = loop.sequential()
     except Stop as stop:
-        status, note, answer = stop.status, stop.note, loop.best
+        status, note, answer, waiting = stop.status, stop.note, loop.best, stop.waiting
     except DBOSException:
         raise  # cancellation and DBOS's own conditions end the workflow as DBOS decides
     except CharterError as exc:
@@ -390,6 +404,15 @@ def agent_run(run_id: str) -> dict[str, Any]:
     except Exception as exc:  # a bug or a plugin's: the run fails cleanly, resumable
         log.exception("agent run %s failed", run_id)
         status, note, answer = R.FAILED, f"internal error ({type(exc).__name__})", loop.best
+    if status == R.AWAITING_APPROVAL:
+        # Parked: the waiting entry (written by the approval step, perhaps decided since
+        # by a fast reviewer) stays as it is; a review hold writes its own.
+        current = ports.runs.get(run_id).waiting
+        ports.runs.update(run_id, status=status, note=note, spent=loop.spent,
+                          waiting=current if current and current.get("key") ==
+                          (waiting or {}).get("key") else waiting)
+        ports.record(ports.runs.get(run_id), "run.parked", {"note": note})
+        return {"status": status, "note": note, "answer": answer}
     ports.runs.update(run_id, status=status, note=note, answer=answer, spent=loop.spent,
                       waiting=None)
     ports.record(ports.runs.get(run_id), "run.finished",
@@ -400,7 +423,7 @@ def agent_run(run_id: str) -> dict[str, Any]:
 # -- the engine in one process ---------------------------------------------------------
 
 
-def launch(ports: Ports, *, database_url: str, listen: bool, approval_timeout: float,
+def launch(ports: Ports, *, database_url: str, listen: bool,
            executor: str | None = None) -> None:
     """Start DBOS in this process (once). ``listen``: work the shared run queue (servers);
     otherwise the process only runs what it starts itself (the CLI)."""
@@ -422,7 +445,7 @@ def launch(ports: Ports, *, database_url: str, listen: bool, approval_timeout: f
             "enable_otlp": False, "notification_listener_polling_interval_sec": 0.2}
         DBOS(config=config)
         DBOS.listen_queues([QUEUE] if listen else [])
-        _state.update(url=database_url, approval_timeout=approval_timeout)
+        _state.update(url=database_url)
         DBOS.launch()
         DBOS.register_queue(QUEUE, worker_concurrency=WORKER_CONCURRENCY)
 
@@ -495,31 +518,35 @@ def steps(database_url: str, workflow_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def send_approval(database_url: str, workflow_id: str, key: str, approve: bool, by: str,
-                  note: str) -> None:
-    client(database_url).send(workflow_id, {"approve": approve, "by": by, "note": note},
-                              topic=key)
-
-
 def cancel(database_url: str, workflow_id: str) -> None:
     client(database_url).cancel_workflow(workflow_id)
 
 
-def resume(run: Run, *, redo_last: bool = False, shared: bool = False) -> Any:
-    """Continue ``run`` from its last completed step. A workflow that never ended (its
-    process died) goes on as itself; one that ended (a bound reached, a failure, a call
-    to reconcile) is forked: the new workflow replays every stored step and runs on from
-    the last (``redo_last``: that step is made again, e.g. a failed model call or the
-    reconciled tool call) or from after it. ``shared``: onto the shared queue (any server
-    takes it); otherwise this process takes it."""
+def resume(run: Run, *, redo_last: bool = False, shared: bool = False,
+           before: Callable[[str], None] = lambda workflow_id: None) -> str:
+    """Continue ``run`` from its last completed step; returns the workflow id that runs
+    it, after handing it to ``before`` (which records it) and before anything runs.
+
+    A workflow that never ended (its process died) goes on as itself; one that ended (a
+    bound reached, a failure, a call to reconcile, a decision on a parked run) is forked:
+    the new workflow replays every stored step and runs on from the last (``redo_last``:
+    that step is made again, e.g. a failed model call, the reconciled tool call, the
+    reading of a decision) or from after it. ``shared``: onto the shared queue (any
+    server takes it); otherwise this process takes it."""
     queue_name = QUEUE if shared else None
     status = DBOS.get_workflow_status(run.workflow_id)
     if status is None or status.status not in ("SUCCESS", "ERROR"):
-        return DBOS.resume_workflow(run.workflow_id, queue_name=queue_name)
+        before(run.workflow_id)
+        DBOS.resume_workflow(run.workflow_id, queue_name=queue_name)
+        return run.workflow_id
     stored = DBOS.list_workflow_steps(run.workflow_id)
     ours = [s["function_id"] for s in stored if s["function_name"].startswith("charter.agent.")]
     if redo_last and ours:
         start_step = ours[-1]
     else:
         start_step = max((s["function_id"] for s in stored), default=0) + 1
-    return DBOS.fork_workflow(run.workflow_id, start_step, queue_name=queue_name)
+    forked = f"{run.id}-{uuid.uuid4().hex[:8]}"
+    before(forked)
+    with SetWorkflowID(forked):
+        DBOS.fork_workflow(run.workflow_id, start_step, queue_name=queue_name)
+    return forked

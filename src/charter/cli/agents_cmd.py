@@ -148,11 +148,12 @@ def waiting(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
 def approve(run_id: str = typer.Argument(..., help="Run id."),
             reject: bool = typer.Option(False, "--reject", help="Reject the call instead."),
             note: str = typer.Option("", "--note", help="Why.")) -> None:
-    """Approve (or reject) the tool call a run waits on; the run goes on."""
-    r = agent_service.approve(STATE.runtime, STATE.principal, run_id, approve=not reject,
-                              note=note)
-    typer.echo(f"{'rejected' if reject else 'approved'} the {r.waiting and r.waiting['tool']} "
-               f"call of {r.id}")
+    """Approve (or reject) the tool call a run waits on; the run goes on here."""
+    rt, me = STATE.runtime, STATE.principal
+    r = agent_service.approve(rt, me, run_id, approve=not reject, note=note, then="here")
+    console.print(f"{'rejected' if reject else 'approved'} the call of {r.id}", style="dim")
+    _print(agent_service.wait(rt, me, run_id,
+                              on_step=lambda s: console.print(describe(s), markup=False)))
 
 
 @app.command("resume")

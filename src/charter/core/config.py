@@ -223,10 +223,6 @@ SETTINGS: tuple[Setting, ...] = (
             "A YAML file of agents and teams, added to the built-in ones and overriding them "
             "name by name (empty: the built-in teams only). Fields: docs/agents.md.",
             example="./agents.yaml"),
-    Setting("agents_approval_timeout", 86400.0,
-            "Seconds an agent run waits for a person to approve a tool call before the call "
-            "counts as rejected and the run ends.",
-            parse=_parse_float, minimum=1.0, example="3600"),
     Setting("agents_max_active", 4,
             "Agent runs one user may have queued, running or waiting at once; one more is "
             "refused with 429.",

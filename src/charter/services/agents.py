@@ -128,6 +128,13 @@ _serving = {"queue": False}
 _tools: dict[str, Tool] = {}  # set by the server: its engine always works the shared queue
 
 
+def register_tools(tools: Mapping[str, Tool]) -> None:
+    """Tools the code embedding Charter provides, for every run in this process (beside
+    the built-ins and the ``charter.agent_tools`` plugins)."""
+    with _lock:
+        _tools.update(tools)
+
+
 def serve_queue() -> None:
     """Make this process a worker of the shared run queue when its engine starts."""
     _serving["queue"] = True
@@ -137,8 +144,7 @@ def _engine(rt: Runtime, *, listen: bool, tools: Mapping[str, Tool] | None = Non
     with _lock:
         _tools.update(tools or {})
         engine.launch(RuntimePorts(rt), database_url=rt.db.workflow_url(),
-                      listen=listen or _serving["queue"],
-                      approval_timeout=rt.settings.values["agents_approval_timeout"])
+                      listen=listen or _serving["queue"])
 
 
 def _visible(rt: Runtime, actor: Principal, run_id: str) -> Run:
@@ -177,7 +183,7 @@ def start(rt: Runtime, actor: Principal, team_name: str, task: str, *,
     team = resolve(declared, team_name)
     for agent in team.agents:
         for name in agent.tools:
-            tool_named(name, tools)  # an unknown tool is refused before the run
+            tool_named(name, {**_tools, **(tools or {})})  # refused before the run
     runs = RunRepository(rt.db)
     active = [r for r in runs.list(actor.id, limit=500) if r.status in R.ACTIVE]
     limit = rt.settings.values["agents_max_active"]
@@ -215,7 +221,9 @@ def wait(rt: Runtime, actor: Principal, run_id: str, *, timeout: float | None = 
             shown = len(current)
         run = _visible(rt, actor, run_id)
         status = engine.workflow_status(url, run.workflow_id)
-        if run.status not in R.ACTIVE and status in ("SUCCESS", "ERROR", "CANCELLED", None):
+        # Ended, or parked for a person's decision (the workflow over, the run waiting).
+        if run.status not in (R.QUEUED, R.RUNNING) and status in ("SUCCESS", "ERROR",
+                                                                  "CANCELLED", None):
             if on_step is not None:
                 for step in engine.steps(url, run.workflow_id)[shown:]:
                     on_step(step)
@@ -256,9 +264,12 @@ def waiting(rt: Runtime, actor: Principal) -> list[dict[str, Any]]:
     return out
 
 
+Then = str  # "queue": a server continues the run; "here": this process; "later": no one yet
+
+
 def approve(rt: Runtime, actor: Principal, run_id: str, *, approve: bool,
-            note: str = "") -> Run:
-    """Approve or reject the tool call the run waits on; the run goes on."""
+            note: str = "", then: Then = "queue") -> Run:
+    """Approve or reject the tool call a run waits on; the run then goes on (``then``)."""
     require(actor, "reviewer")
     runs = RunRepository(rt.db)
     run = runs.get(run_id)
@@ -270,13 +281,51 @@ def approve(rt: Runtime, actor: Principal, run_id: str, *, approve: bool,
     if w.get("decided"):
         raise ConflictError(f"the {w['tool']} call of run {run_id} was already {w['decided']} "
                             f"by {w.get('by')}")
-    engine.send_approval(rt.db.workflow_url(), run.workflow_id, w["key"], approve, actor.id,
-                         note)
     runs.update(run_id, waiting={**w, "decided": "approved" if approve else "rejected",
-                                 "by": actor.id})
+                                 "by": actor.id, "note": note})
     events.record(rt, actor, "run.approved" if approve else "run.rejected", run_id,
                   {"run_id": run_id, "key": w["key"], "tool": w["tool"], "note": note})
+    _continue(rt, run_id, then)
     return runs.get(run_id)
+
+
+def _continue(rt: Runtime, run_id: str, then: Then) -> None:
+    """Resume a parked run from the step that reads its decision, once it has parked (a
+    decision may come while the run is still on its way to parking: it then reads it)."""
+    if then == "later":
+        return
+    import time
+
+    runs = RunRepository(rt.db)
+    url = rt.db.workflow_url()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run = runs.get(run_id)
+        status = engine.workflow_status(url, run.workflow_id)
+        if status in ("SUCCESS", "ERROR") and run.status == R.AWAITING_APPROVAL:
+            _engine(rt, listen=then == "queue")  # parked: go on from reading the decision
+            engine.resume(run, redo_last=True, shared=then == "queue",
+                          before=lambda wid: runs.update(run_id, workflow_id=wid,
+                                                         status=R.QUEUED))
+            return
+        if status in ("PENDING", "ENQUEUED") and not _alive(run.executor):
+            _engine(rt, listen=then == "queue")  # its process died before it parked
+            engine.resume(run, shared=then == "queue",
+                          before=lambda wid: runs.update(run_id, executor=R.this_executor()))
+            return
+        if status in ("SUCCESS", "ERROR", "CANCELLED"):
+            return  # it read the decision before parking and went on by itself
+        time.sleep(0.1)
+
+
+def review_decided(rt: Runtime, review_id: str) -> list[str]:
+    """After a held request is decided: the runs parked on it go on (on the shared queue)."""
+    parked = [r for r in RunRepository(rt.db).list(None, 1000)
+              if r.status == R.AWAITING_APPROVAL and r.waiting
+              and r.waiting.get("review_id") == review_id]
+    for run in parked:
+        _continue(rt, run.id, "queue")
+    return [r.id for r in parked]
 
 
 def _alive(executor: str) -> bool:
@@ -310,8 +359,8 @@ def recover(rt: Runtime) -> list[str]:
     for run in active:
         if not _alive(run.executor) and engine.workflow_status(
                 rt.db.workflow_url(), run.workflow_id) == "PENDING":
-            runs.update(run.id, executor=R.this_executor())
-            engine.resume(run, shared=True)
+            engine.resume(run, shared=True, before=lambda wid, rid=run.id: runs.update(
+                rid, executor=R.this_executor()))
             events.record(rt, Principal(run.principal_id), "run.resumed", run.id,
                           {"run_id": run.id, "from_status": run.status, "after": "restart"})
             resumed.append(run.id)
@@ -323,9 +372,18 @@ def resume(rt: Runtime, actor: Principal, run_id: str, *,
            tools: Mapping[str, Tool] | None = None) -> Run:
     """Continue a run from its last completed step: one that ran out of budget (with a
     larger one), failed, was reconciled, or whose process died."""
+    register_tools(tools or {})
     run = _visible(rt, actor, run_id)
     runs = RunRepository(rt.db)
-    orphaned = run.status in R.ACTIVE and not _alive(run.executor)
+    decided = run.status == R.AWAITING_APPROVAL and bool((run.waiting or {}).get("decided"))
+    orphaned = (run.status in R.ACTIVE and not decided and not _alive(run.executor)
+                and engine.workflow_status(rt.db.workflow_url(), run.workflow_id)
+                in ("PENDING", "ENQUEUED"))
+    if decided:
+        _continue(rt, run_id, "queue" if background else "here")
+        events.record(rt, actor, "run.resumed", run_id,
+                      {"run_id": run_id, "from_status": run.status})
+        return runs.get(run_id)
     if run.status not in R.RESUMABLE and not orphaned:
         raise ConflictError(f"run {run_id} is {run.status}; only a run that ran out of "
                             "budget, failed, needs reconciliation or whose process died "
@@ -340,13 +398,15 @@ def resume(rt: Runtime, actor: Principal, run_id: str, *,
         raise InvalidInputError(f"run {run_id} stopped because {run.note}; resume it with a "
                                 "larger budget (e.g. --steps, --tokens)")
     _engine(rt, listen=background, tools=tools)
-    runs.update(run_id, budget=new_budget, status=R.QUEUED, executor=R.this_executor())
+    runs.update(run_id, budget=new_budget)
     redo = run.status in (R.FAILED, R.NEEDS_RECONCILIATION)
-    handle = engine.resume(runs.get(run_id), redo_last=redo, shared=background)
-    runs.update(run_id, workflow_id=handle.workflow_id)
+    workflow_id = engine.resume(
+        runs.get(run_id), redo_last=redo, shared=background,
+        before=lambda wid: runs.update(run_id, workflow_id=wid, status=R.QUEUED,
+                                       executor=R.this_executor()))
     events.record(rt, actor, "run.resumed", run_id,
                   {"run_id": run_id, "from_status": run.status, "budget": new_budget.model_dump(),
-                   "workflow_id": handle.workflow_id})
+                   "workflow_id": workflow_id})
     return runs.get(run_id)
 
 

@@ -89,6 +89,9 @@ def decide(rt: Runtime, actor: Principal, review_id: str, *, approve: bool,
         served = result.request_id
     else:
         decided = rt.reviews.decide(review_id, approve=False, reviewer=actor.id, note=note)
+    from charter.services import agents  # runs parked on this review go on
+
+    agents.review_decided(rt, review_id)
     events.record(rt, actor, "review.approved" if approve else "review.rejected",
                   review.request_id,
                   {"review_id": review_id, "note": note,
