@@ -3,6 +3,8 @@ screened arguments and results, knowledge inside the owner's access."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from charter.agents import runs as R
@@ -31,7 +33,11 @@ def test_an_irreversible_call_waits_for_approval_and_is_made_once(rt: Runtime) -
     waiting = wait_for(rt, run.id, R.AWAITING_APPROVAL)
     assert waiting.waiting["tool"] == "send_mail" and mail.calls == []
     (listed,) = agents.waiting(rt, ADMIN)
-    assert listed["run_id"] == run.id and listed["arguments"]["to"]
+    assert listed["run_id"] == run.id and listed["tool"] == "send_mail"
+    assert "pat@example.com" not in json.dumps(listed)  # reviewers see it redacted
+    asked = [r for r in rt.audit.records(request_id=run.id)
+             if r.event == "agent.approval_requested"]
+    assert len(asked) == 1 and "pat@example.com" not in json.dumps(asked[0].payload)
     agents.approve(rt, ADMIN, run.id, approve=True, note="fine", then="here")
     done = agents.wait(rt, ADMIN, run.id, timeout=30)
     assert done.status == R.COMPLETED and done.answer == "Mail sent."
@@ -145,4 +151,74 @@ def test_a_disabled_owner_stops_the_run_at_its_next_step(rt: Runtime) -> None:
     rt.accounts.set_disabled(ann.id)
     agents.approve(rt, ADMIN, run.id, approve=True, then="here")
     done = agents.wait(rt, ADMIN, run.id, timeout=30)
-    assert done.status in (R.FAILED, R.REFUSED) and mail.calls == []
+    assert done.status == R.FAILED and "disabled" in done.note and mail.calls == []
+
+
+class Settling(Recorder):
+    """An irreversible tool that can tell whether a keyed call took effect."""
+
+    def __init__(self) -> None:
+        super().__init__("send_mail", "irreversible")
+        self.effects: dict[str, str] = {}
+
+    def status(self, key, ctx):  # noqa: ANN001, ANN201
+        return self.effects.get(key)
+
+
+@pytest.mark.parametrize("took_effect", [True, False])
+def test_an_interrupted_call_is_settled_by_asking_the_tool(rt: Runtime,
+                                                          took_effect: bool) -> None:
+    mail = Settling()
+    spec = mail_team(rt, [MAIL, "Mail sent."])
+    run = agents.start(rt, ADMIN, "mail", "Email Pat the agenda for the Monday planning "
+                       "meeting.", team_spec=spec, tools={"send_mail": mail})
+    wait_for(rt, run.id, R.AWAITING_APPROVAL)
+    key = f"{run.id}:s0:1"
+    RunRepository(rt.db).begin_call(key, run.id, "send_mail")  # a crash inside the call...
+    if took_effect:
+        mail.effects[key] = "sent before the crash"  # ...after its effect
+    agents.approve(rt, ADMIN, run.id, approve=True, then="here")
+    done = agents.wait(rt, ADMIN, run.id, timeout=30)
+    assert done.status == R.COMPLETED
+    (tool,) = [s for s in agents.steps(rt, ADMIN, run.id) if s["kind"] == "tool"]
+    if took_effect:
+        assert mail.calls == [] and tool["result"] == "sent before the crash"
+        assert tool["reconciled"] is True
+    else:
+        assert len(mail.calls) == 1 and mail.calls[0][1] == key  # made now, same key
+
+
+def test_reviewers_cannot_approve_their_own_runs_and_a_decision_counts_once(
+        rt: Runtime) -> None:
+    from charter.core.errors import ForbiddenError
+
+    mail = Recorder("send_mail", "irreversible")
+    spec = mail_team(rt, [MAIL, "Mail sent."])
+    rt.accounts.add_user("rev@example.com", roles=["user", "reviewer"])
+    rt.accounts.add_user("rita@example.com", roles=["user", "reviewer"])
+    rev = rt.accounts.get_user("rev@example.com").principal()
+    rita = rt.accounts.get_user("rita@example.com").principal()
+    run = agents.start(rt, rev, "mail", "Email Pat the agenda for the Monday planning "
+                       "meeting.", team_spec=spec, tools={"send_mail": mail})
+    wait_for(rt, run.id, R.AWAITING_APPROVAL)
+    with pytest.raises(ForbiddenError, match="their own runs"):
+        agents.approve(rt, rev, run.id, approve=True, then="later")
+    agents.approve(rt, rita, run.id, approve=False, then="later")
+    with pytest.raises(ConflictError, match="already decided"):
+        agents.approve(rt, ADMIN, run.id, approve=True, then="later")
+    assert RunRepository(rt.db).get(run.id).waiting["decided"] == "rejected"
+
+
+def test_read_document_reads_only_what_the_owner_may_read(rt: Runtime, tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "pay.md").write_text("# Pay\nThe bands are secret.\n")
+    documents.add(rt, ADMIN, [tmp_path / "pay.md"],
+                  IngestOptions(classification="confidential"))
+    (doc,) = documents.list_documents(rt, ADMIN)
+    rt.accounts.add_user("ann@example.com", clearance="internal")
+    ann = rt.accounts.get_user("ann@example.com").principal()
+    scripted(rt, "reader2", [f'CALL read_document {{"id": "{doc.id}"}}', "ok"])
+    spec = team("t", "sequential", {"a": {"tools": ["read_document"], "model": "reader2"}})
+    run = agents.start(rt, ann, "t", "Summarise the document.", team_spec=spec)
+    agents.wait(rt, ann, run.id, timeout=60)
+    (tool,) = [s for s in agents.steps(rt, ann, run.id) if s["kind"] == "tool"]
+    assert "secret" not in tool["result"] and "no document" in tool["result"]

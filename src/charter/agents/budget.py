@@ -36,7 +36,7 @@ def exhausted(budget: Budget, spent: Spent, *, next_step: str = "model") -> str 
         return f"the run used its {budget.tool_calls} tool calls"
     if spent.tokens >= budget.tokens:
         return f"the run used {spent.tokens:,} of its {budget.tokens:,} tokens"
-    if budget.cost and spent.cost >= budget.cost:
+    if spent.cost > 0 and spent.cost >= budget.cost:  # a limit of 0 allows no priced step
         return f"the run's estimated cost reached its limit of {budget.cost}"
     if spent.seconds >= budget.wall_seconds:
         return f"the run's steps took {spent.seconds:.0f} s of its {budget.wall_seconds:.0f} s"

@@ -131,6 +131,16 @@ def review_step(review_id: str) -> dict[str, Any]:
     return {"kind": "wait", "state": state, "answer": answer}
 
 
+@DBOS.step(name="charter.agent.hold")
+def hold_step(run_id: str, review_id: str) -> dict[str, Any]:
+    """A step the charter held: the run says so before it looks at the review, so a
+    decision that comes at any moment after finds the run waiting on it."""
+    waiting = {"kind": "review", "review_id": review_id}
+    _bound().runs.update(run_id, status=R.AWAITING_APPROVAL, waiting=waiting,
+                         unless=R.CANCELLED)
+    return {**waiting, "kind": "hold"}
+
+
 @DBOS.step(name="charter.agent.decision")
 def decision_step(run_id: str, key: str) -> dict[str, Any]:
     """A person's decision on the tool call ``key``, if there is one yet."""
@@ -145,8 +155,9 @@ def approval_step(run_id: str, waiting: dict[str, Any]) -> dict[str, Any]:
     """The run asks for a person's approval (a step: asked once, however often the run
     is replayed)."""
     ports = _bound()
-    ports.runs.update(run_id, status=R.AWAITING_APPROVAL, waiting=waiting)
-    ports.record(ports.runs.get(run_id), "agent.approval_requested", waiting)
+    ports.runs.update(run_id, status=R.AWAITING_APPROVAL, waiting=waiting, unless=R.CANCELLED)
+    ports.record(ports.runs.get(run_id), "agent.approval_requested",
+                 {**waiting, "arguments": ports.redact(json.dumps(waiting["arguments"]))})
     return {**waiting, "kind": "approval"}
 
 
@@ -168,8 +179,9 @@ def tool_step(run_id: str, agent_name: str, tool_name: str, args: dict[str, Any]
                            "args": args, "key": key, "side_effect": tool.side_effect}
     if tool.side_effect == "irreversible":
         state, stored = ports.runs.begin_call(key, run_id, tool_name)
-        if state == "done":
-            out.update(result=stored or "", ok=True, replayed=True)
+        if state == "done":  # made before (or settled by a person): screened as any result
+            out.update(result=ports.screen_result(run, tool_name, stored or "").text, ok=True,
+                       replayed=True)
             return out
         if state in ("started", "reconcile"):
             # An attempt began and never finished: its process died inside the call.
@@ -218,10 +230,9 @@ def _took_effect(tool: Tool, key: str, ctx: ToolContext) -> str | bool | None:
 class Stop(Exception):
     """Ends a run early with a status (budget, refusal, rejection, reconciliation)."""
 
-    def __init__(self, status: str, note: str,
-                 waiting: dict[str, Any] | None = None) -> None:
+    def __init__(self, status: str, note: str) -> None:
         super().__init__(note)
-        self.status, self.note, self.waiting = status, note, waiting
+        self.status, self.note = status, note
 
 
 @dataclass
@@ -269,13 +280,13 @@ class Loop:
     # the decision (``resume(redo_last=True)``), every earlier step replayed.
 
     def _await_review(self, review_id: str) -> str:
+        hold_step(self.run.id, review_id)
         state = review_step(review_id)
         if state["state"] == "approved":
             return state["answer"] or ""
         if state["state"] == "rejected":
             raise Stop(R.REJECTED, f"a reviewer rejected held step {review_id}")
-        raise Stop(R.AWAITING_APPROVAL, f"a step is held for review ({review_id})",
-                   waiting={"kind": "review", "review_id": review_id})
+        raise Stop(R.AWAITING_APPROVAL, f"a step is held for review ({review_id})")
 
     def _approval(self, key: str, tool: str, args: dict[str, Any], why: str) -> bool:
         """A person's decision on one tool call: parks the run until there is one."""
@@ -283,9 +294,7 @@ class Loop:
                                     "arguments": args, "why": why})
         decision = decision_step(self.run.id, key)
         if decision["decided"] is None:
-            raise Stop(R.AWAITING_APPROVAL, f"the {tool} call waits for approval",
-                       waiting={"kind": "tool", "key": key, "tool": tool, "arguments": args,
-                                "why": why})
+            raise Stop(R.AWAITING_APPROVAL, f"the {tool} call waits for approval")
         return decision["decided"] == "approved"
 
     def tool(self, agent: AgentSpec, call: protocol.ToolCall, turn: str) -> str:
@@ -384,9 +393,11 @@ def agent_run(run_id: str) -> dict[str, Any]:
     ports = _bound()
     run = ports.runs.get(run_id)
     # ``waiting`` is left as it is: a parked run resumed after a decision reads it.
-    ports.runs.update(run_id, status=R.RUNNING, executor=R.this_executor())
+    if not ports.runs.update(run_id, status=R.RUNNING, executor=R.this_executor(),
+                             unless=R.CANCELLED):
+        return {"status": R.CANCELLED, "note": "cancelled before it ran", "answer": None}
     loop = Loop(run, ports)
-    note, status, waiting = "", R.COMPLETED, None
+    note, status = "", R.COMPLETED
     try:
         mode = run.team.spec.mode
         if mode == "review":
@@ -396,7 +407,7 @@ def agent_run(run_id: str) -> dict[str, Any]:
         else:
             answer = loop.sequential()
     except Stop as stop:
-        status, note, answer, waiting = stop.status, stop.note, loop.best, stop.waiting
+        status, note, answer = stop.status, stop.note, loop.best
     except DBOSException:
         raise  # cancellation and DBOS's own conditions end the workflow as DBOS decides
     except CharterError as exc:
@@ -405,16 +416,14 @@ def agent_run(run_id: str) -> dict[str, Any]:
         log.exception("agent run %s failed", run_id)
         status, note, answer = R.FAILED, f"internal error ({type(exc).__name__})", loop.best
     if status == R.AWAITING_APPROVAL:
-        # Parked: the waiting entry (written by the approval step, perhaps decided since
-        # by a fast reviewer) stays as it is; a review hold writes its own.
-        current = ports.runs.get(run_id).waiting
+        # Parked. The waiting entry was written by the step that asked (and may have been
+        # decided since, by a fast reviewer): it is left as it is.
         ports.runs.update(run_id, status=status, note=note, spent=loop.spent,
-                          waiting=current if current and current.get("key") ==
-                          (waiting or {}).get("key") else waiting)
+                          unless=R.CANCELLED)
         ports.record(ports.runs.get(run_id), "run.parked", {"note": note})
         return {"status": status, "note": note, "answer": answer}
     ports.runs.update(run_id, status=status, note=note, answer=answer, spent=loop.spent,
-                      waiting=None)
+                      waiting=None, unless=R.CANCELLED)
     ports.record(ports.runs.get(run_id), "run.finished",
                  {"status": status, "note": note, "spent": loop.spent.as_dict()})
     return {"status": status, "note": note, "answer": answer}
@@ -512,8 +521,8 @@ def steps(database_url: str, workflow_id: str) -> list[dict[str, Any]]:
         row = dict(s["output"]) if isinstance(s["output"], dict) else {"output": s["output"]}
         row.update(step=s["function_id"], name=s["function_name"],
                    started_ms=s["started_at_epoch_ms"], completed_ms=s["completed_at_epoch_ms"])
-        if s["error"] is not None:
-            row["error"] = str(s["error"])
+        if s["error"] is not None:  # its kind only: the message may name internals
+            row["error"] = type(s["error"]).__name__
         out.append(row)
     return out
 

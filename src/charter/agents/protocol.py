@@ -27,9 +27,11 @@ CONTEXT_CHARS = 3000
 OBSERVATIONS = 3
 OBSERVATION_CHARS = 1500
 
-_CALL = re.compile(r"^\s*CALL\s+([a-z][a-z0-9_]{0,39})\s*(\{.*\})?\s*$", re.MULTILINE)
-_APPROVED = re.compile(r"^\W*APPROVED\W*$", re.MULTILINE)
-_DELEGATE = re.compile(r"^\s*@([a-z][a-z0-9_-]{0,39})\s*:\s*(.+?)\s*$", re.MULTILINE)
+# Line-bound patterns ([ \t], never \s, beside ^ and $): linear on any input.
+_CALL = re.compile(r"^[ \t]*CALL[ \t]+([a-z][a-z0-9_]{0,39})[ \t]*(\{[^\n]*\})?[ \t]*$",
+                   re.MULTILINE)
+_APPROVED = re.compile(r"^[^\w\n]*APPROVED[^\w\n]*$", re.MULTILINE)
+_DELEGATE = re.compile(r"^[ \t]*@([a-z][a-z0-9_-]{0,39})[ \t]*:([^\n]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,8 @@ def approved(reply: str) -> bool:
 
 def delegations(reply: str, members: Sequence[str]) -> list[tuple[str, str]]:
     """The ``@member: sub-task`` lines naming one of ``members``, in order."""
-    return [(m.group(1), m.group(2)) for m in _DELEGATE.finditer(reply)
-            if m.group(1) in members]
+    return [(m.group(1), m.group(2).strip()) for m in _DELEGATE.finditer(reply)
+            if m.group(1) in members and m.group(2).strip()]
 
 
 def _clip(text: str, limit: int) -> str:
@@ -89,15 +91,20 @@ def system_prompt(agent: AgentSpec, tools: Mapping[str, Tool]) -> str:
 
 def messages(agent: AgentSpec, tools: Mapping[str, Tool], task: str, context: str,
              observations: Sequence[tuple[str, str]]) -> list[ChatMessage]:
-    """The prompt of one model step: the agent, the material it was handed and its latest
-    tool results (windowed) as the system text, and the task as the question, so that
-    retrieval and routing see the task itself."""
-    system = [system_prompt(agent, tools)]
+    """The prompt of one model step: the agent as the system text; the material it was
+    handed and its latest tool results (windowed) in a user message of their own, never
+    with the system's authority (they may come from documents or other models); and the
+    task last, as the question, so that retrieval and routing see the task itself."""
+    handed = []
     if context:
-        system.append("Material handed to you:\n" + _clip(context, CONTEXT_CHARS))
+        handed.append("Material handed to you:\n" + _clip(context, CONTEXT_CHARS))
     recent = observations[-OBSERVATIONS:]
     if len(observations) > len(recent):
-        system.append(f"({len(observations) - len(recent)} earlier tool results not shown)")
+        handed.append(f"({len(observations) - len(recent)} earlier tool results not shown)")
     for call, result in recent:
-        system.append(f"Result of {call}:\n{_clip(result, OBSERVATION_CHARS)}")
-    return [ChatMessage("system", "\n\n".join(system)), ChatMessage("user", task)]
+        handed.append(f"Result of {call}:\n{_clip(result, OBSERVATION_CHARS)}")
+    out = [ChatMessage("system", system_prompt(agent, tools))]
+    if handed:
+        out.append(ChatMessage("user", "\n\n".join(handed)))
+    out.append(ChatMessage("user", task))
+    return out

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from charter.agents.budget import Spent
 from charter.agents.spec import Budget, Team
-from charter.core.errors import NotFoundError
+from charter.core.errors import NotFoundError, RateLimitedError
 from charter.store.db import Database, utcnow
 
 # A run's statuses. Terminal ones end the workflow; ``budget_exhausted`` can be resumed
@@ -82,10 +82,24 @@ class RunRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, team: Team, task: str, principal_id: str, budget: Budget) -> Run:
+    def create(self, team: Team, task: str, principal_id: str, budget: Budget, *,
+               max_active: int | None = None) -> Run:
+        """A new queued run; with ``max_active``, refused (``RateLimitedError``) when the
+        principal already has that many active, counted in the inserting transaction."""
         run_id = "run_" + uuid.uuid4().hex[:20]
         now = utcnow()
-        with self.db.transaction() as conn:
+        with self.db.transaction(exclusive=True) as conn:
+            self.db.lock(conn, "agent_runs")
+            if max_active is not None:
+                active = conn.execute(text(
+                    "SELECT count(*) FROM agent_runs WHERE principal_id = :p AND status IN "
+                    "('queued', 'running', 'awaiting_approval')"),
+                    {"p": principal_id}).scalar_one()
+                if active >= max_active:
+                    raise RateLimitedError(
+                        f"{active} of your runs are queued, running or waiting; at most "
+                        f"{max_active} at once (setting agents_max_active): wait for one to "
+                        "finish or cancel one")
             conn.execute(text(
                 "INSERT INTO agent_runs (id, workflow_id, team_name, spec, task, principal_id, "
                 "status, budget, spent, note, executor, created_at, updated_at) VALUES (:id, "
@@ -103,19 +117,24 @@ class RunRepository:
             raise NotFoundError(f"no run {run_id!r}; see `charter agents list`")
         return _run(row)
 
-    def list(self, principal_id: str | None = None, limit: int = 50) -> list[Run]:
-        sql = "SELECT * FROM agent_runs"
+    def list(self, principal_id: str | None = None, limit: int = 50, *,
+             status: str | None = None) -> list[Run]:
+        sql = "SELECT * FROM agent_runs WHERE 1 = 1"
         params: dict[str, Any] = {"n": limit}
         if principal_id is not None:
-            sql += " WHERE principal_id = :p"
+            sql += " AND principal_id = :p"
             params["p"] = principal_id
+        if status is not None:
+            sql += " AND status = :s"
+            params["s"] = status
         with self.db.connect() as conn:
             rows = conn.execute(text(sql + " ORDER BY created_at DESC, id LIMIT :n"), params)
             return [_run(r) for r in rows]
 
-    def update(self, run_id: str, **fields: Any) -> None:
+    def update(self, run_id: str, *, unless: str | None = None, **fields: Any) -> bool:
         """Set ``status``, ``spent``, ``answer``, ``note``, ``waiting``, ``budget``,
-        ``workflow_id`` or ``executor``."""
+        ``workflow_id`` or ``executor``; not when the run's status is ``unless`` (a
+        cancelled run stays cancelled). Returns whether the row changed."""
         allowed = {"status", "spent", "answer", "note", "waiting", "budget", "workflow_id",
                    "executor"}
         unknown = set(fields) - allowed
@@ -131,9 +150,30 @@ class RunRepository:
                 v = json.dumps(v)
             values[k] = v
         sets = ", ".join(f"{k} = :{k}" for k in values)
+        guard = " AND status <> :unless" if unless else ""
         with self.db.transaction() as conn:
-            conn.execute(text(f"UPDATE agent_runs SET {sets}, updated_at = :now WHERE id = :id"),
-                         {**values, "now": utcnow(), "id": run_id})
+            n = conn.execute(text(f"UPDATE agent_runs SET {sets}, updated_at = :now WHERE "
+                                  f"id = :id{guard}"),
+                             {**values, "now": utcnow(), "id": run_id, "unless": unless}).rowcount
+        return bool(n)
+
+    def decide(self, run_id: str, key: str, decided: str, by: str, note: str) -> bool:
+        """Record a decision on the waiting call ``key``, once: False when the run waits
+        for no such call any more or someone decided it first."""
+        with self.db.transaction(exclusive=True) as conn:
+            self.db.lock(conn, "agent_runs")
+            row = conn.execute(text("SELECT status, waiting FROM agent_runs WHERE id = :i"),
+                               {"i": run_id}).first()
+            if row is None or row.status != AWAITING_APPROVAL or not row.waiting:
+                return False
+            waiting = json.loads(row.waiting)
+            if waiting.get("key") != key or waiting.get("decided"):
+                return False
+            waiting.update(decided=decided, by=by, note=note)
+            conn.execute(text("UPDATE agent_runs SET waiting = :w, updated_at = :now WHERE "
+                              "id = :i"), {"w": json.dumps(waiting), "now": utcnow(),
+                                           "i": run_id})
+        return True
 
     # -- the ledger of irreversible calls -------------------------------------------------
 

@@ -113,10 +113,28 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Pow: operator.pow}
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.USub: operator.neg, ast.UAdd: operator.pos}
+def _round(x: Any, ndigits: Any = None) -> Any:
+    if ndigits is None:
+        return round(x)
+    if not isinstance(ndigits, int) or not -15 <= ndigits <= 15:
+        raise ToolError("round() takes a whole number of digits from -15 to 15")
+    return round(x, ndigits)
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "round": round,
+    "sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "round": _round,
     "min": min, "max": max}
 _CONSTANTS = {"pi": math.pi, "e": math.e}
+MAX_BITS = 4096  # no value past ~10^1233: big-integer work holds the interpreter
+MAX_DEPTH = 40
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, complex):
+        raise ToolError("the result is not a real number")
+    if isinstance(value, int) and value.bit_length() > MAX_BITS:
+        raise ToolError(f"numbers are limited to {MAX_BITS} bits")
+    return value
 
 
 def evaluate(expression: str) -> float | int:
@@ -124,27 +142,32 @@ def evaluate(expression: str) -> float | int:
     are bounded so that no expression can exhaust the CPU or memory."""
     try:
         tree = ast.parse(expression, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise ToolError(f"{expression!r} is not an arithmetic expression") from None
 
-    def value(node: ast.AST) -> Any:
+    def value(node: ast.AST, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise ToolError(f"the expression nests deeper than {MAX_DEPTH} levels")
+        return _bounded(compute(node, depth + 1))
+
+    def compute(node: ast.AST, depth: int) -> Any:
         if isinstance(node, ast.Expression):
-            return value(node.body)
+            return value(node.body, depth)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
                 and not isinstance(node.value, bool):
             return node.value
         if isinstance(node, ast.Name) and node.id in _CONSTANTS:
             return _CONSTANTS[node.id]
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left, right = value(node.left), value(node.right)
+            left, right = value(node.left, depth), value(node.right, depth)
             if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
                 raise ToolError("powers are limited to exponents up to 64 and bases up to 1e6")
             return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](value(node.operand))
+            return _UNARY[type(node.op)](value(node.operand, depth))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                 and node.func.id in _FUNCTIONS and not node.keywords and len(node.args) <= 4:
-            return _FUNCTIONS[node.func.id](*(value(a) for a in node.args))
+            return _FUNCTIONS[node.func.id](*(value(a, depth) for a in node.args))
         raise ToolError("only numbers, + - * / // % **, parentheses and "
                         f"{', '.join(sorted(_FUNCTIONS))} are allowed")
 
@@ -152,6 +175,8 @@ def evaluate(expression: str) -> float | int:
         result = value(tree)
     except ZeroDivisionError:
         raise ToolError("division by zero") from None
+    except RecursionError:
+        raise ToolError("the expression is too deeply nested") from None
     except (ValueError, OverflowError, TypeError) as exc:
         raise ToolError(f"cannot compute {expression!r}: {exc}") from None
     return result
@@ -218,6 +243,6 @@ def run_tool(tool: Tool, args: Mapping[str, Any], ctx: ToolContext) -> tuple[str
     try:
         return clipped(tool.run(args, ctx)), True
     except CharterError as exc:
-        return f"error: {exc.message}", False
+        return f"error: {exc.public or exc.message}", False
     except Exception as exc:  # a plugin's bug must not end the run with a traceback
         return f"error: the tool failed ({type(exc).__name__})", False

@@ -292,6 +292,38 @@ def auth(
                    f"{r['rss_after_mb']} MB, codes {r['codes']}, {r['rps']} req/s")
 
 
+@app.command("agents")
+def agents(
+    sizes: str = typer.Option("4,8,16,32", "--steps",
+                              help="Comma-separated model step counts to run."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Agent runs as they grow: tokens per step against step count (linear, not
+    quadratic) and the engine's overhead per step, on a scripted model."""
+    from charter.bench import agents as bench
+
+    try:
+        counts = tuple(int(x) for x in sizes.split(","))
+    except ValueError:
+        raise InvalidInputError(f"--steps {sizes!r}: give step counts such as 4,8,16") from None
+    if not counts or any(not 2 <= n <= 200 for n in counts):
+        raise InvalidInputError("--steps: each count must be from 2 to 200")
+    result = bench.run(STATE.runtime.settings, counts)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"{'steps':>6} {'tokens':>8} {'first':>6} {'last':>6} {'p50/step':>9} "
+               f"{'model call p50':>15} {'engine overhead/step':>21}")
+    for r in result["runs"]:
+        typer.echo(f"{r['steps']:>6} {r['tokens']:>8,} {r['tokens_first_step']:>6} "
+                   f"{r['tokens_last_step']:>6} {r['tokens_per_step_p50']:>9} "
+                   f"{r['model_call_ms_p50']:>12} ms {r['engine_overhead_ms_per_step']:>18} ms")
+    for g in result["growth"]:
+        typer.echo(f"{g['from']} -> {g['to']} steps (x{g['steps_ratio']}): tokens "
+                   f"x{g['tokens_ratio']} (linear growth keeps the two equal; quadratic "
+                   "would square it)")
+
+
 @app.command("pii")
 def pii(
     data: Path = typer.Option(Path("../shared/data/pii/presidio_synth_dev.json"), "--data",

@@ -27,9 +27,10 @@ from charter.agents.spec import AgentSpec, Budget, TeamsFile, builtin_teams, loa
     merged, parse_teams, resolve
 from charter.agents.tools import Found, Tool, ToolContext, ToolError, tool_named
 from charter.core.chat import ChatMessage, Passage
-from charter.core.errors import CharterError, ConflictError, InvalidInputError, \
-    NotFoundError, RateLimitedError
+from charter.core.errors import CharterError, ConflictError, ForbiddenError, \
+    InvalidInputError, NotFoundError
 from charter.core.principal import Principal, local_admin, require
+from charter.core.routes import AUTO
 from charter.runtime import Runtime
 from charter.services import documents, events
 from charter.services.dashboard import COST_PER_1K
@@ -37,6 +38,9 @@ from charter.services.reviews import asker_now
 from charter.spine.request import AskRequest
 
 MAX_TASK_CHARS = 8000
+# The most a user (not an admin) may raise a run's budget to when resuming it.
+USER_CEILING = Budget(steps=60, tool_calls=100, tokens=200_000, cost=5.0, wall_seconds=3600.0,
+                      repeats=3, rounds=8)
 READ_DOCUMENT_CHARS = 12_000
 
 
@@ -54,8 +58,10 @@ class RuntimePorts:
         self.runs = RunRepository(rt.db)
 
     def principal(self, run: Run) -> Principal:
-        return asker_now(self.rt, Principal(run.principal_id)) \
-            if run.principal_id != local_admin().id else local_admin()
+        # A user account's rights as they are now; the CLI's operator (no account) as is.
+        stored = local_admin() if run.principal_id == local_admin().id \
+            else Principal(run.principal_id)
+        return asker_now(self.rt, stored)
 
     def ask(self, run: Run, agent: AgentSpec, messages: list[ChatMessage]) -> ModelReply:
         try:
@@ -154,14 +160,25 @@ def _visible(rt: Runtime, actor: Principal, run_id: str) -> Run:
     return run
 
 
-def _budget(base: Budget, overrides: Mapping[str, Any] | None) -> Budget:
-    if not overrides:
-        return base
+def _budget(actor: Principal, base: Budget, overrides: Mapping[str, Any] | None, *,
+            declared_here: bool = False, ceiling: Budget | None = None) -> Budget:
+    """The budget a run gets. Admins set any; others may lower a declared team's budget,
+    not raise it, and a team declared in the request itself gets at most the default
+    budget (``ceiling``: resuming may raise a budget up to the platform's user cap)."""
     try:
-        return base.raised(**overrides)
+        wanted = base.raised(**overrides) if overrides else base
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"bad budget: {exc}; fields: "
                                 f"{', '.join(Budget.model_fields)}") from None
+    if actor.has_role("admin"):
+        return wanted
+    cap = ceiling or (Budget() if declared_here else base)
+    over = [f"{k} {getattr(wanted, k)} > {getattr(cap, k)}" for k in Budget.model_fields
+            if getattr(wanted, k) > getattr(cap, k)]
+    if over:
+        raise InvalidInputError(f"the budget asks for more than you may set ({'; '.join(over)})"
+                                "; an administrator can run it with a larger one")
+    return wanted
 
 
 def start(rt: Runtime, actor: Principal, team_name: str, task: str, *,
@@ -184,15 +201,15 @@ def start(rt: Runtime, actor: Principal, team_name: str, task: str, *,
     for agent in team.agents:
         for name in agent.tools:
             tool_named(name, {**_tools, **(tools or {})})  # refused before the run
+        if agent.model != AUTO:
+            rt.aliases.get(agent.model, kind="chat")  # an unknown alias fails now, not later
     runs = RunRepository(rt.db)
-    active = [r for r in runs.list(actor.id, limit=500) if r.status in R.ACTIVE]
-    limit = rt.settings.values["agents_max_active"]
-    if len(active) >= limit:
-        raise RateLimitedError(f"{len(active)} of your runs are queued, running or waiting; "
-                               f"at most {limit} at once (setting agents_max_active): wait "
-                               "for one to finish or cancel one")
+    allowed = _budget(actor, team.spec.budget, budget,
+                      declared_here=team_spec is not None and team_name in
+                      (team_spec.get("teams") or {}))
     _engine(rt, listen=background, tools=tools)
-    run = runs.create(team, task, actor.id, _budget(team.spec.budget, budget))
+    run = runs.create(team, task, actor.id, allowed,
+                      max_active=rt.settings.values["agents_max_active"])
     events.record(rt, actor, "run.started", run.id,
                   {"run_id": run.id, "team_name": team.spec.name, "mode": team.spec.mode,
                    "budget": run.budget.model_dump(), "background": background})
@@ -254,9 +271,9 @@ def waiting(rt: Runtime, actor: Principal) -> list[dict[str, Any]]:
     """Tool calls waiting for approval, for reviewers: the call, never the run's steps."""
     require(actor, "reviewer")
     out = []
-    for run in RunRepository(rt.db).list(None, 500):
-        if run.status == R.AWAITING_APPROVAL and run.waiting and \
-                run.waiting.get("kind") == "tool":
+    for run in RunRepository(rt.db).list(None, 500, status=R.AWAITING_APPROVAL):
+        if run.waiting and run.waiting.get("kind") == "tool" and \
+                not run.waiting.get("decided"):
             out.append({"run_id": run.id, "team_name": run.team.spec.name,
                         "principal_id": run.principal_id, **run.waiting,
                         "arguments": json.loads(rt.screen.redact(
@@ -278,11 +295,12 @@ def approve(rt: Runtime, actor: Principal, run_id: str, *, approve: bool,
         raise ConflictError(f"run {run_id} is {run.status} and waits for no tool approval"
                             + ("; a held model step is decided with `charter review`"
                                if w and w.get("kind") == "review" else ""))
-    if w.get("decided"):
-        raise ConflictError(f"the {w['tool']} call of run {run_id} was already {w['decided']} "
-                            f"by {w.get('by')}")
-    runs.update(run_id, waiting={**w, "decided": "approved" if approve else "rejected",
-                                 "by": actor.id, "note": note})
+    if run.principal_id == actor.id and not actor.has_role("admin"):
+        raise ForbiddenError("a reviewer does not approve the tool calls of their own runs; "
+                             "another reviewer must")
+    if not runs.decide(run_id, w["key"], "approved" if approve else "rejected", actor.id,
+                       note):
+        raise ConflictError(f"the {w['tool']} call of run {run_id} was already decided")
     events.record(rt, actor, "run.approved" if approve else "run.rejected", run_id,
                   {"run_id": run_id, "key": w["key"], "tool": w["tool"], "note": note})
     _continue(rt, run_id, then)
@@ -320,9 +338,8 @@ def _continue(rt: Runtime, run_id: str, then: Then) -> None:
 
 def review_decided(rt: Runtime, review_id: str) -> list[str]:
     """After a held request is decided: the runs parked on it go on (on the shared queue)."""
-    parked = [r for r in RunRepository(rt.db).list(None, 1000)
-              if r.status == R.AWAITING_APPROVAL and r.waiting
-              and r.waiting.get("review_id") == review_id]
+    parked = [r for r in RunRepository(rt.db).list(None, 10_000, status=R.AWAITING_APPROVAL)
+              if r.waiting and r.waiting.get("review_id") == review_id]
     for run in parked:
         _continue(rt, run.id, "queue")
     return [r.id for r in parked]
@@ -350,7 +367,7 @@ def recover(rt: Runtime) -> list[str]:
     """At server start: when runs are active, start the engine (so queued runs are
     worked) and resume those whose process on this machine died. Returns their ids."""
     runs = RunRepository(rt.db)
-    active = [r for r in runs.list(None, 1000) if r.status in R.ACTIVE]
+    active = [r for status in R.ACTIVE for r in runs.list(None, 10_000, status=status)]
     if not active:
         return []
     serve_queue()
@@ -375,7 +392,10 @@ def resume(rt: Runtime, actor: Principal, run_id: str, *,
     register_tools(tools or {})
     run = _visible(rt, actor, run_id)
     runs = RunRepository(rt.db)
-    decided = run.status == R.AWAITING_APPROVAL and bool((run.waiting or {}).get("decided"))
+    w = run.waiting or {}
+    decided = run.status == R.AWAITING_APPROVAL and (
+        bool(w.get("decided")) or (w.get("kind") == "review" and
+                                   rt.reviews.get(w["review_id"]).state != "pending"))
     orphaned = (run.status in R.ACTIVE and not decided and not _alive(run.executor)
                 and engine.workflow_status(rt.db.workflow_url(), run.workflow_id)
                 in ("PENDING", "ENQUEUED"))
@@ -393,7 +413,7 @@ def resume(rt: Runtime, actor: Principal, run_id: str, *,
         if pending:
             raise ConflictError(f"run {run_id} has a tool call to reconcile first: "
                                 f"`charter agents reconcile {run_id} --took-effect|--no-effect`")
-    new_budget = _budget(run.budget, budget)
+    new_budget = _budget(actor, run.budget, budget, ceiling=USER_CEILING)
     if run.status == R.BUDGET_EXHAUSTED and new_budget == run.budget:
         raise InvalidInputError(f"run {run_id} stopped because {run.note}; resume it with a "
                                 "larger budget (e.g. --steps, --tokens)")

@@ -29,6 +29,7 @@ LOCKS: dict[str, int] = {
     "migrations": 727111,  # several replicas may start at once: one migrates, the others wait
     "audit_chain": 727112,  # each audit event links to the one before it
     "kb_write": 727113,  # document writes and a reindex's swap of the vectors never interleave
+    "agent_runs": 727114,  # counting a user's active runs and adding one are one step
 }
 
 

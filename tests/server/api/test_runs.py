@@ -55,9 +55,11 @@ def test_bad_run_requests_get_a_clear_error(served: Served) -> None:
     user = served.client("user")
     try:
         cases = [({"team": "nope", "task": "x"}, 400, "no team"),
-                 ({"team": "research", "task": ""}, 422, ""),
-                 ({"team": "research", "task": "x", "budget": {"steps": 0}}, 422, ""),
-                 ({"team": "research", "task": "x", "extra": 1}, 422, ""),
+                 ({"team": "research", "task": ""}, 422, "task"),
+                 ({"team": "research", "task": "x", "budget": {"steps": 0}}, 422, "steps"),
+                 ({"team": "research", "task": "x", "budget": {"steps": 400}}, 400,
+                  "more than you may set"),
+                 ({"team": "research", "task": "x", "extra": 1}, 422, "extra"),
                  ({"team": "x", "task": "x", "spec": {"teams": {"x": {"members": ["ghost"]}}}},
                   400, "not declared")]
         for body, status, words in cases:
