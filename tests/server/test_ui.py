@@ -33,6 +33,20 @@ def _browser():  # type: ignore[no-untyped-def]
     return sync_playwright
 
 
+def signed_in(browser, url: str, key: str, width: int = 1280, height: int = 900):  # noqa: ANN001, ANN201
+    """A new page of ``browser`` at ``url``, signed in with ``key``."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def launch(pw):  # noqa: ANN001, ANN201
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu"])
+
+
 @pytest.mark.integration
 def test_sign_in_ask_open_citation_and_approve_a_held_request(served_handbook: Served) -> None:
     sync_playwright = _browser()
@@ -143,13 +157,9 @@ def test_a_run_pauses_for_approval_a_reviewer_approves_it_in_the_ui_and_it_finis
     notify = Notify()
     agents.register_tools({"notify": notify})
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+        browser = launch(pw)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(served.url)
-            page.get_by_label("API key").fill(served.keys["user"])
-            page.get_by_role("button", name="Sign in").click()
+            page = signed_in(browser, served.url, served.keys["user"])
             page.get_by_role("button", name="Agents").click()
             page.get_by_label("Team").select_option("notice")
             page.get_by_label("Task").fill("Tell facilities the meeting room heater is broken.")
@@ -158,10 +168,7 @@ def test_a_run_pauses_for_approval_a_reviewer_approves_it_in_the_ui_and_it_finis
             assert notify.sent == []
             page.screenshot(path=str(SHOTS / "8-run-awaiting-approval.png"), full_page=True)
 
-            reviewer = browser.new_page(viewport={"width": 1280, "height": 900})
-            reviewer.goto(served.url)
-            reviewer.get_by_label("API key").fill(served.keys["reviewer"])
-            reviewer.get_by_role("button", name="Sign in").click()
+            reviewer = signed_in(browser, served.url, served.keys["reviewer"])
             reviewer.get_by_role("button", name="Agents").click()
             card = reviewer.locator("#run-waiting li").first
             card.wait_for()
@@ -187,13 +194,9 @@ def test_start_a_team_run_and_watch_its_steps(served_handbook: Served) -> None:
     from charter.agents import engine
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+        browser = launch(pw)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(served.url)
-            page.get_by_label("API key").fill(served.keys["user"])
-            page.get_by_role("button", name="Sign in").click()
+            page = signed_in(browser, served.url, served.keys["user"])
             page.get_by_role("button", name="Agents").click()
             page.get_by_label("Team").select_option("research")
             page.get_by_label("Task").fill("How many days of paid annual leave do employees get?")
