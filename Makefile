@@ -13,6 +13,7 @@ demo:
 	$(CHARTER) ask "What is the hotel limit per night in Tokyo?"
 	$(CHARTER) ask "Reject all job applicants over 50."
 	$(CHARTER) ask --model local --stream "Write two sentences about audit trails."
+	$(CHARTER) agents run research "How many days of annual leave can be carried over?"
 	$(CHARTER) audit list --limit 4
 	$(CHARTER) audit verify
 
