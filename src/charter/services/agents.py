@@ -358,6 +358,13 @@ def _alive(executor: str) -> bool:
     return True
 
 
+def serve(rt: Runtime) -> None:
+    """Make this process a worker of the shared run queue now (a server does this when it
+    starts, if runs are active, or on its first agent request)."""
+    serve_queue()
+    _engine(rt, listen=True)
+
+
 def shutdown() -> None:
     """Stop this process's engine (runs in flight stay resumable)."""
     engine.shutdown()
