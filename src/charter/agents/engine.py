@@ -35,7 +35,7 @@ from charter.agents import protocol
 from charter.agents import runs as R
 from charter.agents.budget import Spent, exhausted
 from charter.agents.runs import Run, RunRepository
-from charter.agents.spec import AgentSpec, Team
+from charter.agents.spec import AgentSpec
 from charter.agents.tools import Tool, ToolContext, run_tool, tool_named
 from charter.core.chat import ChatMessage
 from charter.core.errors import CharterError, ConfigError

@@ -67,6 +67,17 @@ def test_bad_run_requests_get_a_clear_error(served: Served) -> None:
             assert r.status_code == status, (body, r.text)
             assert words in r.json()["error"]["message"]
         assert user.get("/api/runs/run_missing").status_code == 404
+        reviewer = served.client("reviewer")
+        for path, body, status in [
+                ("/api/runs/run_missing/approval", {}, 422),  # says neither yes nor no
+                ("/api/runs/run_missing/approval", {"approve": "maybe"}, 422),
+                ("/api/runs/run_missing/approval", {"approve": True}, 404),
+                ("/api/runs/run_missing/resume", {"budget": {"tokens": 5}}, 422),
+                ("/api/runs/run_missing/resume", {}, 404),
+                ("/api/runs/run_missing/cancel", None, 404)]:
+            r = reviewer.post(path, json=body)
+            assert r.status_code == status, (path, body, r.text)
+            assert r.json()["error"]["message"]
         assert user.post("/api/runs/run_missing/approval",
                          json={"approve": True}).status_code == 403  # users do not approve
         assert served.client(None).get("/api/runs").status_code == 401
