@@ -296,22 +296,52 @@ def auth(
 def agents(
     sizes: str = typer.Option("4,8,16,32", "--steps",
                               help="Comma-separated model step counts to run."),
+    questions: Path = typer.Option(Path("examples/multipart-devset.jsonl"), "--questions",
+                                   help="Compound and multi-hop questions with the facts "
+                                   "each answer needs (JSONL)."),
+    kb: list[Path] = typer.Option([Path("examples/handbook"), Path("../shared/data/seed-corpus")],
+                                  "--kb", help="Folders the questions are asked over."),
+    routes: str = typer.Option("fast,thinking", "--routes",
+                               help="Comma-separated routes the questions are put to."),
+    only: str = typer.Option("both", "--only",
+                             help="steps (run growth only), questions (fact recall only) "
+                             "or both."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Agent runs as they grow: tokens per step against step count (linear, not
-    quadratic) and the engine's overhead per step, on a scripted model."""
+    """Agent runs as they grow (tokens per step against step count, linear not quadratic,
+    and the engine's overhead per step, on a scripted model); then compound questions
+    put to each route: key-fact recall, parts answered and citation support."""
     from charter.bench import agents as bench
+    from charter.bench import multipart
 
+    if only not in ("steps", "questions", "both"):
+        raise InvalidInputError("--only: give steps, questions or both")
     try:
         counts = tuple(int(x) for x in sizes.split(","))
     except ValueError:
         raise InvalidInputError(f"--steps {sizes!r}: give step counts such as 4,8,16") from None
     if not counts or any(not 2 <= n <= 200 for n in counts):
         raise InvalidInputError("--steps: each count must be from 2 to 200")
-    result = bench.run(STATE.runtime.settings, counts)
+    chosen = tuple(r.strip() for r in routes.split(",") if r.strip())
+    if not chosen:
+        raise InvalidInputError("--routes: give at least one route, e.g. fast,thinking")
+    settings = STATE.runtime.settings
+    result: dict[str, object] = {}
+    if only in ("steps", "both"):
+        result.update(bench.run(settings, counts))
+    if only in ("questions", "both"):
+        result["questions"] = multipart.run(settings, questions, kb, routes=chosen,
+                                            log=lambda m: typer.echo(m, err=True))
     if as_json:
         typer.echo(json.dumps(result))
         return
+    if "runs" in result:
+        _print_growth(result)
+    if "questions" in result:
+        _print_questions(result["questions"])  # type: ignore[arg-type]
+
+
+def _print_growth(result: dict[str, Any]) -> None:
     typer.echo(f"{'steps':>6} {'tokens':>8} {'first':>6} {'last':>6} {'p50/step':>9} "
                f"{'model call p50':>15} {'engine overhead/step':>21}")
     for r in result["runs"]:
@@ -322,6 +352,18 @@ def agents(
         typer.echo(f"{g['from']} -> {g['to']} steps (x{g['steps_ratio']}): tokens "
                    f"x{g['tokens_ratio']} (linear growth keeps the two equal; quadratic "
                    "would square it)")
+
+
+def _print_questions(q: dict[str, Any]) -> None:
+    typer.echo(f"\n{q['questions']} compound questions: key-fact recall, parts with every "
+               "fact, sentences their citations support")
+    typer.echo(f"{'route':<10} {'rows':<18} {'n':>3} {'recall':>7} {'parts':>6} "
+               f"{'support':>8} {'abstained':>9} {'p50 ms':>8}")
+    for route, figures in q["routes"].items():
+        for label, row in [("all", figures["all"]), *figures["by"].items()]:
+            typer.echo(f"{route:<10} {label:<18} {row['questions']:>3} "
+                       f"{row['fact_recall']!s:>7} {row['parts_answered']!s:>6} "
+                       f"{row['support']!s:>8} {row['abstained']:>9} {row['ms_p50']:>8}")
 
 
 @app.command("pii")

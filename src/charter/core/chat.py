@@ -91,6 +91,9 @@ class Completion:
     model: str = ""
     # What a strategy did beyond one call, for the audit record (e.g. which pro draft won).
     note: str | None = None
+    # Every passage the answer may cite, when the strategy searched beyond the request's
+    # own passages (thinking); None: the request's passages.
+    passages: tuple[Passage, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class StreamChunk:
     usage: Usage | None = None
     finish_reason: str | None = None
     note: str | None = None
+    passages: tuple[Passage, ...] | None = None  # as ``Completion.passages``, on the last chunk
 
 
 def approx_tokens(text: str) -> int:

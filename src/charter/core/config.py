@@ -125,6 +125,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pro_drafts", 3,
             "Drafts the pro route writes in parallel before the thinking model picks one.",
             parse=_parse_int, minimum=2, example="3"),
+    Setting("thinking_parts", 4,
+            "Parts the thinking route splits one question into at most (the rest stay with "
+            "the last part).", parse=_parse_int, minimum=1, example="4"),
+    Setting("thinking_steps", 10,
+            "Model calls the thinking route may make for one question (one per part, and "
+            "one more per part it revises).", parse=_parse_int, minimum=1, example="10"),
+    Setting("thinking_searches", 10,
+            "Knowledge-base searches the thinking route may make for one question.",
+            parse=_parse_int, minimum=0, example="10"),
+    Setting("thinking_tokens", 40_000,
+            "Prompt and answer tokens the thinking route may spend on one question, every "
+            "call together.", parse=_parse_int, minimum=100, example="40000"),
+    Setting("thinking_seconds", 120.0,
+            "Seconds the thinking route may spend in searches and model calls for one "
+            "question; the answer is made from what is written by then.",
+            parse=_parse_float, minimum=1.0, example="120"),
     Setting("request_timeout", 60.0,
             "Seconds a call to a remote model backend may take in total, retries included.",
             parse=_parse_float, minimum=0.1, example="60"),

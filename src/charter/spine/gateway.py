@@ -43,6 +43,7 @@ from charter.router.rules import choose_route
 from charter.router.versions import RouterRepository
 from charter.spine import context
 from charter.spine.outflow import Outflow
+from charter.spine.research import GatewayResearch
 from charter.spine.record import ErrorRecord, chat_record, model_record, question_sha256
 from charter.spine.request import AskRequest, Delta, encode, new_request_id
 from charter.store.aliases import AliasRepository
@@ -89,6 +90,7 @@ class Prepared:
     strategy: Strategy | None = None
     chat: ChatRequest | None = None
     final: str | None = None  # the answer when no model is called (refused, held, safe text)
+    research: GatewayResearch | None = None  # the searches a strategy makes on its own
 
 
 class Gateway:
@@ -176,8 +178,12 @@ class Gateway:
         if stop is not None:
             return self._stopped(admitted, stop)
         route, quota, alias = self._route(admitted)
+        default_tokens = alias.options.get("max_tokens") or self.settings.max_tokens
+        research = GatewayResearch(self.retriever, self.screen, admitted, alias.name,
+                                   default_tokens, external=alias.external)
         strategy = for_route(route.name, alias,
-                             lambda name: self.aliases.get(name, kind="chat"), self.settings)
+                             lambda name: self.aliases.get(name, kind="chat"), self.settings,
+                             research=research)
         grounding = self._ground(admitted)
         decision = admitted.decision
 
@@ -192,8 +198,7 @@ class Gateway:
         try:
             fitted = context.fit(build, grounding.passages, window=strategy.context_window,
                                  count=strategy.count_tokens, requested=req.max_tokens,
-                                 default=alias.options.get("max_tokens") or
-                                 self.settings.max_tokens, alias=alias.name)
+                                 default=default_tokens, alias=alias.name)
         except CharterError as exc:  # the conversation does not fit: recorded, refused
             self._record(Prepared(admitted, route, quota, grounding, alias, strategy),
                          streamed=False, backend_s=0.0, error=exc)
@@ -205,7 +210,18 @@ class Gateway:
                 "to fit the model's context window"))
         # Personal data never leaves for a backend marked as outside the organisation.
         chat = self.screen.for_backend(chat, external=any(a.external for a in strategy.aliases))
-        return Prepared(admitted, route, quota, grounding, alias, strategy, chat)
+        return Prepared(admitted, route, quota, grounding, alias, strategy, chat, research=research)
+
+    @staticmethod
+    def _researched(p: Prepared, passages: tuple[Passage, ...] | None) -> Prepared:
+        """``p`` with the passages a strategy searched for itself (thinking), and what
+        screening them neutralised, as the grounding the answer is checked against."""
+        if passages is None or p.research is None:
+            return p
+        g = p.grounding
+        return replace(p, grounding=Grounding(
+            passages, (*g.dropped, *p.research.dropped),
+            (*g.notes, *(n for n in p.research.notes if n not in g.notes))))
 
     # -- after the model -----------------------------------------------------------------
 
@@ -306,6 +322,7 @@ class Gateway:
             self._record(p, streamed=False, backend_s=time.perf_counter() - began, error=exc,
                          tokens=getattr(exc, "served_tokens", 0))
             raise
+        p = self._researched(p, completion.passages)
         return self._finish(p, completion.text, completion.usage, streamed=False,
                             backend_s=time.perf_counter() - began, note=completion.note,
                             finish_reason=completion.finish_reason)
@@ -328,7 +345,7 @@ class Gateway:
                 if chunk.usage is not None:
                     return Completion("".join(pieces).strip(), chunk.usage,
                                       chunk.finish_reason or "stop", p.strategy.model_id,
-                                      chunk.note)
+                                      chunk.note, chunk.passages)
         finally:
             close = getattr(source, "close", None)
             if close is not None:
@@ -369,6 +386,7 @@ class Gateway:
                 backend_s += time.perf_counter() - began
                 if chunk is None:
                     break
+                p = self._researched(p, chunk.passages)  # before its text is screened
                 if chunk.text:
                     pieces.append(chunk.text)
                     if ready := outflow.push(chunk.text):

@@ -11,11 +11,25 @@ the spine can redact for any of them that runs outside the organisation;
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from charter.core.aliases import AliasConfig
-from charter.core.chat import ChatRequest, Completion, StreamChunk
+from charter.core.chat import ChatRequest, Completion, Passage, StreamChunk
+
+
+@runtime_checkable
+class Research(Protocol):
+    """What a strategy that searches on its own (thinking) may do for one request, inside
+    that request's principal's access: ``search`` the knowledge base (passages screened
+    for injected instructions, numbered from 1), and ``prompt`` a sub-question with
+    chosen passages (the request's conversation, charter and instructions, fitted to
+    the window, redacted for an external backend)."""
+
+    def search(self, query: str) -> list[Passage]: ...
+
+    def prompt(self, ask: str, passages: Sequence[Passage], *, window: int | None,
+               count: Callable[[str], int]) -> ChatRequest: ...
 
 
 @runtime_checkable
