@@ -28,7 +28,8 @@ class TestFastStrategy(StrategyConformance):
         return FastStrategy(cast(ChatModel, registry.build(BROKEN, settings)), BROKEN)
 
 
-def test_for_route_builds_one_call_for_every_route_but_pro(settings: Settings) -> None:
-    for route in ("fast", "thinking", "mini", "bot"):
+def test_for_route_builds_one_call_for_every_route_but_pro_and_thinking(
+        settings: Settings) -> None:
+    for route in ("fast", "mini", "bot"):
         built = for_route(route, ALIAS, lambda name: pytest.fail(f"looked up {name}"), settings)
         assert isinstance(built, FastStrategy) and built.aliases == (ALIAS,)

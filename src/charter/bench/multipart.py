@@ -36,6 +36,7 @@ from charter.core.chat import ChatMessage, Passage
 from charter.core.config import Settings
 from charter.core.errors import InvalidInputError
 from charter.core.principal import local_admin
+from charter.core.routes import FAST, THINKING
 from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.knowledge.support import SUPPORTED, sentences, support
 from charter.runtime import Runtime
@@ -144,7 +145,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(settings: Settings, devset: Path, folders: Iterable[Path], *,
-        routes: tuple[str, ...] = ("fast", "thinking"),
+        routes: tuple[str, ...] = (FAST, THINKING),
         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     questions = load(devset)
     folders = list(folders)

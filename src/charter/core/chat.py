@@ -105,7 +105,8 @@ class StreamChunk:
     usage: Usage | None = None
     finish_reason: str | None = None
     note: str | None = None
-    passages: tuple[Passage, ...] | None = None  # as ``Completion.passages``, on the last chunk
+    # As ``Completion.passages``, on the first chunk with text (before it) and the last.
+    passages: tuple[Passage, ...] | None = None
 
 
 def approx_tokens(text: str) -> int:

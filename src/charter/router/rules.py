@@ -3,7 +3,9 @@
 Inputs, in order of precedence:
 
 1. the user's explicit pick (the ``model`` field: an alias, or ``auto``);
-2. explicit intent in the prompt ("think hard", "take your time", "step by step");
+2. explicit intent in the prompt ("think hard", "take your time", "step by step"), and a
+   compound question (one that asks several things, split as the thinking route splits
+   it: ``strategies.plan``), which one quick answer covers badly;
 3. quota state (applied after this choice by ``charter.usage``: a route over its limit
    is served by ``mini``, and the reason says so);
 4. the learned router's score against its calibrated threshold, when one is active;
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 from charter.core.routes import AUTO, THINKING, RouteDecision
 from charter.router.features import explicit_intent, signals
 from charter.router.learned import RouterModel
+from charter.strategies.plan import plan
 
 DEEP_ROUTE = THINKING
 
@@ -49,6 +52,9 @@ def choose_route(requested: str | None, question: str, default: str, *,
     phrase = explicit_intent(question)
     if phrase:
         return RouteDecision(DEEP_ROUTE, f"asked for deeper thought ({phrase!r})")
+    parts = len(plan(question))
+    if parts > 1:
+        return RouteDecision(DEEP_ROUTE, f"a compound question ({parts} parts)")
     if router is not None and vector is not None:
         version, model = router
         score = model.score(vector, question, turns)

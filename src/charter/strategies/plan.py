@@ -14,7 +14,7 @@ starts:
   and about B: two parts, each with what follows ("... in terms of cost").
 
 A piece without a word of its own (the "why" of "What is it and why?") stays with the
-one before it. A later part that leans on an earlier one ("can I carry *them* over?",
+one before it. A text of more than ``MAX_WORDS`` words is one part. A later part that leans on an earlier one ("can I carry *them* over?",
 "what does *it* use?") searches with the earlier part's subject words added, so the
 search finds its passages; the part's own wording is kept for the answer. Sentences
 that only give context ("I am travelling to Lisbon next week.") go with the first part.
@@ -42,6 +42,7 @@ PRONOUNS = frozenset("it its they their them this that these those he she his he
 FRAMING = STOPWORDS | STARTERS | frozenset("""difference differences compare compared
     comparison versus vs between both say says said according""".split())
 
+MAX_WORDS = 120  # a question longer than this is read as one part
 _TOKEN = re.compile(r"\S+")
 # "compare A with B", "the difference between A and B", "how does A compare to B", "A
 # versus B": the word that opens the comparison (None: it opens at the clause's start),
@@ -164,10 +165,13 @@ def _leans(ask: str) -> bool:
 
 
 def plan(question: str, max_parts: int = 4) -> tuple[Part, ...]:
-    """The parts ``question`` asks, in order (one part when it asks one thing)."""
+    """The parts ``question`` asks, in order (one part when it asks one thing, and when
+    it is longer than ``MAX_WORDS``: a pasted text is not a list of questions)."""
     question = " ".join(question.split())
     if not question:
         return ()
+    if len(question.split()) > MAX_WORDS:
+        return (Part(question, question),)
     context: list[str] = []
     asks: list[str] = []
     compared: set[int] = set()  # parts of a comparison: each stands on its own

@@ -15,7 +15,8 @@
    answer), else with the subject of the whole question, and written again from the old
    and the new passages.
 
-The parts' answers are joined in order; a part still missing is named, so the user
+When no search finds a passage (no documents, or none the asker may read), the request
+is answered as it came, in one call. The parts' answers are joined in order; a part still missing is named, so the user
 knows what the sources did not answer. When no part is answered the answer is the
 composer's plain "not found" statement. The run is bounded by an agents ``Budget``
 (model steps, searches, tokens, seconds): a step the budget does not allow is not
@@ -116,9 +117,12 @@ class ThinkingStrategy:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         # Parts are reviewed whole, so the answer streams as one piece once it is ready.
+        # The passages come with the text, before it: the gateway checks the text's
+        # citations against them as it leaves.
         done = self.complete(request)
-        yield StreamChunk(text=done.text, usage=done.usage, finish_reason=done.finish_reason,
-                          note=done.note, passages=done.passages)
+        yield StreamChunk(text=done.text, passages=done.passages)
+        yield StreamChunk(usage=done.usage, finish_reason=done.finish_reason, note=done.note,
+                          passages=done.passages)
 
 
 class _Run:
@@ -194,6 +198,8 @@ class _Run:
             else:
                 found = []
             drafts.append(_Draft(part, found))
+        if not self.pool.passages and self._allowed("model"):
+            return self._unsourced()
         for draft in drafts:
             if draft.passages and self._allowed("model"):
                 self._write(draft)
@@ -210,6 +216,13 @@ class _Run:
                 draft.part = replace(draft.part, query=query)
                 self._write(draft)
         return self._compose(drafts)
+
+    def _unsourced(self) -> Completion:
+        """No search found anything (no documents, or none the asker may read): the
+        request as it came, in one call, as the quick route would answer it."""
+        done = self.s.model.complete(self.request)
+        note = (f"thinking: no passages in {self.searches} search(es); answered in one call")
+        return replace(done, usage=self.usage + done.usage, note=note)
 
     def _compose(self, drafts: list[_Draft]) -> Completion:
         answered = [d for d in drafts if d.answered]
