@@ -58,3 +58,39 @@ def test_transcript_rendering() -> None:
     text = render_transcript([ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"),
                               ChatMessage("assistant", "Hello."), ChatMessage("user", "Bye")])
     assert text == "Be brief.\n\nUser: Hi\nAssistant: Hello.\nUser: Bye\nAssistant:"
+
+
+def test_the_tools_schema_allows_a_listed_call_and_an_answer_unless_a_call_is_required(
+        ) -> None:
+    from charter.backends.llamacpp import read_tool_reply, tools_schema
+    from charter.core.chat import FunctionCall, ToolSpec
+
+    tool = ToolSpec("calculator", "Compute.", {"type": "object", "properties": {
+        "expression": {"type": "string"}}, "required": ["expression"]})
+    free, forced = tools_schema([tool], required=False), tools_schema([tool], required=True)
+    assert [o["properties"].get("tool", {}).get("const") for o in free["anyOf"]] == [
+        "calculator", None]
+    assert len(forced["anyOf"]) == 1
+    assert read_tool_reply('{"tool": "calculator", "arguments": {"expression": "1"}}') == (
+        "", (FunctionCall("calculator", '{"expression": "1"}'),))
+    assert read_tool_reply('{"answer": "It is 4."}') == ("It is 4.", ())
+    assert read_tool_reply('{"tool": "calcul') == ('{"tool": "calcul', ())  # cut short
+
+
+@pytest.mark.integration
+def test_the_packaged_gemma_under_the_grammar_writes_a_call_of_a_listed_tool() -> None:
+    from charter.core.chat import ChatRequest, ToolSpec
+
+    model = LlamaCppChat("packaged", LlamaCppOptions(temperature=0.0), load_settings({}))
+    tool = ToolSpec("calculator", "Compute an arithmetic expression.", {
+        "type": "object", "properties": {"expression": {"type": "string"}},
+        "required": ["expression"]})
+    done = model.complete(ChatRequest(
+        [ChatMessage("system", "You can use the calculator tool."),
+         ChatMessage("user", "What is 17 * 3?")], tools=[tool], tool_choice="required",
+        max_tokens=64, seed=1))
+    (call,) = done.tool_calls
+    assert call.name == "calculator"
+    import json
+
+    assert isinstance(json.loads(call.arguments)["expression"], str)

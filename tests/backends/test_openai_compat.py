@@ -70,11 +70,16 @@ class FakeServer:
     def __init__(self, responses: list[tuple[int, object, dict[str, str]]]) -> None:
         self.responses = responses
         self.requests = 0
+        self.bodies: list[object] = []  # the JSON of each request
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length", 0)))
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                try:
+                    outer.bodies.append(json.loads(raw))
+                except ValueError:
+                    outer.bodies.append(raw)
                 index = min(outer.requests, len(outer.responses) - 1)
                 outer.requests += 1
                 status, body, headers = outer.responses[index]
@@ -208,3 +213,30 @@ def test_bad_options_are_rejected_when_the_alias_is_added() -> None:
     with pytest.raises(InvalidInputError, match="allowed options"):
         registry.check_alias(AliasConfig("r", "openai_compat", "m",
                                          {"base_url": "http://x/v1", "temprature": 1}))
+
+
+def tool_call_body(name: str, arguments: str) -> dict[str, object]:
+    return {**OK_BODY, "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+        "role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_1", "type": "function",
+            "function": {"name": name, "arguments": arguments}}]}}]}
+
+
+def test_tools_are_offered_as_functions_and_calls_come_back(fake) -> None:
+    from charter.core.chat import FunctionCall, ToolSpec
+
+    server = fake([(200, tool_call_body("calculator", '{"expression": "6 * 7"}'), {})])
+    schema = {"type": "object", "properties": {"expression": {"type": "string"}},
+              "required": ["expression"]}
+    done = chat(server.url).complete(ChatRequest(
+        [ChatMessage("user", "6 times 7?")], tools=[ToolSpec("calculator", "Compute.", schema)],
+        tool_choice="required"))
+    assert done.tool_calls == (FunctionCall("calculator", '{"expression": "6 * 7"}'),)
+    assert done.text == ""
+    sent = server.bodies[0]
+    assert sent["tool_choice"] == "required"
+    assert sent["tools"] == [{"type": "function", "function": {
+        "name": "calculator", "description": "Compute.", "parameters": schema}}]
+    plain = fake([(200, OK_BODY, {})])
+    assert chat(plain.url).complete(ChatRequest([ChatMessage("user", "hi")])).tool_calls == ()
+    assert "tools" not in plain.bodies[0]

@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,8 +36,8 @@ from charter.agents import runs as R
 from charter.agents.budget import Spent, exhausted
 from charter.agents.runs import Run, RunRepository
 from charter.agents.spec import AgentSpec
-from charter.agents.tools import Tool, ToolContext, run_tool, tool_named
-from charter.core.chat import ChatMessage
+from charter.agents.tools import Tool, ToolContext, run_tool, spec_of, tool_named
+from charter.core.chat import ChatMessage, ToolSpec
 from charter.core.errors import CharterError, ConfigError
 
 log = logging.getLogger("charter.agents")
@@ -60,6 +60,7 @@ class ModelReply:
     review_id: str | None = None
     request_id: str | None = None
     route: str | None = None
+    calls: tuple[dict[str, str], ...] = ()  # function calls: {"name", "arguments"}
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,11 @@ class Ports(Protocol):
 
     runs: RunRepository
 
-    def ask(self, run: Run, agent: AgentSpec, messages: list[ChatMessage]) -> ModelReply:
-        """One governed model call as the run's principal (screened, routed, audited);
-        raises nothing: a failure is a reply with action ``error``."""
+    def ask(self, run: Run, agent: AgentSpec, messages: list[ChatMessage],
+            tools: Sequence[ToolSpec] = (), require_tool: bool = False) -> ModelReply:
+        """One governed model call as the run's principal (screened, routed, audited),
+        offering ``tools`` as functions (a call required with ``require_tool``); raises
+        nothing: a failure is a reply with action ``error``."""
         ...
 
     def review(self, review_id: str) -> tuple[str, str | None]:
@@ -113,16 +116,20 @@ def _bound() -> Ports:
 
 
 @DBOS.step(name="charter.agent.model")
-def model_step(run_id: str, agent_name: str, messages: list[dict[str, str]]) -> dict[str, Any]:
+def model_step(run_id: str, agent_name: str, messages: list[dict[str, str]],
+               require_tool: bool = False) -> dict[str, Any]:
     ports = _bound()
     run = ports.runs.get(run_id)
     agent = run.team.agent(agent_name)
+    tools = [spec_of(tool_named(n, ports.extra_tools())) for n in agent.tools]
     started = time.perf_counter()
-    reply = ports.ask(run, agent, [ChatMessage(m["role"], m["content"]) for m in messages])
+    reply = ports.ask(run, agent, [ChatMessage(m["role"], m["content"]) for m in messages],
+                      tools, require_tool and bool(tools))
     return {"kind": "model", "agent": agent_name, "text": reply.text, "action": reply.action,
             "tokens": reply.tokens, "cost": reply.cost, "reason": reply.reason,
             "review_id": reply.review_id, "request_id": reply.request_id,
-            "route": reply.route, "seconds": round(time.perf_counter() - started, 4)}
+            "route": reply.route, "calls": [dict(c) for c in reply.calls],
+            "seconds": round(time.perf_counter() - started, 4)}
 
 
 @DBOS.step(name="charter.agent.review_state")
@@ -258,10 +265,12 @@ class Loop:
     def _save(self) -> None:
         self.ports.runs.update(self.run.id, spent=self.spent)
 
-    def ask(self, agent: AgentSpec, msgs: list[ChatMessage]) -> str:
+    def ask(self, agent: AgentSpec, msgs: list[ChatMessage], require_tool: bool = False
+            ) -> tuple[str, list[dict[str, str]]]:
+        """The agent's reply and the function calls it asked for."""
         self._guard("model")
         out = model_step(self.run.id, agent.name,
-                         [{"role": m.role, "content": m.content} for m in msgs])
+                         [{"role": m.role, "content": m.content} for m in msgs], require_tool)
         self.spent = self.spent.plus(steps=1, tokens=out["tokens"], cost=out["cost"],
                                      seconds=out["seconds"])
         self._save()
@@ -271,8 +280,8 @@ class Loop:
         if action == "error":
             raise Stop(R.FAILED, out["reason"])
         if action == "hold_for_review":
-            return self._await_review(out["review_id"])
-        return out["text"]
+            return self._await_review(out["review_id"]), []
+        return out["text"], list(out.get("calls") or ())
 
     # A run that needs a person does not wait inside its workflow (that would hold one of
     # its process's workers for as long as the person takes): it parks. The workflow ends
@@ -341,8 +350,11 @@ class Loop:
         tools = {n: tool_named(n, self.ports.extra_tools()) for n in agent.tools}
         observations: list[tuple[str, str]] = []
         while True:
-            reply = self.ask(agent, protocol.messages(agent, tools, task, context, observations))
-            call = protocol.parse_call(reply) if tools else None
+            # A call required until the agent has made one (then it may answer).
+            require = agent.tool_choice == "required" and not observations
+            reply, native = self.ask(
+                agent, protocol.messages(agent, tools, task, context, observations), require)
+            call = protocol.read_call(reply, native, list(tools)) if tools else None
             if call is None:
                 self.best = reply.strip() or self.best
                 return reply.strip()

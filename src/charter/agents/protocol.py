@@ -1,7 +1,13 @@
 """How an agent is asked and how its reply is read.
 
-An agent that wants a tool answers with one line ``CALL <tool> <JSON object>``; anything
-else is its answer. A reviewer approves with a line that is just ``APPROVED``; a manager
+An agent that wants a tool asks for it through function calling (a model server that has
+it, or the local model under a JSON-schema grammar: ``Completion.tool_calls``), or writes
+one line ``CALL <tool> <JSON object>``, or a JSON object ``{"tool": ..., "arguments":
+{...}}``; anything else is its answer. A small model's JSON is read tolerantly: at most
+``MAX_REPAIRS`` repairs (code fences and text around it ignored, trailing commas dropped,
+single quotes read as double, unclosed brackets closed), and a call that is still
+unreadable is answered with an error naming the format, which counts against the run's
+tool calls like any failed call, so repair attempts are bounded by the budget. A reviewer approves with a line that is just ``APPROVED``; a manager
 delegates with lines ``@member: sub-task``. Small models that never follow the format
 still make progress: their text is taken as the answer, and a reviewer that never says
 APPROVED stops the run at its budget's ``rounds`` (``budget_exhausted``).
@@ -59,6 +65,103 @@ def parse_call(reply: str) -> ToolCall | None:
     return ToolCall(m.group(1), args)
 
 
+MAX_REPAIRS = 3
+_TRAILING_COMMA = re.compile(r",[ \t\r\n]*([}\]])")
+NAME_KEYS = ("tool", "name", "function")
+ARGUMENT_KEYS = ("arguments", "args", "parameters", "input")
+
+
+def _span(text: str, start: int) -> tuple[str, list[str]]:
+    """The JSON object opening at ``start``: its text up to the bracket that closes it
+    (or to the end), and the brackets still open there (strings respected)."""
+    stack: list[str] = []
+    in_string, escaped, quote = False, False, ""
+    for i in range(start, len(text)):
+        c = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == quote:
+                in_string = False
+        elif c in "\"'":
+            in_string, quote = True, c
+        elif c in "{[":
+            stack.append("}" if c == "{" else "]")
+        elif c in "}]":
+            if stack:
+                stack.pop()
+            if not stack:
+                return text[start:i + 1], []
+    return text[start:], stack
+
+
+def _object(raw: str, open_brackets: list[str]) -> tuple[dict[str, Any] | None, int]:
+    """``raw`` read as a JSON object with at most ``MAX_REPAIRS`` repairs, and how many it
+    took (None when it is still not an object)."""
+    repairs = [
+        lambda t: t,
+        lambda t: t + "".join(reversed(open_brackets)),
+        lambda t: _TRAILING_COMMA.sub(r"\1", t),
+        lambda t: t.replace("'", '"') if '"' not in t else t,
+    ]
+    text, used = raw, 0
+    for step, repair in enumerate(repairs):
+        fixed = repair(text)
+        if fixed == text and step:
+            continue
+        used += 1 if step else 0
+        if used > MAX_REPAIRS:
+            break
+        text = fixed
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        return (value if isinstance(value, dict) else None), used
+    return None, used
+
+
+def _json_call(reply: str, known: Sequence[str]) -> ToolCall | None:
+    start = reply.find("{")
+    if start < 0:
+        return None
+    raw, still_open = _span(reply, start)
+    value, _ = _object(raw, still_open)
+    if value is None:
+        named = next((k for k in known if f'"{k}"' in raw or f"'{k}'" in raw), None)
+        if named is None:
+            return None  # braces in an answer, not a call
+        return ToolCall(named, {}, error=(
+            f"your call of {named} could not be read as JSON after {MAX_REPAIRS} repairs; "
+            f'reply with one line: CALL {named} {{"argument": "value"}}'))
+    name = next((value[k] for k in NAME_KEYS if isinstance(value.get(k), str)), None)
+    if name not in known:
+        return None  # JSON in an answer ({"name": "Alice", ...}), not a call
+    args = next((value[k] for k in ARGUMENT_KEYS if k in value), {})
+    if isinstance(args, str):  # OpenAI's wire form: the arguments as JSON text
+        args, _ = _object(args, [])
+    if not isinstance(args, dict):
+        return ToolCall(name, {}, error="the arguments must be a JSON object")
+    return ToolCall(name, args)
+
+
+def read_call(reply: str, native: Sequence[Mapping[str, str]], known: Sequence[str]
+              ) -> ToolCall | None:
+    """The tool call an agent's reply asks for, None when the reply is an answer.
+    ``native`` are the function calls the backend returned (``{"name", "arguments"}``);
+    the first is taken (one call a step). Otherwise a ``CALL`` line, then a JSON object
+    naming a tool."""
+    if native:
+        first = native[0]
+        args, _ = _object(first.get("arguments") or "{}", [])
+        if args is None:
+            return ToolCall(first["name"], {}, error="the arguments are not a JSON object")
+        return ToolCall(first["name"], args)
+    return parse_call(reply) or _json_call(reply, known)
+
+
 def approved(reply: str) -> bool:
     return _APPROVED.search(reply) is not None
 
@@ -80,7 +183,8 @@ def system_prompt(agent: AgentSpec, tools: Mapping[str, Tool]) -> str:
     if agent.instructions:
         parts.append(agent.instructions)
     if tools:
-        lines = ["To use a tool, reply with exactly one line: CALL <tool> <JSON arguments>. "
+        lines = ["To use a tool, reply with exactly one line: CALL <tool> <JSON arguments> "
+                 '(or the JSON object {"tool": <tool>, "arguments": {...}}). '
                  "Otherwise reply with your answer. Tools:"]
         for t in tools.values():
             args = ", ".join(f"{k}: {v}" for k, v in t.arguments.items()) or "no arguments"

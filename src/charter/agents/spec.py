@@ -58,6 +58,9 @@ class AgentSpec(BaseModel):
     model: str = Field(AUTO, min_length=1, max_length=80,
                        description="the chat alias or route the agent asks")
     max_tokens: int | None = Field(None, ge=1, le=8192)
+    # "required": the agent's model must call a tool until it has made one call (then it
+    # may answer: a call required every step would never end); "auto": a call or text.
+    tool_choice: Literal["auto", "required"] = "auto"
 
 
 class TeamSpec(BaseModel):

@@ -3,7 +3,9 @@ results screened by the charter (in the engine), and knowledge reached only insi
 run's principal's access (through ``ToolContext``).
 
 A tool is any object with ``name``, ``description``, ``side_effect``, ``arguments`` (the
-argument names and what each is) and ``run(args, ctx) -> str``. Built-ins are below;
+argument names and what each is) and ``run(args, ctx) -> str``; it may add
+``parameters``, a JSON schema of its arguments, for models with function calling and the
+local model's grammar (without it every argument is a string, and all are required). Built-ins are below;
 a package adds one through the ``charter.agent_tools`` entry point group (the entry
 point names a class taking no arguments, or an instance). ``side_effect`` is ``read``
 (no effect outside Charter), ``idempotent`` (repeating it does no harm) or
@@ -26,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from charter.core import plugins
+from charter.core.chat import ToolSpec
 from charter.core.errors import CharterError, InvalidInputError
 
 SideEffect = Literal["read", "idempotent", "irreversible"]
@@ -70,6 +73,23 @@ class Tool(Protocol):
     def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str: ...
 
 
+def schema_of(tool: Tool) -> dict[str, Any]:
+    """The JSON schema of ``tool``'s arguments: its own ``parameters``, or every argument
+    a required string described as ``arguments`` says."""
+    own = getattr(tool, "parameters", None)
+    if isinstance(own, Mapping):
+        return dict(own)
+    return {"type": "object",
+            "properties": {k: {"type": "string", "description": v}
+                           for k, v in tool.arguments.items()},
+            "required": list(tool.arguments)}
+
+
+def spec_of(tool: Tool) -> ToolSpec:
+    """``tool`` as a function a model may call."""
+    return ToolSpec(tool.name, tool.description, schema_of(tool))
+
+
 def _text_arg(args: Mapping[str, Any], name: str, *, limit: int = 500) -> str:
     value = args.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -84,6 +104,10 @@ class KnowledgeSearch:
     description = "Search the organisation's documents (only those the run may read)."
     side_effect: SideEffect = "read"
     arguments = {"query": "what to look for", "k": "how many passages (1-8, default 4)"}
+    parameters = {"type": "object", "properties": {
+        "query": {"type": "string", "description": "what to look for"},
+        "k": {"type": "integer", "minimum": 1, "maximum": 8,
+              "description": "how many passages"}}, "required": ["query"]}
 
     def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
         query = _text_arg(args, "query")

@@ -4,6 +4,13 @@ The default model is the packaged Gemma 3 270M (``model = "packaged"``). Each mo
 file is loaded once per process and shared by every alias that uses it; a lock per
 loaded model serialises generation, because a llama.cpp context is not thread-safe.
 
+Tool calling: a request with ``tools`` is generated under a grammar built from a JSON
+schema (llama.cpp's own converter), so that even the packaged 270M base model writes a
+parseable reply: ``{"tool": NAME, "arguments": {...}}`` with the tool's own argument
+schema, or ``{"answer": TEXT}`` unless a call is required. The reply is read back into
+``Completion.tool_calls`` or the answer text; one cut short at ``max_tokens`` is left as
+text for the caller's tolerant parser.
+
 Prompt formats: ``transcript`` renders the conversation as plain ``User:`` /
 ``Assistant:`` text, which suits base models such as the packaged one; ``chat`` uses
 the chat template in the GGUF metadata (or ``chat_format``), for instruction-tuned models.
@@ -12,25 +19,68 @@ the chat template in the GGUF metadata (or ``chat_format``), for instruction-tun
 from __future__ import annotations
 
 import atexit
+import json
 import ctypes
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from charter.core.chat import ChatMessage, ChatRequest, Completion, StreamChunk, Usage
+from charter.core.chat import (ChatMessage, ChatRequest, Completion, FunctionCall, StreamChunk,
+                               ToolSpec, Usage)
 from charter.core.aliases import AliasConfig
 from charter.backends.base import BackendOptions
 from charter.core.config import Settings
-from charter.core.errors import BackendError, CharterError, ContextOverflowError, ModelFileError
+from charter.core.errors import (BackendError, CharterError, ContextOverflowError,
+                                 InvalidInputError, ModelFileError)
 
 PACKAGED = "packaged"
 GGUF_MAGIC = b"GGUF"
 TRANSCRIPT_STOPS = ("\nUser:", "\n\nUser:", "<end_of_turn>")
+
+
+def tools_schema(tools: Sequence[ToolSpec], required: bool) -> dict[str, Any]:
+    """The JSON schema a reply with ``tools`` must follow: one call of a listed tool with
+    that tool's arguments, or (unless ``required``) an answer."""
+    options: list[dict[str, Any]] = [
+        {"type": "object",
+         "properties": {"tool": {"const": t.name},
+                        "arguments": dict(t.parameters) or {"type": "object"}},
+         "required": ["tool", "arguments"]}
+        for t in tools]
+    if not required:
+        options.append({"type": "object", "properties": {"answer": {"type": "string"}},
+                        "required": ["answer"]})
+    return {"anyOf": options}
+
+
+@lru_cache(maxsize=64)
+def _grammar(schema: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(schema, verbose=False)
+    except Exception as exc:  # the converter rejects schema features it lacks
+        raise InvalidInputError(f"a tool's argument schema cannot be turned into a grammar "
+                                f"for the local model ({type(exc).__name__}: {exc}); use "
+                                "plain types, properties, required, enum and const") from None
+
+
+def read_tool_reply(text: str) -> tuple[str, tuple[FunctionCall, ...]]:
+    """The answer text and the calls of a reply generated under ``tools_schema``."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text, ()  # cut short: the caller's parser may repair it
+    if isinstance(value, dict) and isinstance(value.get("tool"), str):
+        return "", (FunctionCall(value["tool"], json.dumps(value.get("arguments") or {})),)
+    if isinstance(value, dict) and isinstance(value.get("answer"), str):
+        return value["answer"], ()
+    return text, ()
 
 
 class LlamaCppOptions(BackendOptions):
@@ -239,18 +289,28 @@ class LlamaCppChat:
         return params
 
     def complete(self, request: ChatRequest) -> Completion:
+        extra: dict[str, Any] = {}
+        if request.tools:
+            schema = tools_schema(request.tools, request.tool_choice == "required")
+            extra["grammar"] = _grammar(json.dumps(schema, sort_keys=True))
         try:
             with self._model.lock:
                 if self.options.prompt_format == "transcript":
-                    out = self.llm.create_completion(**self._transcript_params(request))
+                    out = self.llm.create_completion(**self._transcript_params(request),
+                                                     **extra)
                     text = out["choices"][0]["text"]
                 else:
-                    out = self.llm.create_chat_completion(**self._chat_params(request))
+                    out = self.llm.create_chat_completion(**self._chat_params(request),
+                                                          **extra)
                     text = out["choices"][0]["message"]["content"] or ""
         except (ValueError, RuntimeError) as exc:
             raise _failure(self.path.name, exc) from None
+        calls: tuple[FunctionCall, ...] = ()
+        if request.tools:
+            text, calls = read_tool_reply(text.strip())
         usage = out.get("usage") or {}
         return Completion(
+            tool_calls=calls,
             text=text.strip(),
             usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
             finish_reason=out["choices"][0].get("finish_reason") or "stop",

@@ -19,7 +19,7 @@ import httpx
 import openai
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from charter.core.chat import ChatRequest, Completion, StreamChunk, Usage, approx_tokens
+from charter.core.chat import FunctionCall, ChatRequest, Completion, StreamChunk, Usage, approx_tokens
 from charter.core.aliases import AliasConfig
 from charter.backends.base import BackendOptions
 from charter.core.config import Settings
@@ -244,6 +244,11 @@ class OpenAICompatChat:
             params["seed"] = request.seed
         if request.stop:
             params["stop"] = list(request.stop)
+        if request.tools:
+            params["tools"] = [{"type": "function", "function": {
+                "name": t.name, "description": t.description,
+                "parameters": dict(t.parameters)}} for t in request.tools]
+            params["tool_choice"] = request.tool_choice
         return params
 
     def complete(self, request: ChatRequest) -> Completion:
@@ -255,10 +260,13 @@ class OpenAICompatChat:
             raise BackendError(f"the model server at {self.options.base_url} returned no choices")
         choice = resp.choices[0]
         text = choice.message.content or ""
+        calls = tuple(FunctionCall(c.function.name, c.function.arguments or "{}")
+                      for c in (getattr(choice.message, "tool_calls", None) or [])
+                      if getattr(c, "function", None) is not None and c.function.name)
         usage = Usage(resp.usage.prompt_tokens, resp.usage.completion_tokens) if resp.usage else \
             Usage(sum(approx_tokens(m["content"]) for m in params["messages"]), approx_tokens(text))
         return Completion(text=text, usage=usage, finish_reason=choice.finish_reason or "stop",
-                          model=resp.model or self.model)
+                          model=resp.model or self.model, tool_calls=calls)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         params = self._params(request)

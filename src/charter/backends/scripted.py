@@ -1,7 +1,8 @@
 """Canned replies for tests and benchmarks, registered like any other backend.
 
 Options: ``replies`` (answered in turn, cycling), ``echo`` (answer with the question),
-``delay`` (seconds to sleep per call, to stand in for a model's latency), ``delay_jitter``
+``native_tools`` (a reply ``{"tool": NAME, "arguments": {...}}`` to a request with tools
+comes back as a function call, as from a server with function calling), ``delay`` (seconds to sleep per call, to stand in for a model's latency), ``delay_jitter``
 (its spread) and ``fail`` (raise this error code instead of answering, to test error
 paths).
 """
@@ -9,6 +10,7 @@ paths).
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import re
 import threading
@@ -18,7 +20,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from charter.core.chat import ChatRequest, Completion, StreamChunk, Usage, approx_tokens
+from charter.core.chat import ChatRequest, Completion, FunctionCall, StreamChunk, Usage, approx_tokens
 from charter.core.aliases import AliasConfig
 from charter.backends.base import BackendOptions
 from charter.core.config import Settings
@@ -35,6 +37,7 @@ class ScriptedOptions(BackendOptions):
     delay_jitter: float = Field(0.0, ge=0.0, le=1.0)
     token_delay: float = 0.0  # seconds between streamed pieces
     fail: Literal["unavailable", "rate_limited", "error"] | None = None
+    native_tools: bool = False
 
 
 _FAILURES = {
@@ -110,8 +113,17 @@ class ScriptedChat:
         text, finish = self._capped(request, self._reply(request))
         if self.options.token_delay:
             time.sleep(self.options.token_delay * len(re.findall(r"\S+\s*|\s+", text)))
+        calls: tuple[FunctionCall, ...] = ()
+        if self.options.native_tools and request.tools:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = None
+            if isinstance(value, dict) and isinstance(value.get("tool"), str):
+                calls = (FunctionCall(value["tool"], json.dumps(value.get("arguments", {}))),)
+                text = ""
         return Completion(text=text, usage=self._usage(request, text), finish_reason=finish,
-                          model=self.model_id)
+                          model=self.model_id, tool_calls=calls)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         text, finish = self._capped(request, self._reply(request))

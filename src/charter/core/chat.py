@@ -6,9 +6,9 @@ definition of "the question" of a conversation: its latest user message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
 
@@ -52,6 +52,25 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A function a model may ask to call: its name, what it does, and its arguments as
+    a JSON schema (an object schema)."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A call a model asked for: the tool's name and its arguments as the model wrote
+    them (JSON text, not yet parsed: a small model's may need repair)."""
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     """What a strategy asks of a chat model.
 
@@ -67,6 +86,10 @@ class ChatRequest:
     temperature: float | None = None
     seed: int | None = None
     stop: Sequence[str] = ()
+    # Functions the model may call (OpenAI function calling; a JSON-schema grammar on a
+    # local model). "required": the reply must be a call; "auto": a call or text.
+    tools: Sequence[ToolSpec] = ()
+    tool_choice: Literal["auto", "required"] = "auto"
 
     @property
     def question(self) -> str:
@@ -94,6 +117,7 @@ class Completion:
     # Every passage the answer may cite, when the strategy searched beyond the request's
     # own passages (thinking); None: the request's passages.
     passages: tuple[Passage, ...] | None = None
+    tool_calls: tuple[FunctionCall, ...] = ()  # calls the model asked for (request.tools)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,13 @@ class CitationInfo(BaseModel):
     quote: str
 
 
+class ToolCallInfo(BaseModel):
+    """A function call the model asked for: the tool and its arguments as JSON text."""
+
+    name: str
+    arguments: str
+
+
 class UsageInfo(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -101,3 +108,4 @@ class Result(BaseModel):
     timing: TimingInfo = Field(default_factory=TimingInfo)
     # "length" when the answer stopped at max_tokens (the OpenAI field's meaning).
     finish_reason: str = "stop"
+    tool_calls: list[ToolCallInfo] = Field(default_factory=list)  # when the request had tools

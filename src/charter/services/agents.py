@@ -26,7 +26,7 @@ from charter.agents.runs import Run, RunRepository
 from charter.agents.spec import AgentSpec, Budget, TeamsFile, builtin_teams, load_teams, \
     merged, parse_teams, resolve
 from charter.agents.tools import Found, Tool, ToolContext, ToolError, tool_named
-from charter.core.chat import ChatMessage, Passage
+from charter.core.chat import ChatMessage, Passage, ToolSpec
 from charter.core.errors import CharterError, ConflictError, ForbiddenError, \
     InvalidInputError, NotFoundError
 from charter.core.principal import Principal, local_admin, require
@@ -63,11 +63,13 @@ class RuntimePorts:
             else Principal(run.principal_id)
         return asker_now(self.rt, stored)
 
-    def ask(self, run: Run, agent: AgentSpec, messages: list[ChatMessage]) -> ModelReply:
+    def ask(self, run: Run, agent: AgentSpec, messages: list[ChatMessage],
+            tools: Sequence[ToolSpec] = (), require_tool: bool = False) -> ModelReply:
         try:
             result = self.rt.gateway.ask(AskRequest(
                 messages=messages, principal=self.principal(run), model=agent.model,
-                max_tokens=agent.max_tokens, origin=f"{run.id}:{agent.name}"))
+                max_tokens=agent.max_tokens, origin=f"{run.id}:{agent.name}",
+                tools=tuple(tools), tool_choice="required" if require_tool else "auto"))
         except CharterError as exc:
             return ModelReply("", "error", reason=exc.public or exc.message)
         tokens = result.usage.prompt_tokens + result.usage.completion_tokens
@@ -75,7 +77,9 @@ class RuntimePorts:
         d = result.decision
         return ModelReply(result.answer, d.action, tokens=tokens, cost=cost,
                           reason=d.reason or "", review_id=d.review_id,
-                          request_id=result.request_id, route=result.route.name)
+                          request_id=result.request_id, route=result.route.name,
+                          calls=tuple({"name": c.name, "arguments": c.arguments}
+                                      for c in result.tool_calls))
 
     def review(self, review_id: str) -> tuple[str, str | None]:
         review = self.rt.reviews.get(review_id)

@@ -27,10 +27,12 @@ from sqlalchemy import Connection
 from charter import prompt
 from charter.audit import AuditLog, key_for
 from charter.core.aliases import AliasConfig
-from charter.core.chat import ChatRequest, Completion, Passage, Usage, approx_tokens
+from charter.core.chat import (ChatRequest, Completion, FunctionCall, Passage, Usage,
+                               approx_tokens)
 from charter.core.config import Settings
 from charter.core.errors import CancelledRequestError, CharterError
-from charter.core.result import Decision, Result, RouteInfo, TimingInfo, UsageInfo
+from charter.core.result import (Decision, Result, RouteInfo, TimingInfo, ToolCallInfo,
+                                 UsageInfo)
 from charter.core.routes import NONE, RouteDecision
 from charter.knowledge.citations import drop_unsupported_markers, resolve_citations
 from charter.knowledge.retrieve import NoRetrieval, Retriever
@@ -208,6 +210,8 @@ class Gateway:
             grounding = replace(grounding, passages=fitted.passages, notes=(
                 *grounding.notes, f"{fitted.left_out} of the retrieved passages were left out "
                 "to fit the model's context window"))
+        if req.tools:
+            chat = replace(chat, tools=req.tools, tool_choice=req.tool_choice)
         # Personal data never leaves for a backend marked as outside the organisation.
         chat = self.screen.for_backend(chat, external=any(a.external for a in strategy.aliases))
         return Prepared(admitted, route, quota, grounding, alias, strategy, chat, research=research)
@@ -232,8 +236,8 @@ class Gateway:
                                          drop_unsupported_markers(text, passages),
                                          passages).answer
 
-    def _result(self, p: Prepared, text: str, usage: Usage, finish_reason: str = "stop"
-                ) -> Result:
+    def _result(self, p: Prepared, text: str, usage: Usage, finish_reason: str = "stop",
+                tool_calls: Sequence[FunctionCall] = ()) -> Result:
         passages = p.grounding.passages
         text = drop_unsupported_markers(text, passages)
         out = self.screen.screen_output(p.admitted.request.principal, text, passages)
@@ -244,12 +248,15 @@ class Gateway:
                       model=p.alias.name if p.alias else NONE, route=RouteInfo.of(p.route),
                       decision=p.admitted.decision.info(),
                       citations=resolve_citations(out.answer, passages), label=out.label,
-                      usage=UsageInfo.of(usage), finish_reason=finish_reason)
+                      usage=UsageInfo.of(usage), finish_reason=finish_reason,
+                      tool_calls=[ToolCallInfo(name=c.name, arguments=c.arguments)
+                                  for c in tool_calls])
 
     def _finish(self, p: Prepared, text: str, usage: Usage, *, streamed: bool,
                 backend_s: float = 0.0, note: str | None = None,
-                finish_reason: str = "stop") -> Result:
-        result = self._result(p, text, usage, finish_reason)
+                finish_reason: str = "stop", tool_calls: Sequence[FunctionCall] = ()
+                ) -> Result:
+        result = self._result(p, text, usage, finish_reason, tool_calls)
         req = p.admitted.request
 
         def writes(conn: Connection) -> None:
@@ -314,7 +321,8 @@ class Gateway:
         assert p.strategy is not None and p.chat is not None
         began = time.perf_counter()
         try:
-            if cancel is not None and p.strategy.generates_in_process:
+            # Function calls come whole from ``complete``; a stream would lose them.
+            if cancel is not None and p.strategy.generates_in_process and not p.chat.tools:
                 completion = self._complete_unless(p, cancel)
             else:
                 completion = p.strategy.complete(p.chat)
@@ -325,7 +333,8 @@ class Gateway:
         p = self._researched(p, completion.passages)
         return self._finish(p, completion.text, completion.usage, streamed=False,
                             backend_s=time.perf_counter() - began, note=completion.note,
-                            finish_reason=completion.finish_reason)
+                            finish_reason=completion.finish_reason,
+                            tool_calls=completion.tool_calls)
 
     def _complete_unless(self, p: Prepared, cancel: threading.Event) -> Completion:
         """``complete`` through the strategy's stream, stopped when ``cancel`` is set."""

@@ -119,6 +119,7 @@ class ChatRecord:
     label: str | None = None
     error: ErrorRecord | None = None
     origin: str | None = None  # an agent run's step, when the request is one
+    tool_calls: list[str] | None = None  # the tools the model asked to call, by name
 
     def payload(self) -> dict[str, Any]:
         """The JSON the audit chain stores: an answered request has citations, usage and
@@ -139,6 +140,8 @@ class ChatRecord:
             out["error"] = _fields(self.error)
         if self.origin is not None:
             out["origin"] = self.origin
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
         return out
 
 
@@ -186,4 +189,5 @@ def chat_record(*, principal: Principal, question: str, redacted: str,
         backend_ms=round(backend_ms, 2), status="ok" if error is None else "error",
         citations=[c.n for c in result.citations] if result is not None else None,
         usage=result.usage.model_dump() if result is not None else None,
-        label=result.label if result is not None else None, error=error, origin=origin)
+        label=result.label if result is not None else None, error=error, origin=origin,
+        tool_calls=[c.name for c in result.tool_calls] if result is not None else None)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from charter.core.chat import ChatMessage, question_of
+from charter.core.chat import ChatMessage, ToolSpec, question_of
 from charter.core.errors import ConversationTooLargeError, InvalidInputError
 from charter.core.principal import Principal
 from charter.core.routes import AUTO
@@ -37,6 +37,10 @@ class AskRequest:
     # Where the request comes from when it is not a person's own chat: an agent run's
     # step ("run_...:agent"), recorded in the audit record.
     origin: str | None = None
+    # Functions the model may call (an agent's tools), passed to the backend as function
+    # calling; the calls come back in ``Result.tool_calls``, never run by the gateway.
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: Literal["auto", "required"] = "auto"
 
     @property
     def question(self) -> str:
@@ -87,7 +91,10 @@ def encode(req: AskRequest) -> dict[str, Any]:
             "model": req.model, "max_tokens": req.max_tokens,
             "temperature": req.temperature, "seed": req.seed, "use_case": req.use_case,
             "personality": req.personality, "instructions": req.instructions,
-            "origin": req.origin}
+            "origin": req.origin,
+            "tools": [{"name": t.name, "description": t.description,
+                       "parameters": dict(t.parameters)} for t in req.tools],
+            "tool_choice": req.tool_choice}
 
 
 def decode(data: dict[str, Any], **overrides: Any) -> AskRequest:
@@ -100,6 +107,9 @@ def decode(data: dict[str, Any], **overrides: Any) -> AskRequest:
         "principal": principal, "model": data["model"], "max_tokens": data["max_tokens"],
         "temperature": data["temperature"], "seed": data["seed"],
         "use_case": data["use_case"], "personality": data.get("personality"),
-        "instructions": data.get("instructions"), "origin": data.get("origin")}
+        "instructions": data.get("instructions"), "origin": data.get("origin"),
+        "tools": tuple(ToolSpec(t["name"], t["description"], t["parameters"])
+                       for t in data.get("tools") or ()),
+        "tool_choice": data.get("tool_choice") or "auto"}
     fields.update(overrides)
     return AskRequest(**fields)

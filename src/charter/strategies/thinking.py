@@ -110,7 +110,8 @@ class ThinkingStrategy:
     # -- the steps ---------------------------------------------------------------------
 
     def complete(self, request: ChatRequest) -> Completion:
-        if self.research is None:  # nowhere to search: one call, as fast would
+        if self.research is None or request.tools:
+            # Nowhere to search, or an agent's step that may call its own tools: one call.
             return self.model.complete(request)
         run = _Run(self, request)
         return run.go()
