@@ -61,6 +61,7 @@ class ToolContext:
     read_document: Callable[[str], str]
     idempotency_key: str = ""
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    fetch_hosts: tuple[str, ...] = ()  # what http_fetch may read (empty: nothing)
 
 
 @runtime_checkable
@@ -227,8 +228,25 @@ class Today:
         return now.strftime("%A %d %B %Y, %H:%M UTC")
 
 
+class HttpFetch:
+    """Off until ``agents_fetch_hosts`` allows hosts; see agents/fetch.py."""
+
+    name = "http_fetch"
+    description = "Read a web page from a host the administrator allowed (its text)."
+    side_effect: SideEffect = "read"
+    arguments = {"url": "the page's http or https URL"}
+
+    def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
+        from charter.agents.fetch import fetch
+
+        url = args.get("url")
+        if not isinstance(url, str) or not url.strip() or len(url) > 2000:
+            raise ToolError("argument 'url' must be a URL of at most 2,000 characters")
+        return fetch(url.strip(), ctx.fetch_hosts)
+
+
 BUILTIN: dict[str, Tool] = {t.name: t for t in (KnowledgeSearch(), ReadDocument(),
-                                                 Calculator(), Today())}
+                                                 Calculator(), Today(), HttpFetch())}
 
 
 def _plugin(name: str) -> Tool:

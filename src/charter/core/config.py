@@ -239,6 +239,11 @@ SETTINGS: tuple[Setting, ...] = (
             "A YAML file of agents and teams, added to the built-in ones and overriding them "
             "name by name (empty: the built-in teams only). Fields: docs/agents.md.",
             example="./agents.yaml"),
+    Setting("agents_fetch_hosts", "",
+            "Hosts the agents' http_fetch tool may read, comma-separated (host, host:port, "
+            "or *.domain for its sub-domains); redirects are checked against the same list. "
+            "Empty: the tool is off and a team that lists it is refused.",
+            example="docs.example.com,*.wiki.internal"),
     Setting("agents_max_active", 4,
             "Agent runs one user may have queued, running or waiting at once; one more is "
             "refused with 429.",

@@ -25,7 +25,8 @@ from charter.agents.engine import ModelReply, TextScreen
 from charter.agents.runs import Run, RunRepository
 from charter.agents.spec import AgentSpec, Budget, TeamsFile, builtin_teams, load_teams, \
     merged, parse_teams, resolve
-from charter.agents.tools import Found, Tool, ToolContext, ToolError, tool_named
+from charter.agents.fetch import parse_hosts
+from charter.agents.tools import Found, HttpFetch, Tool, ToolContext, ToolError, tool_named
 from charter.core.chat import ChatMessage, Passage, ToolSpec
 from charter.core.errors import CharterError, ConflictError, ForbiddenError, \
     InvalidInputError, NotFoundError
@@ -121,7 +122,8 @@ class RuntimePorts:
             return text[:READ_DOCUMENT_CHARS]
 
         return ToolContext(run_id=run.id, principal_id=run.principal_id, search=search,
-                           read_document=read, idempotency_key=key)
+                           read_document=read, idempotency_key=key,
+                           fetch_hosts=parse_hosts(self.rt.settings.agents_fetch_hosts))
 
     def record(self, run: Run, event: str, payload: dict[str, Any]) -> None:
         events.record(self.rt, Principal(run.principal_id), event, run.id,
@@ -205,6 +207,10 @@ def start(rt: Runtime, actor: Principal, team_name: str, task: str, *,
     for agent in team.agents:
         for name in agent.tools:
             tool_named(name, {**_tools, **(tools or {})})  # refused before the run
+            if name == HttpFetch.name and not parse_hosts(rt.settings.agents_fetch_hosts):
+                raise InvalidInputError(
+                    f"the {agent.name} agent lists http_fetch, which is off: an administrator "
+                    "must set agents_fetch_hosts to the hosts it may read")
         if agent.model != AUTO:
             rt.aliases.get(agent.model, kind="chat")  # an unknown alias fails now, not later
     runs = RunRepository(rt.db)
