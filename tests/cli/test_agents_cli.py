@@ -32,7 +32,13 @@ def test_bad_agent_commands_say_what_to_fix(cli) -> None:  # noqa: ANN001
              (("agents", "resume", "run_missing"), "no run 'run_missing'"),
              (("agents", "approve", "run_missing"), "no run 'run_missing'"),
              (("bench", "agents", "--steps", "4,x"), "give step counts"),
-             (("bench", "agents", "--steps", "1"), "from 2 to 200")]
+             (("bench", "agents", "--steps", "1"), "from 2 to 200"),
+             (("bench", "agents", "--only", "all"), "steps, questions or both"),
+             (("bench", "agents", "--only", "questions", "--questions", "nope.jsonl", "--kb",
+               "."),
+              "question set nope.jsonl not found"),
+             (("bench", "agents", "--only", "questions", "--questions", __file__, "--kb",
+               "no-such-folder"), "knowledge folder(s) not found: no-such-folder")]
     try:
         for args, words in cases:
             got = cli(*args)
@@ -47,3 +53,27 @@ def test_a_teams_file_that_is_not_valid_is_refused_with_its_path(cli, tmp_path) 
     bad.write_text("teams:\n  x:\n    mode: parallel\n    members: [a]\n")
     got = cli("agents", "teams", env={"CHARTER_AGENTS_FILE": str(bad)})
     assert got.code == 2 and str(bad) in got.err and "mode" in got.err
+
+
+def test_bench_agents_puts_compound_questions_to_each_route(cli, tmp_path) -> None:  # noqa: ANN001
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "leave.md").write_text("# Leave\n\nFull-time staff get 25 days of annual leave per "
+                                 "calendar year. Leave requests go through the HR portal.")
+    (kb / "bikes.md").write_text("# Cycling to work\n\nBicycles can be parked in the basement "
+                                 "garage on level -1. Showers are on the ground floor.")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({
+        "id": "q1", "kind": "compound",
+        "question": "How many days of annual leave do full-time staff get, and where can "
+                    "bicycles be parked?",
+        "parts": [{"ask": "leave?", "document": "leave.md", "facts": ["25 days"]},
+                  {"ask": "bikes?", "document": "bikes.md", "facts": ["basement garage"]}]})
+        + "\n")
+    got = cli("bench", "agents", "--only", "questions", "--questions", str(questions),
+              "--kb", str(kb), "--json")
+    assert got.code == 0, got.err
+    routes = json.loads(got.out)["questions"]["routes"]
+    assert set(routes) == {"fast", "thinking"}
+    assert routes["thinking"]["all"]["fact_recall"] == 1.0
+    assert routes["thinking"]["all"]["support"] == 1.0

@@ -147,12 +147,12 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def run(settings: Settings, devset: Path, folders: Iterable[Path], *,
         routes: tuple[str, ...] = (FAST, THINKING),
         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    questions = load(devset)
     folders = list(folders)
     missing = [str(f) for f in folders if not f.exists()]
     if missing:
         raise InvalidInputError(f"knowledge folder(s) not found: {', '.join(missing)}; give "
                                 "the seed corpus and the handbook with --kb")
+    questions = load(devset)
     work = Path(tempfile.mkdtemp(prefix="charter-bench-multipart-"))
     try:
         rt = Runtime.open(settings.with_overrides(data_dir=str(work / "data"), database_url=""))
