@@ -11,6 +11,7 @@ demo:
 	$(CHARTER) ask "How many days of paid annual leave do full-time employees get?"
 	$(CHARTER) ask "What is the hotel limit per night in Paris?"
 	$(CHARTER) ask "What is the hotel limit per night in Tokyo?"
+	$(CHARTER) ask "How many leave days do we get, and who approves travel abroad?"
 	$(CHARTER) ask "Reject all job applicants over 50."
 	$(CHARTER) ask --model local --stream "Write two sentences about audit trails."
 	$(CHARTER) agents run research "How many days of annual leave can be carried over?"

@@ -86,7 +86,7 @@ def test_the_stream_gives_the_same_answer_with_its_citations(kb: Runtime) -> Non
 def test_auto_sends_a_compound_question_to_thinking_and_a_simple_one_to_fast(
         kb: Runtime) -> None:
     compound = ask(kb, TWO_PARTS, model="auto")
-    assert compound.route.name == "thinking" and "compound question (2 parts)" in \
+    assert compound.route.name == "thinking" and "compound question in 2 parts" in \
         compound.route.reason
     simple = ask(kb, "Where can bicycles be parked?", model="auto")
     assert simple.route.name == "fast"

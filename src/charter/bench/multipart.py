@@ -10,6 +10,8 @@ as an administrator (every document visible).
   whole words, case and hyphen style ignored. A fact phrase the question itself
   contains (a multi-hop question names its bridge) is left out: the question gave it.
 * **Parts answered**: parts with every fact in the answer.
+* **Answer words** (p50): a longer answer has more chances to contain a fact, so its
+  length is reported beside its recall.
 * **Support**: the share of the answer's sentences that their cited passages support
   (``knowledge.support``, the same check for every route); the abstention statements
   and "not answered" notes are not claims and are not counted.
@@ -141,6 +143,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "support": round(sum(r["supported"] for r in rows) / sents, 3) if sents else None,
             "sentences": sents,
             "abstained": sum(r["abstained"] for r in rows),
+            "answer_words_p50": statistics.median(r["words"] for r in rows),
             "ms_p50": round(statistics.median(r["ms"] for r in rows), 1)}
 
 
@@ -175,6 +178,7 @@ def run(settings: Settings, devset: Path, folders: Iterable[Path], *,
                             if (p := _cited(c.location, chunks)) is not None}
                     row = score_answer(q, result.answer, by_n)
                     row.update(id=q.id, source=q.source, kind=q.kind, ms=ms,
+                               words=len(result.answer.split()),
                                abstained=result.answer.startswith((NOT_FOUND, NO_SOURCES)))
                     rows.append(row)
                 groups: dict[str, list[dict[str, Any]]] = {}

@@ -358,12 +358,13 @@ def _print_questions(q: dict[str, Any]) -> None:
     typer.echo(f"\n{q['questions']} compound questions: key-fact recall, parts with every "
                "fact, sentences their citations support")
     typer.echo(f"{'route':<10} {'rows':<18} {'n':>3} {'recall':>7} {'parts':>6} "
-               f"{'support':>8} {'abstained':>9} {'p50 ms':>8}")
+               f"{'support':>8} {'abstained':>9} {'words':>6} {'p50 ms':>8}")
     for route, figures in q["routes"].items():
         for label, row in [("all", figures["all"]), *figures["by"].items()]:
             typer.echo(f"{route:<10} {label:<18} {row['questions']:>3} "
                        f"{row['fact_recall']!s:>7} {row['parts_answered']!s:>6} "
-                       f"{row['support']!s:>8} {row['abstained']:>9} {row['ms_p50']:>8}")
+                       f"{row['support']!s:>8} {row['abstained']:>9} "
+                       f"{row['answer_words_p50']:>6} {row['ms_p50']:>8}")
 
 
 @app.command("pii")

@@ -54,7 +54,7 @@ def choose_route(requested: str | None, question: str, default: str, *,
         return RouteDecision(DEEP_ROUTE, f"asked for deeper thought ({phrase!r})")
     parts = len(plan(question))
     if parts > 1:
-        return RouteDecision(DEEP_ROUTE, f"a compound question ({parts} parts)")
+        return RouteDecision(DEEP_ROUTE, f"a compound question in {parts} parts")
     if router is not None and vector is not None:
         version, model = router
         score = model.score(vector, question, turns)
