@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from charter.backends.base import ChatModel
 from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatRequest, Completion, Passage, StreamChunk
 
@@ -57,3 +58,26 @@ class Strategy(Protocol):
     def complete(self, request: ChatRequest) -> Completion: ...
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]: ...
+
+
+class AnsweringModel:
+    """What a strategy reports about the model that writes its answer (``self.model``,
+    served by ``self.alias``): shared by the strategies, which add how they ask it."""
+
+    model: ChatModel
+    alias: AliasConfig
+
+    @property
+    def aliases(self) -> tuple[AliasConfig, ...]:
+        return (self.alias,)
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    @property
+    def context_window(self) -> int | None:
+        return self.model.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)

@@ -8,9 +8,10 @@ from charter.backends.base import ChatModel
 from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatRequest, Completion, StreamChunk
 from charter.core.routes import FAST
+from charter.strategies.base import AnsweringModel
 
 
-class FastStrategy:
+class FastStrategy(AnsweringModel):
     name = FAST
 
     def __init__(self, model: ChatModel, alias: AliasConfig) -> None:
@@ -18,23 +19,8 @@ class FastStrategy:
         self.alias = alias
 
     @property
-    def aliases(self) -> tuple[AliasConfig, ...]:
-        return (self.alias,)
-
-    @property
-    def model_id(self) -> str:
-        return self.model.model_id
-
-    @property
-    def context_window(self) -> int | None:
-        return self.model.context_window
-
-    @property
     def generates_in_process(self) -> bool:
         return self.model.generates_in_process
-
-    def count_tokens(self, text: str) -> int:
-        return self.model.count_tokens(text)
 
     def complete(self, request: ChatRequest) -> Completion:
         return self.model.complete(request)

@@ -19,6 +19,7 @@ from charter.core.chat import ChatMessage, ChatRequest, Completion, StreamChunk,
 from charter.core.errors import BackendError, CharterError, ContextOverflowError
 from charter.core.routes import PRO
 from charter.prompt import judge_prompt
+from charter.strategies.base import AnsweringModel
 
 _NUMBER = re.compile(r"\b(\d+)\b")
 
@@ -69,7 +70,7 @@ def run(model: ChatModel, judge: ChatModel, request: ChatRequest, drafts: int = 
     return ProOutcome(replace(chosen, usage=usage), drafts, idx, note)
 
 
-class ProStrategy:
+class ProStrategy(AnsweringModel):
     """``drafts`` parallel drafts from the route's alias, judged by the judge alias."""
 
     name = PRO
@@ -85,19 +86,8 @@ class ProStrategy:
         return (self.alias, self.judge_alias)
 
     @property
-    def model_id(self) -> str:
-        return self.model.model_id
-
-    @property
-    def context_window(self) -> int | None:
-        return self.model.context_window
-
-    @property
     def generates_in_process(self) -> bool:
         return False  # drafts run in parallel, whole
-
-    def count_tokens(self, text: str) -> int:
-        return self.model.count_tokens(text)
 
     def complete(self, request: ChatRequest) -> Completion:
         outcome = run(self.model, self.judge, request, drafts=self.drafts)

@@ -37,7 +37,7 @@ from charter.core.aliases import AliasConfig
 from charter.core.chat import ChatRequest, Completion, Passage, StreamChunk, Usage
 from charter.core.routes import THINKING
 from charter.knowledge.support import SUPPORTED, claims
-from charter.strategies.base import Research
+from charter.strategies.base import AnsweringModel, Research
 from charter.strategies.plan import Part, plan, subject
 
 
@@ -76,7 +76,7 @@ class _Draft:
         return bool(self.kept)
 
 
-class ThinkingStrategy:
+class ThinkingStrategy(AnsweringModel):
     """Answers a question part by part from its own searches (see the module)."""
 
     name = THINKING
@@ -89,23 +89,8 @@ class ThinkingStrategy:
         self.max_parts = max_parts
 
     @property
-    def aliases(self) -> tuple[AliasConfig, ...]:
-        return (self.alias,)
-
-    @property
-    def model_id(self) -> str:
-        return self.model.model_id
-
-    @property
-    def context_window(self) -> int | None:
-        return self.model.context_window
-
-    @property
     def generates_in_process(self) -> bool:
         return False  # the answer is assembled from reviewed parts, whole
-
-    def count_tokens(self, text: str) -> int:
-        return self.model.count_tokens(text)
 
     # -- the steps ---------------------------------------------------------------------
 
