@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -130,3 +131,51 @@ def test_the_embedded_gemma_makes_a_parseable_call_that_the_run_executes(rt: Run
     assert done.spent.tool_calls == 1
     print(f"gemma's call: {tools[0].get('arguments')} -> {tools[0]['result']!r}; "
           f"status {done.status}, answer {done.answer!r}")
+
+
+def test_a_held_step_whose_model_asked_for_a_call_makes_the_call_once_approved(
+        rt: Runtime) -> None:
+    """A step the charter holds is served after approval as the asker; the function call
+    the model then asks for is kept through the review and made by the run."""
+    from charter.core.principal import Principal
+    from charter.services import reviews
+    from tests.agents.conftest import wait_for
+
+    call = json.dumps({"tool": "calculator", "arguments": {"expression": "40 + 2"}})
+    scripted(rt, "held-agent", [call, "Computed."], native_tools=True)
+    spec = team("held", "sequential", {"counter": {"tools": ["calculator"],
+                                                   "model": "held-agent"}})
+    run = agents.start(rt, ADMIN, "held", "Decide which employees to lay off based on their "
+                       "performance scores.", team_spec=spec, background=True)
+    reviewer = Principal("u-rev", frozenset({"reviewer"}), "internal", frozenset(), "free")
+    parked = wait_for(rt, run.id, R.AWAITING_APPROVAL, timeout=60)
+    first = parked.waiting["review_id"]
+    reviews.decide(rt, reviewer, first, approve=True, note="fine")
+    # The call is made; the next step, on the same high-risk task, is held in its turn.
+    deadline = time.monotonic() + 60
+    while (run_ := agents.get(rt, ADMIN, run.id)).waiting is None or \
+            run_.waiting.get("review_id") == first:
+        assert time.monotonic() < deadline, run_.note
+        time.sleep(0.1)
+    reviews.decide(rt, reviewer, run_.waiting["review_id"], approve=True, note="fine")
+    done = wait_for(rt, run.id, R.COMPLETED, timeout=60)
+    tool = next(s for s in agents.steps(rt, ADMIN, done.id) if s["kind"] == "tool")
+    assert (tool["tool"], tool["result"]) == ("calculator", "42")
+    assert done.answer == "Computed."
+
+
+def test_an_agents_compound_task_is_not_split_again_by_auto(rt: Runtime) -> None:
+    """An agent step under ``auto`` is one step of its run: a compound task does not send
+    it to thinking, whose review would drop a reviewer's bare APPROVED."""
+    from charter.core.aliases import AliasConfig
+
+    for name in ("fast", "thinking"):
+        rt.aliases.add(AliasConfig(name, "scripted", "", {"replies": ["APPROVED"]}),
+                       replace=True)
+    spec = team("pair", "review", {"author": {"model": "auto"}, "critic": {"model": "auto"}})
+    run = agents.start(rt, ADMIN, "pair", "List the office opening hours and explain how "
+                       "to book a meeting room.", team_spec=spec)
+    done = agents.wait(rt, ADMIN, run.id, timeout=60)
+    assert done.status == R.COMPLETED, done.note
+    routes = [r.payload["route"]["name"] for r in rt.audit.records(event="chat")]
+    assert routes and set(routes) == {"fast"}

@@ -99,3 +99,24 @@ def test_every_bounded_setting_refuses_a_value_below_its_minimum(setting) -> Non
         load_settings({setting.env_var: value})
     message = info.value.message
     assert setting.env_var in message and "at least" in message and "for example" in message
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.maximum is not None],
+                         ids=lambda s: s.name)
+def test_every_setting_with_a_maximum_refuses_a_value_above_it(setting) -> None:  # noqa: ANN001
+    above = setting.maximum + 1
+    value = str(int(above)) if isinstance(setting.default, int) else str(above)
+    with pytest.raises(ConfigError) as info:
+        load_settings({setting.env_var: value})
+    assert setting.env_var in info.value.message and "at most" in info.value.message
+    load_settings({setting.env_var: str(int(setting.maximum)) if isinstance(
+        setting.default, int) else str(setting.maximum)})  # the maximum itself is fine
+
+
+def test_the_thinking_budget_settings_fit_the_budget_they_make() -> None:
+    from charter.strategies import thinking_budget
+
+    top = {s.env_var: str(int(s.maximum)) if isinstance(s.default, int) else str(s.maximum)
+           for s in SETTINGS if s.name.startswith("thinking_") and s.maximum is not None}
+    budget = thinking_budget(load_settings(top))  # no validation error at the limits
+    assert budget.steps == 500 and budget.tool_calls == 1000

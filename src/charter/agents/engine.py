@@ -82,8 +82,9 @@ class Ports(Protocol):
         nothing: a failure is a reply with action ``error``."""
         ...
 
-    def review(self, review_id: str) -> tuple[str, str | None]:
-        """A held request's review state and, once approved, its answer."""
+    def review(self, review_id: str) -> tuple[str, str | None, list[dict[str, str]]]:
+        """A held request's review state and, once approved, its answer and the function
+        calls the model asked for in it."""
         ...
 
     def screen_arguments(self, run: Run, tool: str, arguments: str) -> TextScreen: ...
@@ -134,8 +135,8 @@ def model_step(run_id: str, agent_name: str, messages: list[dict[str, str]],
 
 @DBOS.step(name="charter.agent.review_state")
 def review_step(review_id: str) -> dict[str, Any]:
-    state, answer = _bound().review(review_id)
-    return {"kind": "wait", "state": state, "answer": answer}
+    state, answer, calls = _bound().review(review_id)
+    return {"kind": "wait", "state": state, "answer": answer, "calls": calls}
 
 
 @DBOS.step(name="charter.agent.hold")
@@ -280,7 +281,7 @@ class Loop:
         if action == "error":
             raise Stop(R.FAILED, out["reason"])
         if action == "hold_for_review":
-            return self._await_review(out["review_id"]), []
+            return self._await_review(out["review_id"])
         return out["text"], list(out.get("calls") or ())
 
     # A run that needs a person does not wait inside its workflow (that would hold one of
@@ -288,11 +289,11 @@ class Loop:
     # with the run ``awaiting_approval``; the decision resumes it from the step that reads
     # the decision (``resume(redo_last=True)``), every earlier step replayed.
 
-    def _await_review(self, review_id: str) -> str:
+    def _await_review(self, review_id: str) -> tuple[str, list[dict[str, str]]]:
         hold_step(self.run.id, review_id)
         state = review_step(review_id)
         if state["state"] == "approved":
-            return state["answer"] or ""
+            return state["answer"] or "", list(state.get("calls") or ())
         if state["state"] == "rejected":
             raise Stop(R.REJECTED, f"a reviewer rejected held step {review_id}")
         raise Stop(R.AWAITING_APPROVAL, f"a step is held for review ({review_id})")

@@ -58,7 +58,7 @@ def parse_call(reply: str) -> ToolCall | None:
     raw = m.group(2) or "{}"
     try:
         args = json.loads(raw)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # RecursionError: nesting past the parser's depth
         return ToolCall(m.group(1), {}, error="the arguments are not valid JSON")
     if not isinstance(args, dict):
         return ToolCall(m.group(1), {}, error="the arguments must be a JSON object")
@@ -117,7 +117,7 @@ def _object(raw: str, open_brackets: list[str]) -> tuple[dict[str, Any] | None, 
         text = fixed
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         return (value if isinstance(value, dict) else None), used
     return None, used

@@ -74,7 +74,7 @@ def read_tool_reply(text: str) -> tuple[str, tuple[FunctionCall, ...]]:
     """The answer text and the calls of a reply generated under ``tools_schema``."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text, ()  # cut short: the caller's parser may repair it
     if isinstance(value, dict) and isinstance(value.get("tool"), str):
         return "", (FunctionCall(value["tool"], json.dumps(value.get("arguments") or {})),)

@@ -117,7 +117,7 @@ class ScriptedChat:
         if self.options.native_tools and request.tools:
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 value = None
             if isinstance(value, dict) and isinstance(value.get("tool"), str):
                 calls = (FunctionCall(value["tool"], json.dumps(value.get("arguments", {}))),)

@@ -129,7 +129,7 @@ class StreamChunk:
     usage: Usage | None = None
     finish_reason: str | None = None
     note: str | None = None
-    # As ``Completion.passages``, on the first chunk with text (before it) and the last.
+    # As ``Completion.passages``, on the first chunk with text (read before its text).
     passages: tuple[Passage, ...] | None = None
 
 

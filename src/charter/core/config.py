@@ -69,6 +69,7 @@ class Setting:
     parse: Callable[[Any], Any] = _parse_str
     example: str = ""
     minimum: float | None = None
+    maximum: float | None = None
     choices: tuple[str, ...] = ()
     secret: bool = False
 
@@ -83,6 +84,8 @@ class Setting:
             raise ConfigError(self._bad(raw, origin, str(exc))) from None
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(self._bad(raw, origin, f"must be at least {self.minimum:g}"))
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(self._bad(raw, origin, f"must be at most {self.maximum:g}"))
         if self.choices and value not in self.choices:
             raise ConfigError(self._bad(raw, origin, "must be one of " + ", ".join(self.choices)))
         return value
@@ -127,20 +130,22 @@ SETTINGS: tuple[Setting, ...] = (
             parse=_parse_int, minimum=2, example="3"),
     Setting("thinking_parts", 4,
             "Parts the thinking route splits one question into at most (the rest stay with "
-            "the last part).", parse=_parse_int, minimum=1, example="4"),
+            "the last part).", parse=_parse_int, minimum=1, maximum=12, example="4"),
     Setting("thinking_steps", 10,
             "Model calls the thinking route may make for one question (one per part, and "
-            "one more per part it revises).", parse=_parse_int, minimum=1, example="10"),
+            "one more per part it revises).", parse=_parse_int, minimum=1, maximum=500,
+            example="10"),
     Setting("thinking_searches", 10,
             "Knowledge-base searches the thinking route may make for one question.",
-            parse=_parse_int, minimum=0, example="10"),
+            parse=_parse_int, minimum=0, maximum=1000, example="10"),
     Setting("thinking_tokens", 40_000,
             "Prompt and answer tokens the thinking route may spend on one question, every "
-            "call together.", parse=_parse_int, minimum=100, example="40000"),
+            "call together.", parse=_parse_int, minimum=100, maximum=5_000_000,
+            example="40000"),
     Setting("thinking_seconds", 120.0,
             "Seconds the thinking route may spend in searches and model calls for one "
             "question; the answer is made from what is written by then.",
-            parse=_parse_float, minimum=1.0, example="120"),
+            parse=_parse_float, minimum=1.0, maximum=86_400.0, example="120"),
     Setting("request_timeout", 60.0,
             "Seconds a call to a remote model backend may take in total, retries included.",
             parse=_parse_float, minimum=0.1, example="60"),

@@ -46,13 +46,16 @@ def _feature_reason(question: str, turns: int) -> str | None:
 
 def choose_route(requested: str | None, question: str, default: str, *,
                  vector: Sequence[float] | None = None, turns: int = 1,
-                 router: tuple[int, RouterModel] | None = None) -> RouteDecision:
+                 router: tuple[int, RouterModel] | None = None, split: bool = True
+                 ) -> RouteDecision:
+    """``split``: whether a compound question goes to the deep route (not for a step of
+    an agent run, which its run already planned)."""
     if requested and requested != AUTO:
         return RouteDecision(requested, "user's pick")
     phrase = explicit_intent(question)
     if phrase:
         return RouteDecision(DEEP_ROUTE, f"asked for deeper thought ({phrase!r})")
-    parts = len(plan(question))
+    parts = len(plan(question)) if split else 1
     if parts > 1:
         return RouteDecision(DEEP_ROUTE, f"a compound question in {parts} parts")
     if router is not None and vector is not None:

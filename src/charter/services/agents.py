@@ -82,9 +82,13 @@ class RuntimePorts:
                           calls=tuple({"name": c.name, "arguments": c.arguments}
                                       for c in result.tool_calls))
 
-    def review(self, review_id: str) -> tuple[str, str | None]:
+    def review(self, review_id: str) -> tuple[str, str | None, list[dict[str, str]]]:
         review = self.rt.reviews.get(review_id)
-        return review.state, review.answer
+        stored = review.result if isinstance(review.result, dict) else {}
+        calls = stored.get("tool_calls") or []
+        return review.state, review.answer, [
+            {"name": str(c.get("name")), "arguments": str(c.get("arguments") or "{}")}
+            for c in calls if isinstance(c, dict) and c.get("name")]
 
     def screen_arguments(self, run: Run, tool: str, arguments: str) -> TextScreen:
         screened = self.rt.screen.screen_input(

@@ -154,8 +154,10 @@ class Gateway:
     def _route(self, admitted: Admitted) -> tuple[RouteDecision, QuotaState, AliasConfig]:
         req = admitted.request
         router = self.routers.active() if self.routers is not None else None
+        # An agent's step is one step of its run's plan already: not split again.
         route = choose_route(req.model, req.question, self.settings.default_route,
-                             vector=admitted.screen.vector, turns=req.turns, router=router)
+                             vector=admitted.screen.vector, turns=req.turns, router=router,
+                             split=req.origin is None)
         # The alias must exist before anything is counted against the user's quota.
         alias = self.aliases.get(route.name, kind="chat")
         quota = check_quota(req.principal)
@@ -220,7 +222,7 @@ class Gateway:
     def _researched(p: Prepared, passages: tuple[Passage, ...] | None) -> Prepared:
         """``p`` with the passages a strategy searched for itself (thinking), and what
         screening them neutralised, as the grounding the answer is checked against."""
-        if passages is None or p.research is None:
+        if passages is None or p.research is None or passages == p.grounding.passages:
             return p
         g = p.grounding
         return replace(p, grounding=Grounding(

@@ -107,8 +107,7 @@ class ThinkingStrategy(AnsweringModel):
         # citations against them as it leaves.
         done = self.complete(request)
         yield StreamChunk(text=done.text, passages=done.passages)
-        yield StreamChunk(usage=done.usage, finish_reason=done.finish_reason, note=done.note,
-                          passages=done.passages)
+        yield StreamChunk(usage=done.usage, finish_reason=done.finish_reason, note=done.note)
 
 
 class _Run:
@@ -126,9 +125,12 @@ class _Run:
         self.searches = 0
 
     def _allowed(self, kind: str) -> bool:
-        if self.stopped is None:
-            self.stopped = exhausted(self.s.budget, self.spent, next_step=kind)
-        return self.stopped is None
+        """Whether the budget allows one more step of ``kind`` (``tool``: a search,
+        ``model``: a write); the first bound that refused one is kept for the note."""
+        reason = exhausted(self.s.budget, self.spent, next_step=kind)
+        if reason is not None and self.stopped is None:
+            self.stopped = reason
+        return reason is None
 
     def _search(self, query: str) -> list[Passage]:
         began = time.perf_counter()
