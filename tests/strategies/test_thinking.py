@@ -143,10 +143,13 @@ def test_the_budget_stops_steps_and_the_answer_is_made_from_what_was_written() -
     assert len(writer.asked) == 1
     assert done.text.startswith(f"{LEAVE} [1]") and BIKES not in done.text
     assert done.note and "stopped early: the run used its 1 model steps" in done.note
-    searches = Shelf({"leave": LEAVE, "bicycle": BIKES})
-    ask(thinking(searches, Writer(), tool_calls=1),
-        "How much annual leave do staff get, and where are bicycles parked?")
-    assert len(searches.queries) == 1
+    # Spent searches stop searches, not writing what was found.
+    searches, writes = Shelf({"leave": LEAVE, "bicycle": BIKES}), Writer()
+    done = ask(thinking(searches, writes, tool_calls=1),
+               "How much annual leave do staff get, and where are bicycles parked?")
+    assert len(searches.queries) == 1 and len(writes.asked) == 1
+    assert done.text.startswith(f"{LEAVE} [1]") and "do not answer this part" in done.text
+    assert done.note and "the run used its 1 tool calls" in done.note
 
 
 def test_without_any_passage_the_request_is_answered_as_it_came_in_one_call() -> None:
