@@ -34,7 +34,7 @@ def test_result_has_the_one_schema(gw: Gateway) -> None:
     result = gw.ask(req(model="script"))
     data = result.model_dump()
     assert set(data) == {"request_id", "answer", "model", "route", "decision", "citations",
-                         "label", "usage", "timing", "finish_reason"}
+                         "label", "usage", "timing", "finish_reason", "tool_calls"}
     assert 0 <= data["timing"]["backend_ms"] <= data["timing"]["total_ms"]
     assert set(data["route"]) == {"name", "reason", "score", "router_version", "quota_exhausted"}
     assert set(data["decision"]) == {"action", "tier", "category", "reason", "alternatives",
@@ -43,6 +43,7 @@ def test_result_has_the_one_schema(gw: Gateway) -> None:
     assert result.answer == "Scripted answer."
     assert result.model == "script" and result.route.reason == "user's pick"
     assert result.decision.action == "allow"
+    assert data["tool_calls"] == []  # the request offered no tools
     assert result.request_id.startswith("req_")
     assert result.usage.completion_tokens > 0
 

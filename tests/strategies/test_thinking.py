@@ -128,9 +128,13 @@ def test_a_part_the_sources_never_answer_is_named_and_revised_only_once() -> Non
 
 
 def test_a_sentence_its_citation_does_not_support_is_dropped() -> None:
-    done = ask(thinking(Shelf({"leave": LEAVE}), Writer(
-        extra=" Staff may also take unlimited sabbaticals on full pay [1].")),
-        "How much annual leave do staff get?")
+    # One part: the passages the gateway found for the question are used, not searched again.
+    shelf = Shelf({"leave": LEAVE})
+    done = thinking(shelf, Writer(
+        extra=" Staff may also take unlimited sabbaticals on full pay [1].")).complete(
+        ChatRequest([ChatMessage("user", "How much annual leave do staff get?")],
+                    passages=[Passage(1, LEAVE, "doc")]))
+    assert shelf.queries == []
     assert done.text == f"{LEAVE} [1]"
     assert done.note and "dropped 1 unsupported" in done.note
 

@@ -37,7 +37,7 @@ from charter.agents.budget import Spent, exhausted
 from charter.agents.runs import Run, RunRepository
 from charter.agents.spec import AgentSpec
 from charter.agents.tools import Tool, ToolContext, run_tool, spec_of, tool_named
-from charter.core.chat import ChatMessage, ToolSpec
+from charter.core.chat import TOOL_REQUIRED, ChatMessage, ToolSpec
 from charter.core.errors import CharterError, ConfigError
 
 log = logging.getLogger("charter.agents")
@@ -352,7 +352,7 @@ class Loop:
         observations: list[tuple[str, str]] = []
         while True:
             # A call required until the agent has made one (then it may answer).
-            require = agent.tool_choice == "required" and not observations
+            require = agent.tool_choice == TOOL_REQUIRED and not observations
             reply, native = self.ask(
                 agent, protocol.messages(agent, tools, task, context, observations), require)
             call = protocol.read_call(reply, native, list(tools)) if tools else None

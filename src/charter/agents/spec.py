@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from charter.core.errors import InvalidInputError
+from charter.core.chat import TOOL_AUTO, ToolChoice
 from charter.core.routes import AUTO
 
 Mode = Literal["sequential", "hierarchical", "review"]
@@ -60,7 +61,7 @@ class AgentSpec(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=8192)
     # "required": the agent's model must call a tool until it has made one call (then it
     # may answer: a call required every step would never end); "auto": a call or text.
-    tool_choice: Literal["auto", "required"] = "auto"
+    tool_choice: ToolChoice = TOOL_AUTO
 
 
 class TeamSpec(BaseModel):

@@ -30,8 +30,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from charter.core.chat import (ChatMessage, ChatRequest, Completion, FunctionCall, StreamChunk,
-                               ToolSpec, Usage)
+from charter.core.chat import (TOOL_REQUIRED, ChatMessage, ChatRequest, Completion,
+                               FunctionCall, StreamChunk, ToolSpec, Usage)
 from charter.core.aliases import AliasConfig
 from charter.backends.base import BackendOptions
 from charter.core.config import Settings
@@ -291,7 +291,7 @@ class LlamaCppChat:
     def complete(self, request: ChatRequest) -> Completion:
         extra: dict[str, Any] = {}
         if request.tools:
-            schema = tools_schema(request.tools, request.tool_choice == "required")
+            schema = tools_schema(request.tools, request.tool_choice == TOOL_REQUIRED)
             extra["grammar"] = _grammar(json.dumps(schema, sort_keys=True))
         try:
             with self._model.lock:

@@ -51,6 +51,13 @@ class Passage:
     check: PassageCheck | None = None  # the verdict stored at ingest, when there is one
 
 
+# Whether a model may answer instead of calling a tool: "auto" (it may), "required" (it
+# must call one). The words OpenAI's function calling uses.
+ToolChoice = Literal["auto", "required"]
+TOOL_AUTO: ToolChoice = "auto"
+TOOL_REQUIRED: ToolChoice = "required"
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     """A function a model may ask to call: its name, what it does, and its arguments as
@@ -89,7 +96,7 @@ class ChatRequest:
     # Functions the model may call (OpenAI function calling; a JSON-schema grammar on a
     # local model). "required": the reply must be a call; "auto": a call or text.
     tools: Sequence[ToolSpec] = ()
-    tool_choice: Literal["auto", "required"] = "auto"
+    tool_choice: ToolChoice = TOOL_AUTO
 
     @property
     def question(self) -> str:

@@ -27,7 +27,7 @@ from charter.agents.spec import AgentSpec, Budget, TeamsFile, builtin_teams, loa
     merged, parse_teams, resolve
 from charter.agents.fetch import parse_hosts
 from charter.agents.tools import Found, HttpFetch, Tool, ToolContext, ToolError, tool_named
-from charter.core.chat import ChatMessage, Passage, ToolSpec
+from charter.core.chat import TOOL_AUTO, TOOL_REQUIRED, ChatMessage, Passage, ToolSpec
 from charter.core.errors import CharterError, ConflictError, ForbiddenError, \
     InvalidInputError, NotFoundError
 from charter.core.principal import Principal, local_admin, require
@@ -70,7 +70,7 @@ class RuntimePorts:
             result = self.rt.gateway.ask(AskRequest(
                 messages=messages, principal=self.principal(run), model=agent.model,
                 max_tokens=agent.max_tokens, origin=f"{run.id}:{agent.name}",
-                tools=tuple(tools), tool_choice="required" if require_tool else "auto"))
+                tools=tuple(tools), tool_choice=TOOL_REQUIRED if require_tool else TOOL_AUTO))
         except CharterError as exc:
             return ModelReply("", "error", reason=exc.public or exc.message)
         tokens = result.usage.prompt_tokens + result.usage.completion_tokens

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from charter.core.chat import ChatMessage, ToolSpec, question_of
+from charter.core.chat import TOOL_AUTO, ChatMessage, ToolChoice, ToolSpec, question_of
 from charter.core.errors import ConversationTooLargeError, InvalidInputError
 from charter.core.principal import Principal
 from charter.core.routes import AUTO
@@ -40,7 +40,7 @@ class AskRequest:
     # Functions the model may call (an agent's tools), passed to the backend as function
     # calling; the calls come back in ``Result.tool_calls``, never run by the gateway.
     tools: tuple[ToolSpec, ...] = ()
-    tool_choice: Literal["auto", "required"] = "auto"
+    tool_choice: ToolChoice = TOOL_AUTO
 
     @property
     def question(self) -> str:
@@ -110,6 +110,6 @@ def decode(data: dict[str, Any], **overrides: Any) -> AskRequest:
         "instructions": data.get("instructions"), "origin": data.get("origin"),
         "tools": tuple(ToolSpec(t["name"], t["description"], t["parameters"])
                        for t in data.get("tools") or ()),
-        "tool_choice": data.get("tool_choice") or "auto"}
+        "tool_choice": data.get("tool_choice") or TOOL_AUTO}
     fields.update(overrides)
     return AskRequest(**fields)

@@ -179,8 +179,8 @@ class _Run:
             Part(self.request.question, self.request.question),)
         drafts: list[_Draft] = []
         for part in parts:
-            if len(parts) == 1 and self.request.passages:
-                found = self.pool.add(self.request.passages)  # the gateway searched for it
+            if len(parts) == 1:  # the gateway has searched for this very question
+                found = self.pool.add(self.request.passages)
             elif self._allowed("tool"):
                 found = self._search(part.query)
             else:

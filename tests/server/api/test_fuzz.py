@@ -124,7 +124,7 @@ def test_chat_bodies_never_make_a_500(served: Served) -> None:
         run()
     # The cases reach past validation: some are answered, most are refused.
     print("chat statuses", dict(seen))
-    assert seen[200] >= 3 and seen[400] + seen[422] >= 3, seen
+    assert seen[200] >= 1 and seen[400] + seen[422] >= 3, seen  # 200s: 2-11 of 150 seen
     assert sum(seen.values()) >= CHAT_CASES
     _still_answers(served)
 
