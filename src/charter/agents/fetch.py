@@ -30,7 +30,6 @@ import ipaddress
 import socket
 import time
 from collections.abc import Sequence
-from html import unescape
 
 import httpx
 
@@ -107,50 +106,25 @@ def _addresses_refused(url: httpx.URL, entry: str) -> str | None:
     return None
 
 
-SKIPPED = frozenset({"script", "style", "noscript", "template", "svg", "object"})
-BLOCKS = frozenset({"p", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "div", "section",
-                    "article", "header", "footer", "table", "ul", "ol", "blockquote", "pre"})
+SKIPPED = ("script", "style", "noscript", "template", "svg", "object")
 
 
 def html_text(html: str) -> str:
-    """The text of an HTML page: its title, then the text of its body with a line break
-    at each block, scripts, styles and comments left out, entities decoded. One pass
-    that only moves forward (each search starts where the last ended), so its time is
-    linear in the page's size whatever the markup (unlike ``html.parser`` on some Python
-    versions, which a page of unclosed tags makes quadratic)."""
-    low = html.lower()
-    parts: list[str] = []
+    """The text of an HTML page: its title, then its text a line per element, scripts,
+    styles and comments left out. Parsed by lxml (through BeautifulSoup), which reads
+    any markup in one pass; Python's html.parser is quadratic on unclosed tags on this
+    Python, as the knowledge base's HTML loader notes."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "lxml")
+    for tag in soup(list(SKIPPED)):
+        tag.decompose()
     title = ""
-    i, n = 0, len(html)
-    while i < n:
-        lt = html.find("<", i)
-        if lt < 0:
-            parts.append(html[i:])
-            break
-        parts.append(html[i:lt])
-        if low.startswith("<!--", lt):
-            end = low.find("-->", lt + 4)
-            i = end + 3 if end >= 0 else n
-            continue
-        gt = html.find(">", lt + 1)
-        if gt < 0:
-            break  # an unclosed tag: what follows is markup, not text
-        words = low[lt + 1:gt].split(None, 1)
-        name = words[0].strip("/") if words else ""
-        closing = bool(words) and words[0].startswith("/")
-        if not closing and (name in SKIPPED or name == "title"):
-            end = low.find(f"</{name}", gt + 1)
-            if name == "title":
-                title = html[gt + 1:end if end >= 0 else n]
-            after = low.find(">", end) if end >= 0 else -1
-            i = after + 1 if after >= 0 else n
-            continue
-        if name in BLOCKS:
-            parts.append("\n")
-        i = gt + 1
-    lines = (" ".join(line.split()) for line in unescape("".join(parts)).splitlines())
+    if soup.title is not None:
+        title = " ".join(soup.title.get_text(" ").split())
+        soup.title.decompose()
+    lines = (" ".join(line.split()) for line in soup.get_text("\n").splitlines())
     body = "\n".join(line for line in lines if line)
-    title = " ".join(unescape(title).split())
     return f"{title}\n\n{body}" if title else body
 
 
