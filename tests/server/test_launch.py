@@ -91,6 +91,26 @@ def test_two_workers_serve_the_same_database(tmp_path: Path, onnx_cache: Path) -
         assert {f"u{i}@example.com" for i in range(40)} <= listed
         events = [e["event"] for e in client.get("/api/audit?event=user.added").json()]
         assert len(events) == 41  # ann from the CLI and the forty added here
+        # Each worker counts the chat requests it serves; a scrape of either sums both.
+        for _ in range(24):
+            with httpx.Client(base_url=client.base_url, headers=client.headers,
+                              timeout=60) as fresh:
+                asked = fresh.post("/v1/chat/completions", json={"messages": [
+                    {"role": "user", "content": "What time does the canteen open?"}]})
+            assert asked.status_code == 200, asked.text
+        from prometheus_client.parser import text_string_to_metric_families
+
+        for _ in range(2):  # whichever worker answers the scrape
+            with httpx.Client(base_url=client.base_url, headers=client.headers,
+                              timeout=30) as fresh:
+                scraped = fresh.get("/metrics")
+            assert scraped.status_code == 200, scraped.text
+            served = sum(s.value for f in text_string_to_metric_families(scraped.text)
+                         for s in f.samples if s.name == "charter_requests_total")
+            assert served == 24
+        writers = {p.stem.rsplit("_", 1)[-1] for p in (tmp_path / "data" / "metrics").iterdir()
+                   if p.name.startswith("counter_")}
+        assert len(writers) == 2, writers  # both workers counted requests
     finally:
         server.terminate()
         try:

@@ -2,7 +2,8 @@
 
 Worker processes are spawned, not forked, so each gets the app from a factory. The
 settings travel to them inside the factory (a picklable ``functools.partial``), not
-through this process's environment.
+through this process's environment; the one exception is the folder of Prometheus's
+multi-process mode, which its client library reads from the environment.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from inspect import signature
+from pathlib import Path
 from typing import Any
 
 from charter.core.config import Settings
@@ -40,6 +42,12 @@ def serve(settings: Settings, app: Any = None, *,
     if settings.server_workers <= 1 and app is not None:
         uvicorn.Server(uvicorn.Config(app, **common)).run()
         return
+    if settings.server_workers > 1:
+        # Each worker counts its own requests into files a scrape of any worker sums
+        # (prometheus_client's multi-process mode reads this variable when imported).
+        from charter.metrics import prepare_workers
+
+        prepare_workers(str(Path(settings.data_dir) / "metrics"))
     build = factory or worker_factory(settings)
     config = uvicorn.Config(build, factory=True, workers=settings.server_workers, **common)
     server = uvicorn.Server(config)

@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
-from charter import prompt
+from charter import metrics, prompt
 from charter.audit import AuditLog, key_for
+from charter.backends.extractive import NO_SOURCES, NOT_FOUND
 from charter.core.aliases import AliasConfig
 from charter.core.chat import (ChatRequest, Completion, FunctionCall, Passage, Usage,
                                approx_tokens)
@@ -275,6 +276,8 @@ class Gateway:
         # Tokens, the route log and the audit record land together, committed (with other
         # requests' final writes, see GroupCommit) before the answer is returned.
         self.db.writes.run(writes)
+        self._observe(p, "ok", backend_s, usage, abstained=result.answer.startswith(
+            (NOT_FOUND, NO_SOURCES)))
         result.timing = TimingInfo(
             total_ms=round((time.perf_counter() - p.admitted.started) * 1000, 3),
             backend_ms=round(backend_s * 1000, 3))
@@ -310,6 +313,20 @@ class Gateway:
                               conn=own)
 
         self.db.writes.run(writes)
+        status = "cancelled" if error is not None and error.code == "cancelled" else "error"
+        self._observe(p, status, backend_s, Usage(tokens, 0), abstained=False)
+
+    @staticmethod
+    def _observe(p: Prepared, status: str, backend_s: float, usage: Usage, *,
+                 abstained: bool) -> None:
+        """The request in this process's Prometheus metrics (``charter.metrics``)."""
+        metrics.observe_chat(
+            route=p.route.name, decision=p.admitted.decision.action, status=status,
+            seconds=time.perf_counter() - p.admitted.started, backend_seconds=backend_s,
+            alias=p.alias.name if p.alias is not None and p.strategy is not None else None,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            abstained=abstained, passages=len(p.grounding.passages),
+            neutralised=len(p.grounding.dropped))
 
     # -- public ------------------------------------------------------------------------
 
