@@ -16,6 +16,7 @@ from charter.cli import (
     bench_cmd,
     config_cmd,
     db_cmd,
+    eval_cmd,
     feedback_cmd,
     finetune_cmd,
     init_cmd,
@@ -82,6 +83,7 @@ app.add_typer(feedback_cmd.app, name="feedback")
 app.add_typer(profile_cmd.app, name="profile")
 app.add_typer(finetune_cmd.app, name="finetune")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(eval_cmd.app, name="eval")
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -21,7 +21,7 @@ from charter.policy.injection import InjectionDetector, InjectionVerdict
 from charter.policy.pii import PiiDetector, Span
 from charter.policy.pii_model import EntityTagger
 from charter.policy.gates import is_own_reply, own_replies
-from charter.policy.schema import Charter
+from charter.policy.schema import Charter, parse_charter
 from charter.core.result import Decision
 from charter.policy.screen import (
     NEUTRALISED,
@@ -180,6 +180,22 @@ class CharterScreen:
                                           version=number, model=model, pii_model=pii_model)
                 self._version = number
             return self._assessor
+
+    def assessor_for(self, number: int) -> Assessor:
+        """An assessor of charter version ``number`` (approved or not: an evaluation may
+        measure a proposal before it is approved) with the models the served one uses."""
+        if number == self.policies.active_number():
+            return self.assessor()
+        version = self.policies.get(number)
+        charter = parse_charter(version.yaml, f"charter version {number}")
+        embedder = self._embedder_factory()
+        with self._lock:
+            injection = self._injection_locked(embedder)
+        return Assessor(charter, embedder, self._judge_factory() if self._judge_factory else None,
+                        injection, version=number,
+                        model=self._model_factory() if self._model_factory else None,
+                        pii_model=self._pii_model_factory() if self._pii_model_factory
+                        else None)
 
     @property
     def charter(self) -> Charter:

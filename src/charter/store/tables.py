@@ -526,3 +526,18 @@ agent_tool_calls = Table(
     Column("updated_at", String(32), nullable=False),
     Index("ix_agent_tool_calls_run", "run_id"),
 )
+
+# -- 0013 evaluation runs -------------------------------------------------------------------
+
+eval_runs = Table(
+    "eval_runs", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("suite", String(80), nullable=False),
+    Column("scorer", String(40), nullable=False),
+    Column("target", String(200), nullable=False, server_default=EMPTY),
+    Column("versions", Text, nullable=False),  # JSON: charter, router, aliases, models, kb
+    Column("metrics", Text, nullable=False),  # JSON: metric name -> number
+    Column("author", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_eval_runs_suite", "suite", "created_at"),
+)

@@ -1,0 +1,65 @@
+"""Suites, metrics, gates and stored runs (charter.evaluation, services.evaluation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from charter import evaluation
+from charter.core.errors import ForbiddenError, InvalidInputError
+from charter.core.principal import Principal, local_admin
+from charter.runtime import Runtime
+from charter.services import evaluation as service
+
+USER = Principal("u-1", frozenset({"user"}))
+REVIEWER = Principal("u-2", frozenset({"user", "reviewer"}))
+
+
+def test_builtin_suites_name_a_known_scorer_and_their_data() -> None:
+    names = {s.name: s for s in evaluation.suites()}
+    assert set(names) == {"policy", "answers", "compound"}
+    assert all(s.scorer in evaluation.SCORERS and s.data for s in names.values())
+    assert evaluation.load_suite("compound").kb == ["examples/handbook",
+                                                    "../shared/data/seed-corpus"]
+
+
+def test_metrics_are_the_numbers_of_the_figures_under_dotted_names() -> None:
+    figures = {"red_line": {"recall": 0.9, "n": 10}, "over_refusal": 0.02, "ok": True,
+               "misses": [{"text": "x"}], "note": "text", "none": None}
+    assert evaluation.flatten(figures) == {"red_line.recall": 0.9, "red_line.n": 10.0,
+                                           "over_refusal": 0.02}
+
+
+def test_a_gate_names_each_threshold_a_run_fails(tmp_path: Path) -> None:
+    gate = tmp_path / "gate.yaml"
+    gate.write_text("policy:\n  red_line.recall: {min: 0.95}\n  over_refusal: {max: 0.03}\n"
+                    "  high_risk.recall: {min: 0.5}\nanswers:\n  x: {min: 1}\n")
+    failed = evaluation.gate(gate, "policy", {"red_line.recall": 0.9, "over_refusal": 0.01})
+    assert failed == ["red_line.recall = 0.9, below the minimum 0.95",
+                      "high_risk.recall: not measured by this run"]
+    assert evaluation.gate(gate, "compound", {}) == []  # the gate says nothing of it
+    with pytest.raises(InvalidInputError, match="not found"):
+        evaluation.gate(tmp_path / "none.yaml", "policy", {})
+
+
+def test_a_run_is_stored_with_its_versions_for_admins_and_read_by_reviewers(
+        runtime: Runtime) -> None:
+    versions = service.versions(runtime)
+    assert versions["charter"]["version"] == 1 and "fast" in versions["aliases"]
+    with pytest.raises(ForbiddenError):
+        service.record(runtime, REVIEWER, suite="policy", scorer="policy", target="",
+                       run_versions=versions, metrics={"a": 1.0})
+    a = service.record(runtime, local_admin(), suite="policy", scorer="policy", target="",
+                       run_versions=versions, metrics={"a": 1.0, "b": 2.0})
+    b = service.record(runtime, local_admin(), suite="policy", scorer="policy", target="2",
+                       run_versions=versions, metrics={"a": 0.5, "c": 3.0})
+    assert [r.id for r in service.list_runs(runtime, REVIEWER)] == [b.id, a.id]
+    with pytest.raises(ForbiddenError):
+        service.list_runs(runtime, USER)
+    rows = {r["metric"]: r for r in service.compare(runtime, REVIEWER, a.id, b.id)}
+    assert rows["a"]["change"] == -0.5 and rows["b"]["second"] is None
+    other = service.record(runtime, local_admin(), suite="answers", scorer="answers",
+                           target="", run_versions=versions, metrics={})
+    with pytest.raises(InvalidInputError, match="different suites"):
+        service.compare(runtime, REVIEWER, a.id, other.id)
