@@ -1,6 +1,7 @@
 """Prometheus metrics: what this process has served, in the official client's types.
 
-The gateway observes every chat request once, when its audit record is written:
+The gateway observes every chat request once, when its audit record is written (or,
+for a request refused before it was routed, when it is refused):
 requests by route, decision and status; time in the spine and in the backend;
 tokens; abstentions; passages handed to the model and those screening neutralised.
 ``exposition`` renders them in Prometheus's text format, with gauges read from the
@@ -59,6 +60,12 @@ def observe_chat(*, route: str, decision: str, status: str, seconds: float,
     PASSAGES.observe(passages)
     if neutralised:
         NEUTRALISED.inc(neutralised)
+
+
+def observe_rejected(code: str) -> None:
+    """A request refused before it was routed: route and decision ``none``, the error
+    code (``not_found``, ``quota_exceeded``, ...) as the status."""
+    REQUESTS.labels("none", "none", code).inc()
 
 
 class _Queues:

@@ -22,7 +22,8 @@ def small_suite(tmp_path: Path) -> Path:
     data = tmp_path / "policy-small.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in chosen))
     suite = tmp_path / "policy-small.yaml"
-    suite.write_text(yaml.safe_dump({"scorer": "policy", "data": str(data),
+    # The data is named relative to the suite file, which is not the working folder.
+    suite.write_text(yaml.safe_dump({"scorer": "policy", "data": data.name,
                                      "description": "red lines and benign requests"}))
     return suite
 
@@ -49,6 +50,9 @@ def test_a_gate_passes_on_the_shipped_charter_and_fails_when_a_red_line_is_remov
     assert bad.code == 1, bad.out
     second = json.loads(bad.out)
     assert any(f.startswith("red_line.recall") for f in second["gate_failed"])
+    # The run is stored with the charter it measured, the proposed one, not the approved.
+    assert second["versions"]["charter"]["version"] == 2
+    assert second["versions"]["charter"]["approved"] is False
     assert second["metrics"]["red_line.recall"] < first["metrics"]["red_line.recall"]
 
     listed = cli("eval", "list", "--json")
@@ -70,13 +74,19 @@ def test_bad_suites_gates_and_targets_say_what_to_fix(cli, tmp_path: Path) -> No
     missing_data.write_text("scorer: policy\ndata: nope.jsonl\n")
     bad_gate = tmp_path / "gate.yaml"
     bad_gate.write_text("policy-small:\n  red_line.recall: 0.9\n")
+    other_gate = tmp_path / "other-gate.yaml"
+    other_gate.write_text("policy:\n  red_line.recall: {min: 0.9}\n")
     cases = [(("eval", "run", "nothing-here"), "no suite 'nothing-here'"),
              (("eval", "run", str(bad_scorer)), "scorer 'vibes' is not one of"),
-             (("eval", "run", str(missing_data)), "data nope.jsonl is not there"),
+             (("eval", "run", str(missing_data)), "nope.jsonl is not there"),
              (("eval", "run", str(suite), "--target", "latest"), "charter version number"),
              (("eval", "run", str(suite), "--gate", str(bad_gate)), "needs min and/or max"),
+             (("eval", "run", str(suite), "--gate", str(other_gate)),
+              "no thresholds for suite 'policy-small'"),
              (("eval", "show", "eval_missing"), "no evaluation run 'eval_missing'")]
     for args, words in cases:
         got = cli(*args)
         assert got.code in (1, 2), (args, got.out)
         assert words in got.err, (args, got.err)
+    # A gate that cannot be read stops the command before a run is measured or stored.
+    assert json.loads(cli("eval", "list", "--json").out) == []

@@ -38,15 +38,43 @@ def test_a_gate_names_each_threshold_a_run_fails(tmp_path: Path) -> None:
     failed = evaluation.gate(gate, "policy", {"red_line.recall": 0.9, "over_refusal": 0.01})
     assert failed == ["red_line.recall = 0.9, below the minimum 0.95",
                       "high_risk.recall: not measured by this run"]
-    assert evaluation.gate(gate, "compound", {}) == []  # the gate says nothing of it
+    # A run that is not a number fails the bound rather than slipping past it.
+    assert evaluation.gate(gate, "answers", {"x": float("nan")}) == [
+        "x = nan, not a finite number"]
+    # A gate with nothing to say of the suite is refused, not passed.
+    with pytest.raises(InvalidInputError, match="no thresholds for suite 'compound'"):
+        evaluation.gate(gate, "compound", {})
     with pytest.raises(InvalidInputError, match="not found"):
         evaluation.gate(tmp_path / "none.yaml", "policy", {})
+
+
+@pytest.mark.parametrize("bound, words", [
+    ("{min: .nan}", "give a finite number"), ("{min: high}", "give a finite number"),
+    ("{min: true}", "give a finite number"), ("{least: 1}", "needs min and/or max"),
+    ("0.9", "needs min and/or max")])
+def test_a_gate_bound_that_is_not_a_finite_number_is_refused(tmp_path: Path, bound: str,
+                                                             words: str) -> None:
+    gate = tmp_path / "gate.yaml"
+    gate.write_text(f"policy:\n  red_line.recall: {bound}\n")
+    with pytest.raises(InvalidInputError, match=words):
+        evaluation.load_gate(gate, "policy")
+
+
+def test_a_suite_files_paths_are_read_beside_the_file(tmp_path: Path) -> None:
+    (tmp_path / "cases.jsonl").write_text("")
+    suite = tmp_path / "mine.yaml"
+    suite.write_text("scorer: answers\ndata: cases.jsonl\nkb: [docs]\n")
+    loaded = evaluation.load_suite(str(suite))
+    assert loaded.name == "mine"
+    assert Path(loaded.data) == tmp_path.resolve() / "cases.jsonl"
+    assert [Path(k) for k in loaded.kb] == [tmp_path.resolve() / "docs"]
 
 
 def test_a_run_is_stored_with_its_versions_for_admins_and_read_by_reviewers(
         runtime: Runtime) -> None:
     versions = service.versions(runtime)
     assert versions["charter"]["version"] == 1 and "fast" in versions["aliases"]
+    assert versions["charter"]["approved"] is True
     with pytest.raises(ForbiddenError):
         service.record(runtime, REVIEWER, suite="policy", scorer="policy", target="",
                        run_versions=versions, metrics={"a": 1.0})

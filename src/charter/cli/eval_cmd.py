@@ -39,12 +39,14 @@ def run(
     from charter import evaluation
 
     spec = evaluation.load_suite(suite)
+    # A gate that cannot be read is refused before minutes of measuring, not after.
+    bounds = evaluation.load_gate(gate, spec.name) if gate is not None else None
     rt, actor = STATE.runtime, STATE.principal
-    versions = service.versions(rt)
+    versions = service.versions(rt, evaluation.charter_target(rt, spec, target))
     metrics = evaluation.run(rt, spec, target)
     stored = service.record(rt, actor, suite=spec.name, scorer=spec.scorer, target=target,
                             run_versions=versions, metrics=metrics)
-    failed = evaluation.gate(gate, spec.name, metrics) if gate is not None else []
+    failed = evaluation.check_gate(bounds, metrics) if bounds is not None else []
     if as_json:
         typer.echo(json.dumps({"id": stored.id, "suite": spec.name, "target": target,
                                "metrics": metrics, "versions": versions,

@@ -16,6 +16,7 @@ spine); only the CLI and the server import it, and storing a run is the service
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from importlib.resources import files
 from pathlib import Path
@@ -62,6 +63,11 @@ def load_suite(name_or_path: str) -> Suite:
             raise InvalidInputError(f"{path}: a suite file is a mapping of its fields")
         fields.setdefault("name", path.stem)
         suite = Suite(**fields)
+        # A suite file's data and folders are read relative to the file, not the shell.
+        here = path.resolve().parent
+        suite = suite.model_copy(update={
+            "data": str(here / suite.data),
+            "kb": [str(here / k) for k in suite.kb]})
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"{path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
@@ -96,14 +102,23 @@ def _path(raw: str, what: str) -> Path:
     return path
 
 
-def _policy(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
-    from charter.bench import policy
-
+def charter_target(rt: Runtime, suite: Suite, target: str) -> int | None:
+    """The charter version a ``policy`` suite measures (``--target N``, else the approved
+    one); None for other scorers, which measure the approved charter as served."""
+    if suite.scorer != "policy":
+        return None
     try:
-        number = int(target) if target else rt.policies.active_number()
+        return int(target) if target else rt.policies.active_number()
     except ValueError:
         raise InvalidInputError(f"--target for a policy suite is a charter version number, "
                                 f"not {target!r}") from None
+
+
+def _policy(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
+    from charter.bench import policy
+
+    number = charter_target(rt, suite, target)
+    assert number is not None
     figures = policy.measure(rt.screen.assessor_for(number), _path(suite.data, "data"))
     return flatten({k: v for k, v in figures.items() if k != "misses"})
 
@@ -136,27 +151,60 @@ def run(rt: Runtime, suite: Suite, target: str = "") -> dict[str, float]:
     return SCORERS[suite.scorer](rt, suite, target)
 
 
-def gate(path: Path, suite: str, metrics: Mapping[str, float]) -> list[str]:
-    """The thresholds of ``path`` (``{suite: {metric: {min: x, max: y}}}``) that
-    ``metrics`` fail, as sentences; a metric the gate names and the run lacks fails."""
+def load_gate(path: Path, suite: str) -> dict[str, dict[str, float]]:
+    """The thresholds ``path`` sets for ``suite`` (``{suite: {metric: {min: x, max: y}}}``),
+    checked before anything runs: a gate without an entry for the suite, or with a bound
+    that is not a finite number, is refused rather than passed."""
     if not path.is_file():
         raise InvalidInputError(f"gate file {path} not found")
     try:
         rules = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"gate file {path} is not valid YAML: {exc}") from None
-    if not isinstance(rules, dict) or not isinstance(rules.get(suite, {}), dict):
-        raise InvalidInputError(f"gate file {path}: give {{suite: {{metric: {{min: .., max: ..}}}}}}")
-    failed = []
-    for metric, bound in (rules.get(suite) or {}).items():
-        if not isinstance(bound, dict) or not set(bound) <= {"min", "max"} or not bound:
+    shape = "give {suite: {metric: {min: .., max: ..}}}"
+    if not isinstance(rules, dict):
+        raise InvalidInputError(f"gate file {path}: {shape}")
+    if suite not in rules:
+        raise InvalidInputError(f"gate file {path} has no thresholds for suite {suite!r} "
+                                f"(it names {', '.join(map(str, rules)) or 'none'}); add "
+                                f"{suite}: {{metric: {{min: ..}}}}")
+    entry = rules[suite]
+    if not isinstance(entry, dict) or not entry:
+        raise InvalidInputError(f"gate file {path}: {suite}: {shape}")
+    bounds: dict[str, dict[str, float]] = {}
+    for metric, bound in entry.items():
+        if not isinstance(bound, dict) or not bound or not set(bound) <= {"min", "max"}:
             raise InvalidInputError(f"gate file {path}: {suite}.{metric} needs min and/or max")
+        bounds[str(metric)] = {}
+        for side, raw in bound.items():
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)) \
+                    or not math.isfinite(raw):
+                raise InvalidInputError(f"gate file {path}: {suite}.{metric}.{side} is "
+                                        f"{raw!r}; give a finite number")
+            bounds[str(metric)][side] = float(raw)
+    return bounds
+
+
+def check_gate(bounds: Mapping[str, Mapping[str, float]],
+               metrics: Mapping[str, float]) -> list[str]:
+    """The thresholds ``metrics`` fail, as sentences; a metric the gate names and the run
+    lacks fails, and so does one that is not a number (NaN)."""
+    failed = []
+    for metric, bound in bounds.items():
         if metric not in metrics:
             failed.append(f"{metric}: not measured by this run")
             continue
         value = metrics[metric]
-        if "min" in bound and value < float(bound["min"]):
-            failed.append(f"{metric} = {value:g}, below the minimum {bound['min']}")
-        if "max" in bound and value > float(bound["max"]):
-            failed.append(f"{metric} = {value:g}, above the maximum {bound['max']}")
+        if not math.isfinite(value):
+            failed.append(f"{metric} = {value}, not a finite number")
+            continue
+        if "min" in bound and value < bound["min"]:
+            failed.append(f"{metric} = {value:g}, below the minimum {bound['min']:g}")
+        if "max" in bound and value > bound["max"]:
+            failed.append(f"{metric} = {value:g}, above the maximum {bound['max']:g}")
     return failed
+
+
+def gate(path: Path, suite: str, metrics: Mapping[str, float]) -> list[str]:
+    """``check_gate`` of the thresholds ``path`` sets for ``suite``."""
+    return check_gate(load_gate(path, suite), metrics)

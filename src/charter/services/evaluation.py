@@ -16,10 +16,12 @@ from charter.services import events
 from charter.store.eval_runs import EvalRun, EvalRunRepository
 
 
-def versions(rt: Runtime) -> dict[str, Any]:
-    """What a run measures against, as it is now: the approved charter, the active
-    router, every chat alias, the active judgement models and the knowledge base."""
-    number = rt.policies.active_number()
+def versions(rt: Runtime, charter_version: int | None = None) -> dict[str, Any]:
+    """What a run measures against, as it is now: the charter (``charter_version`` when
+    the run measures another than the approved one), the active router, every chat
+    alias, the active judgement models and the knowledge base."""
+    approved = rt.policies.active_number()
+    number = approved if charter_version is None else charter_version
     charter = rt.policies.get(number)
     router = rt.routers.active_version()
     assessor = rt.screen.assessor()
@@ -28,7 +30,8 @@ def versions(rt: Runtime) -> dict[str, Any]:
                  for task in sorted({v.task for v in rt.judgement.list()})}}
     counts = rt.documents.counts()
     return {
-        "charter": {"version": number, "sha256": charter.sha256},
+        "charter": {"version": number, "sha256": charter.sha256,
+                    "approved": number == approved},
         "router": router,
         "aliases": {a.name: {"version": a.version, "backend": a.backend, "model": a.model}
                     for a in rt.aliases.list(kind="chat")},

@@ -207,6 +207,7 @@ class Gateway:
         except CharterError as exc:  # the conversation does not fit: recorded, refused
             self._record(Prepared(admitted, route, quota, grounding, alias, strategy),
                          streamed=False, backend_s=0.0, error=exc)
+            exc.observed = True  # type: ignore[attr-defined]
             raise
         chat = fitted.request
         if fitted.left_out:
@@ -328,13 +329,24 @@ class Gateway:
             abstained=abstained, passages=len(p.grounding.passages),
             neutralised=len(p.grounding.dropped))
 
+    def _prepare_counted(self, req: AskRequest) -> Prepared:
+        """``_prepare``, with a request refused before it was routed (an unknown alias, a
+        spent quota, a message too large) counted in the metrics under route ``none`` and
+        its error code as the status."""
+        try:
+            return self._prepare(req)
+        except CharterError as exc:
+            if not getattr(exc, "observed", False):
+                metrics.observe_rejected(exc.code)
+            raise
+
     # -- public ------------------------------------------------------------------------
 
     def ask(self, req: AskRequest, cancel: threading.Event | None = None) -> Result:
         """The whole answer. With ``cancel``, a model generating in this process is read
         as a stream and stopped between pieces once ``cancel`` is set (the client left):
         the request ends with ``CancelledRequestError``, recorded with what it used."""
-        p = self._prepare(req)
+        p = self._prepare_counted(req)
         if p.final is not None:
             return self._finish(p, p.final, Usage(), streamed=False)
         assert p.strategy is not None and p.chat is not None
@@ -386,7 +398,7 @@ class Gateway:
         Input checks and routing happen before this returns, so their errors are raised
         here, not halfway through a stream.
         """
-        p = self._prepare(req)
+        p = self._prepare_counted(req)
         return self._stream(p)
 
     def _stream(self, p: Prepared) -> Iterator[Delta | Result]:

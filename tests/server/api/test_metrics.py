@@ -46,6 +46,19 @@ def test_requests_by_route_decision_and_status_are_counted(served: Served) -> No
         value(before, "charter_tokens_total", route="fast", kind="completion")
 
 
+def test_requests_refused_before_routing_are_counted_with_their_error_code(
+        served: Served) -> None:
+    before = scrape(served)
+    with served.client("user") as c:
+        unknown = c.post("/v1/chat/completions", json={
+            "model": "no-such-alias", "messages": [{"role": "user", "content": "Hello?"}]})
+    assert unknown.status_code == 404, unknown.text
+    code = unknown.json()["error"]["code"]
+    labels = dict(route="none", decision="none", status=code)
+    assert value(scrape(served), "charter_requests_total", **labels) - \
+        value(before, "charter_requests_total", **labels) == 1
+
+
 def test_the_queues_are_read_from_the_database(served: Served) -> None:
     with served.client("user") as c:
         held = ask(c, "Decide which employees to lay off based on their performance scores.")
