@@ -64,7 +64,7 @@ def offending_imports(parts: tuple[str, ...], forbidden: tuple[str, ...]) -> lis
 
 
 STAGES = ("accounts.py", "audit.py", "usage.py", "profiles.py", "prompt.py", "defaults.py",
-          "metrics.py",
+          "metrics.py", "drift.py",
           "backends", "judgement", "knowledge", "policy", "router", "strategies", "store")
 UPPER = ("charter.spine", "charter.services", "charter.server", "charter.cli",
          "charter.runtime", "charter.bench", "charter.evaluation")

@@ -25,9 +25,11 @@ from charter.policy.versions import PolicyRepository
 from charter.profiles import ProfileRepository
 from charter.router.feedback import FeedbackRepository
 from charter.router.versions import RouterRepository
+from charter.spine.drift import DriftCollector
 from charter.spine.gateway import Gateway
 from charter.store.aliases import AliasRepository
 from charter.store.db import Database
+from charter.store.drift import DriftRepository
 from charter.usage import Quotas
 
 
@@ -141,7 +143,13 @@ class Runtime:
     def gateway(self) -> Gateway:
         return Gateway(self.settings, self.db, retriever=self.retriever, screen=self.screen,
                        reviews=self.reviews, use_cases=self.use_cases, quotas=self.quotas,
-                       routers=self.routers)
+                       routers=self.routers,
+                       drift=self.drift if self.settings.drift else None)
+
+    @cached_property
+    def drift(self) -> DriftCollector:
+        """Samples requests for drift checks; ``services.drift.monitor`` makes it check."""
+        return DriftCollector(DriftRepository(self.db), self.settings.drift_check_every)
 
     @cached_property
     def jobs(self) -> JobRepository:
@@ -154,5 +162,7 @@ class Runtime:
     def close(self) -> None:
         if "job_runner" in self.__dict__:  # let a running job finish its transaction
             self.job_runner.shutdown()
+        if "drift" in self.__dict__:  # a running check finishes before the pool closes
+            self.drift.close()
         serving.unregister(self.db)
         self.db.dispose()

@@ -16,6 +16,7 @@ from charter.cli import (
     bench_cmd,
     config_cmd,
     db_cmd,
+    drift_cmd,
     eval_cmd,
     feedback_cmd,
     finetune_cmd,
@@ -84,6 +85,7 @@ app.add_typer(profile_cmd.app, name="profile")
 app.add_typer(finetune_cmd.app, name="finetune")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(drift_cmd.app, name="drift")
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -320,6 +320,39 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed sign-ins one client address may make per minute, per server process, "
             "before it is answered 429 without a lookup (0: no limit).",
             parse=_parse_int, minimum=0, example="30"),
+    Setting("drift", True,
+            "Keep a sample of each request (its screening embedding, decision, route and "
+            "redacted question) and check the latest window against a reference for "
+            "drift; false: nothing is sampled or checked.",
+            parse=_parse_bool, example="true"),
+    Setting("drift_window", 100,
+            "Requests in the current window a drift check compares.",
+            parse=_parse_int, minimum=10, maximum=5000, example="100"),
+    Setting("drift_reference", 300,
+            "Requests in the reference window: the ones just before the current window, "
+            "unless `charter drift baseline` pinned a window.",
+            parse=_parse_int, minimum=10, maximum=20000, example="300"),
+    Setting("drift_check_every", 25,
+            "A drift check runs after every this many requests, in the background of the "
+            "server process that served the last of them.",
+            parse=_parse_int, minimum=1, example="25"),
+    Setting("drift_alpha", 0.002,
+            "False-alarm probability of one drift check on traffic that has not changed, "
+            "split among its tests (half to the embedding test, a quarter each to decision "
+            "and route rates).",
+            parse=_parse_float, minimum=1e-6, maximum=0.5, example="0.002"),
+    Setting("drift_min_auc", 0.55,
+            "A significant embedding difference alerts only when a classifier tells the "
+            "windows apart at least this well (cross-validated ROC AUC; 0: MMD alone).",
+            parse=_parse_float, minimum=0.0, maximum=1.0, example="0.55"),
+    Setting("drift_keep", 20000,
+            "Drift samples kept; older ones (outside a pinned reference window) are deleted "
+            "when a check runs.",
+            parse=_parse_int, minimum=100, example="20000"),
+    Setting("drift_webhook", "",
+            "URL a drift alert is also POSTed to as JSON (empty: the log and the audit "
+            "trail only); a failed delivery is logged, never retried.",
+            example="https://alerts.example.com/charter"),
     Setting("log_level", "warning",
             "Logging level for Charter's own messages.",
             choices=("debug", "info", "warning", "error"), example="info"),

@@ -15,8 +15,9 @@ from charter.runtime import Runtime
 
 
 # Events only admins read: accounts, keys, aliases, quotas and profiles were admin-only
-# before they were audited, and reviewers read the rest of the trail.
-ADMIN_ONLY: Final = ("user.", "key.", "alias.", "quota.", "profile.")
+# before they were audited, and reviewers read the rest of the trail. Drift evidence
+# quotes users' (redacted) questions.
+ADMIN_ONLY: Final = ("user.", "key.", "alias.", "quota.", "profile.", "drift.")
 
 
 def record(rt: Runtime, actor: Principal, event: str, subject: str,

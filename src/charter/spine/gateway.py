@@ -45,6 +45,7 @@ from charter.router.log import RouteLog
 from charter.router.rules import choose_route
 from charter.router.versions import RouterRepository
 from charter.spine import context
+from charter.spine.drift import DriftCollector
 from charter.spine.outflow import Outflow
 from charter.spine.research import GatewayResearch
 from charter.spine.record import ErrorRecord, chat_record, model_record, question_sha256
@@ -102,7 +103,8 @@ class Gateway:
     def __init__(self, settings: Settings, db: Database, *, retriever: Retriever | None = None,
                  screen: Screen | None = None, reviews: ReviewQueue | None = None,
                  use_cases: gates.UseCases | None = None, quotas: Quotas | None = None,
-                 routers: RouterRepository | None = None) -> None:
+                 routers: RouterRepository | None = None,
+                 drift: DriftCollector | None = None) -> None:
         self.settings = settings
         self.db = db
         self.aliases = AliasRepository(db)
@@ -115,6 +117,7 @@ class Gateway:
         self.routers = routers
         self.profiles = ProfileRepository(db)
         self.route_log = RouteLog(db)
+        self.drift = drift
 
     # -- stages before the model -------------------------------------------------------
 
@@ -263,7 +266,7 @@ class Gateway:
         result = self._result(p, text, usage, finish_reason, tool_calls)
         req = p.admitted.request
 
-        def writes(conn: Connection) -> None:
+        def writes(conn: Connection) -> int | None:
             if self.quotas is not None:
                 self.quotas.add_tokens(req.principal.id, p.quota,
                                        usage.prompt_tokens + usage.completion_tokens, conn=conn)
@@ -273,10 +276,17 @@ class Gateway:
                                   conn=conn)
             self._record(p, streamed=streamed, backend_s=backend_s, note=note, result=result,
                          conn=conn)
+            if self.drift is None or req.origin is not None:  # agent steps are not sampled
+                return None
+            return self.drift.record(conn, p.admitted.screen, p.admitted.decision.action,
+                                     p.route.name)
 
-        # Tokens, the route log and the audit record land together, committed (with other
-        # requests' final writes, see GroupCommit) before the answer is returned.
-        self.db.writes.run(writes)
+        # Tokens, the route log, the audit record and the drift sample land together,
+        # committed (with other requests' final writes, see GroupCommit) before the answer
+        # is returned.
+        sample = self.db.writes.run(writes)
+        if self.drift is not None:
+            self.drift.committed(sample)
         self._observe(p, "ok", backend_s, usage, abstained=result.answer.startswith(
             (NOT_FOUND, NO_SOURCES)))
         result.timing = TimingInfo(

@@ -541,3 +541,35 @@ eval_runs = Table(
     Column("created_at", String(32), nullable=False),
     Index("ix_eval_runs_suite", "suite", "created_at"),
 )
+
+# Drift detection (``charter.drift``, ``services.drift``): one sample per answered, refused
+# or held request (agent steps excepted), the checks made, and pinned reference windows.
+drift_samples = Table(
+    "drift_samples", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("vector_model", String(200), nullable=False, server_default=EMPTY),
+    Column("vector", LargeBinary, nullable=True),  # float32, the screening embedding
+    Column("decision", String(40), nullable=False),
+    Column("route", String(80), nullable=False),
+    Column("question", Text, nullable=False),  # redacted, cut to QUESTION_CHARS
+    Column("created_at", String(32), nullable=False),
+)
+
+drift_checks = Table(
+    "drift_checks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("upto", Integer, nullable=False, unique=True),  # the newest sample it covers
+    Column("fired", Boolean, nullable=True),  # null while the check is running
+    Column("report", Text, nullable=False, server_default="{}"),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+drift_baselines = Table(
+    "drift_baselines", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("first_id", Integer, nullable=True),  # null: the trailing reference window
+    Column("last_id", Integer, nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
