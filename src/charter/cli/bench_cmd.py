@@ -367,6 +367,56 @@ def _print_questions(q: dict[str, Any]) -> None:
                        f"{row['answer_words_p50']:>6} {row['ms_p50']:>8}")
 
 
+@app.command("drift")
+def drift(
+    data: Path = typer.Option(Path("../shared/data/router/mmlu"), "--data",
+                              help="MMLU's per-subject CSV files (column prompt)."),
+    pool: int = typer.Option(600, "--pool", help="Questions per pool (STEM; humanities "
+                             "and social sciences), spread evenly over the subjects."),
+    runs: int = typer.Option(100, "--runs", help="Seeded runs of each stream."),
+    mix: str = typer.Option("0.7,0.3", "--mix", help="Share of STEM questions before and "
+                            "after the shift."),
+    before: int = typer.Option(100, "--before", help="Requests before the shift."),
+    after: int = typer.Option(300, "--after", help="Requests after the shift."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Drift alerts on a stream whose topic mix shifts: how many requests after the shift
+    the first alert comes, and the false-alarm rate of the same stream unshifted. Window
+    sizes, the check interval and alpha are the drift settings."""
+    from charter.bench import drift as bench
+
+    try:
+        shares = tuple(float(x) for x in mix.split(","))
+    except ValueError:
+        raise InvalidInputError(f"--mix {mix!r}: give two shares such as 0.7,0.3") from None
+    if len(shares) != 2 or not all(0.0 <= x <= 1.0 for x in shares):
+        raise InvalidInputError("--mix: give two shares from 0 to 1, such as 0.7,0.3")
+    if pool < 10 or runs < 1 or before < 1 or after < 1:
+        raise InvalidInputError("--pool must be at least 10; --runs, --before and --after "
+                                "at least 1")
+    settings = STATE.runtime.settings
+    pools = bench.mmlu_pools(data, pool)
+    result = bench.run(settings, pools, runs=runs, before=before, after=after,
+                       mix=(shares[0], shares[1]), log=lambda m: typer.echo(m, err=True))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"pools: {result['pools']}; reference {result['reference']}, window "
+               f"{result['window']}, a check every {result['every']} requests, alpha "
+               f"{result['alpha']:g}, AUC at least {result['min_auc']:g}")
+    typer.echo(f"stream: {result['before']} requests at {shares[0]:.0%} STEM, then "
+               f"{result['after']} at {shares[1]:.0%}; {result['runs']} seeded runs")
+    if result["detected"]:
+        typer.echo(f"shift detected in {result['detected']} runs; requests after the shift "
+                   f"until the alert: median {result['delay_median']:g}, p90 "
+                   f"{result['delay_p90']:g}, max {result['delay_max']:g}")
+    typer.echo(f"missed: {result['missed']}; alerts before the shift: "
+               f"{result['alarm_before_shift']}; tests that fired: "
+               f"{result['tests_that_fired']}")
+    typer.echo(f"unshifted stream: false alarms in {result['false_alarms']} of "
+               f"{result['runs']} runs (rate {result['false_alarm_rate']:.3f})")
+
+
 @app.command("pii")
 def pii(
     data: Path = typer.Option(Path("../shared/data/pii/presidio_synth_dev.json"), "--data",

@@ -327,11 +327,12 @@ SETTINGS: tuple[Setting, ...] = (
             parse=_parse_bool, example="true"),
     Setting("drift_window", 100,
             "Requests in the current window a drift check compares.",
-            parse=_parse_int, minimum=10, maximum=5000, example="100"),
+            parse=_parse_int, minimum=10, maximum=1000, example="100"),
     Setting("drift_reference", 300,
             "Requests in the reference window: the ones just before the current window, "
-            "unless `charter drift baseline` pinned a window.",
-            parse=_parse_int, minimum=10, maximum=20000, example="300"),
+            "unless `charter drift baseline` pinned a window (a wider pinned window is "
+            "sampled evenly down to this many).",
+            parse=_parse_int, minimum=10, maximum=2000, example="300"),
     Setting("drift_check_every", 25,
             "A drift check runs after every this many requests, in the background of the "
             "server process that served the last of them.",
@@ -350,8 +351,9 @@ SETTINGS: tuple[Setting, ...] = (
             "when a check runs.",
             parse=_parse_int, minimum=100, example="20000"),
     Setting("drift_webhook", "",
-            "URL a drift alert is also POSTed to as JSON (empty: the log and the audit "
-            "trail only); a failed delivery is logged, never retried.",
+            "URL a drift alert is also POSTed to as JSON, with its evidence (example "
+            "questions, redacted); empty: the log and the audit trail only. A failed "
+            "delivery is logged, never retried.",
             example="https://alerts.example.com/charter"),
     Setting("log_level", "warning",
             "Logging level for Charter's own messages.",

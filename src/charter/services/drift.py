@@ -65,6 +65,10 @@ def windows(rt: Runtime, upto: int) -> Windows:
     pinned = repo.baseline()
     if pinned is not None and pinned.first_id is not None:
         reference = repo.between(pinned.first_id, pinned.last_id or pinned.first_id)
+        size = rt.settings.drift_reference
+        if len(reference) > size:  # a wide pin: evenly spaced samples, so a check's cost
+            step = len(reference) / size  # stays that of drift_reference samples
+            reference = [reference[int(i * step)] for i in range(size)]
         return Windows(reference, current, True)
     before = (current[0].id - 1) if current else upto
     return Windows(repo.last(rt.settings.drift_reference, before), current, False)
@@ -98,7 +102,7 @@ def _checked(rt: Runtime, repo: DriftRepository, upto: int) -> Check:
             f"one (needs {s.drift_window})"})
         return check
     reference = window(w.reference)
-    current = window(w.current, _model_of(w.reference))
+    current = window(w.current, model_of(w.reference))
     report = drift.check(reference, current, alpha=s.drift_alpha, min_auc=s.drift_min_auc,
                          seed=upto)
     check = repo.complete(upto, report.fired, {**info, **report.as_dict()})
@@ -108,7 +112,7 @@ def _checked(rt: Runtime, repo: DriftRepository, upto: int) -> Check:
     return check
 
 
-def _model_of(samples: Sequence[Sample]) -> str:
+def model_of(samples: Sequence[Sample]) -> str:
     models = Counter(s.vector_model for s in samples if s.vector is not None)
     return models.most_common(1)[0][0] if models else ""
 
