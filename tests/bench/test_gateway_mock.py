@@ -119,6 +119,8 @@ def test_the_peer_is_configured_for_the_same_mock_offline(tmp_path: Path) -> Non
 def test_scripted_runs_refuse_the_real_path_options() -> None:
     with pytest.raises(CharterError, match="drop --scripted"):
         bench.run(10, 50, backend="scripted", database="postgres")
+    with pytest.raises(CharterError, match="--unmonitored compares the real path"):
+        bench.run(10, 50, backend="scripted", unmonitored=True)
     with pytest.raises(CharterError, match="database must be one of sqlite, postgres"):
         bench.run(10, 50, database="mysql")
 
@@ -138,3 +140,32 @@ def test_the_load_spreads_its_clients_over_several_servers() -> None:
     finally:
         bench.stop(first.process)
         bench.stop(second.process)
+
+
+def test_the_unmonitored_server_samples_and_counts_nothing(tmp_path: Path) -> None:
+    """The comparison server of --unmonitored: same path, no drift samples."""
+    from charter.core.config import load_settings
+    from charter.runtime import Runtime
+    from charter.store.drift import DriftRepository
+
+    mock = bench._start_mock(20.0, 0.0)
+    try:
+        key = bench._prepare(tmp_path / "data", mock_url=mock.url + "/v1")
+        server = bench.Server.charter(tmp_path / "data", 1, None, monitored=False)
+        assert server.label == bench.UNMONITORED
+        port = bench._free_port()
+        process = bench.spawn(server.command(port), server.env)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            bench._wait(url, key, process)
+            asyncio.run(bench._load(url, key, 2, 4, 0, questions=bench.WORKPLACE))
+        finally:
+            bench.stop(process)
+        rt = Runtime.open(load_settings({"CHARTER_DATA_DIR": str(tmp_path / "data")}))
+        try:
+            assert DriftRepository(rt.db).count() == 0
+            assert rt.audit.records(event="chat")  # the requests were served and audited
+        finally:
+            rt.close()
+    finally:
+        bench.stop(mock.process)

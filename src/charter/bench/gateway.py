@@ -82,6 +82,7 @@ BACKENDS = ("mock", "scripted")
 PEERS = ("litellm",)
 DATABASES = ("sqlite", "postgres")
 PEER_KEY = "sk-charter-bench-peer"
+UNMONITORED = "charter unmonitored"  # the same server with metrics and drift off
 HANDBOOK = Path(__file__).resolve().parents[3] / "examples" / "handbook"
 
 
@@ -310,6 +311,7 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "moc
         backend_ms: float | None = None, workers: int = 1, jitter: float = DEFAULT_JITTER,
         floors: bool = False, peer: str | None = None, peer_python: Path | None = None,
         rounds: int = 1, database: str = "sqlite", servers: int = 1,
+        unmonitored: bool = False,
         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Charter's figures per load level (``{"c1": S, "c50": S}``, the median over
     ``rounds``), each round's in ``"rounds"``, and with ``peer`` the peer's beside them in
@@ -317,7 +319,10 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "moc
     backend only) adds ``{"floors": {name: {"c1": S, "c50": S}}}``. ``servers`` Charter
     processes (each with ``workers`` workers) share one database, ``database``: sqlite (a
     file) or postgres (a PostgreSQL 16 started from the pgserver package); the clients
-    take them in turn, and the peer then runs ``servers * workers`` workers."""
+    take them in turn, and the peer then runs ``servers * workers`` workers.
+    ``unmonitored`` (mock backend) also runs the same server with metrics and drift
+    collection off in each round, alternating, and adds ``{"monitoring": {"unmonitored":
+    S}}``: the cost of monitoring is the difference."""
     if database not in DATABASES:
         raise InvalidInputError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
     if backend not in BACKENDS:
@@ -330,6 +335,8 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "moc
         raise InvalidInputError("--database and --servers measure the real path; drop --scripted")
     if servers < 1:
         raise InvalidInputError("servers must be at least 1")
+    if unmonitored and backend != "mock":
+        raise InvalidInputError("--unmonitored compares the real path; drop --scripted")
     if floors and backend != "scripted":
         raise InvalidInputError("the floors are reference servers for the scripted backend; add "
                            "--scripted")
@@ -360,6 +367,10 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "moc
                 got: dict[str, Any] = {"charter": _measure(
                     Server.charter(data, workers, None, url), key, load, log,
                     f"round {r + 1}", copies=servers)}
+                if unmonitored:
+                    got[UNMONITORED] = _measure(
+                        Server.charter(data, workers, None, url, monitored=False), key, load,
+                        log, f"round {r + 1}", copies=servers)
                 if peer_bin is not None:
                     got[peer] = _measure(Server.litellm(peer_bin, Path(tmp), mock.url + "/v1",
                                                         workers * servers), PEER_KEY, load,
@@ -370,6 +381,9 @@ def run(requests_c1: int = 200, requests_c50: int = 1000, *, backend: str = "moc
                    **_median([g["charter"] for g in per_round]), "rounds": per_round}
             if peer is not None:
                 out["peers"] = {peer: _median([g[peer] for g in per_round])}
+            if unmonitored:
+                out["monitoring"] = {"unmonitored": _median([g[UNMONITORED]
+                                                             for g in per_round])}
             return out
         finally:
             stack.close()
@@ -409,11 +423,13 @@ class Server:
 
     @classmethod
     def charter(cls, data: Path, workers: int, floor: str | None,
-                database_url: str = "") -> Server:
+                database_url: str = "", monitored: bool = True) -> Server:
         env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_RATE_LIMIT_PER_MINUTE": "0",
                "CHARTER_LOG_LEVEL": "warning", "CHARTER_DATABASE_URL": database_url}
-        return cls(f"floor {floor}" if floor else "charter",
-                   lambda port: _server_command(port, workers, floor), env, "/api/me")
+        if not monitored:  # no Prometheus counting, no drift samples or checks
+            env.update(CHARTER_METRICS="false", CHARTER_DRIFT="false")
+        label = f"floor {floor}" if floor else "charter" if monitored else UNMONITORED
+        return cls(label, lambda port: _server_command(port, workers, floor), env, "/api/me")
 
     @classmethod
     def litellm(cls, binary: Path, work: Path, mock_v1: str, workers: int) -> Server:

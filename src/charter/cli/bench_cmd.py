@@ -80,6 +80,10 @@ def gateway(
                                      "same app without the spine: 'http' (model call and "
                                      "answer only) and 'embed' (plus one embedding of the "
                                      "question)."),
+    unmonitored: bool = typer.Option(False, "--unmonitored",
+                                     help="Also measure the same server with metrics and "
+                                          "drift collection off, alternating with it in "
+                                          "each round: the cost of monitoring."),
     as_json: bool = typer.Option(False, "--json", help='Print {"c1": S, "c50": S, '
                                  '"peak_rss_mb": M} with S = {overhead_p50_ms, '
                                  'overhead_p99_ms, rps, cpu_ms_per_request} (with --peer also '
@@ -94,7 +98,8 @@ def gateway(
     result = bench.run(requests_c1, requests_c50, backend="scripted" if scripted else "mock",
                        backend_ms=backend_ms, workers=workers, jitter=backend_jitter,
                        floors=floors, peer=peer, peer_python=peer_python, rounds=rounds,
-                       database=database, servers=servers, log=log)
+                       database=database, servers=servers, unmonitored=unmonitored,
+                       log=log)
     keys = ("overhead_p50_ms", "overhead_p99_ms", "rps", "cpu_ms_per_request")
 
     def summary(levels: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +113,9 @@ def gateway(
         out["floors"] = {name: summary(levels) for name, levels in result["floors"].items()}
     if peer:
         out["peers"] = {name: summary(levels) for name, levels in result["peers"].items()}
+    if unmonitored:
+        out["monitoring"] = {name: summary(levels)
+                             for name, levels in result["monitoring"].items()}
     if as_json:
         typer.echo(json.dumps(out))
         return
@@ -119,7 +127,8 @@ def gateway(
     for col in ("overhead p50 c1", "overhead p50 c50", "overhead p99 c50", "req/s c50",
                 "CPU ms/req c1", "CPU ms/req c50", "peak MiB"):
         table.add_column(col, justify="right")
-    rows = [("charter", out)] + [(n, v) for n, v in out.get("peers", {}).items()] + \
+    rows = [("charter", out)] + [(n, v) for n, v in out.get("monitoring", {}).items()] + \
+        [(n, v) for n, v in out.get("peers", {}).items()] + \
         [(f"floor {n}", v) for n, v in out.get("floors", {}).items()]
     for name, v in rows:
         table.add_row(name, f"{v['c1']['overhead_p50_ms']:.1f}", f"{v['c50']['overhead_p50_ms']:.1f}",

@@ -320,6 +320,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed sign-ins one client address may make per minute, per server process, "
             "before it is answered 429 without a lookup (0: no limit).",
             parse=_parse_int, minimum=0, example="30"),
+    Setting("metrics", True,
+            "Count requests, latencies, tokens and abstentions in Prometheus metrics "
+            "(GET /metrics); false: nothing is counted and /metrics answers 404.",
+            parse=_parse_bool, example="true"),
     Setting("drift", True,
             "Keep a sample of each request (its screening embedding, decision, route and "
             "redacted question) and check the latest window against a reference for "

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 
 from charter import metrics
+from charter.core.errors import NotFoundError
 from charter.core.principal import Principal, require
 from charter.runtime import Runtime
 from charter.store.tables import agent_runs, jobs, reviews
@@ -32,4 +33,6 @@ def exposition(rt: Runtime, actor: Principal) -> tuple[bytes, str]:
     """The metrics text and its content type (reviewers and admins: the figures say how
     much each route and decision is used)."""
     require(actor, "reviewer")
+    if not rt.settings.metrics:
+        raise NotFoundError("metrics are off on this server (setting metrics=false)")
     return metrics.exposition(lambda: _depths(rt))

@@ -327,10 +327,11 @@ class Gateway:
         status = "cancelled" if error is not None and error.code == "cancelled" else "error"
         self._observe(p, status, backend_s, Usage(tokens, 0), abstained=False)
 
-    @staticmethod
-    def _observe(p: Prepared, status: str, backend_s: float, usage: Usage, *,
+    def _observe(self, p: Prepared, status: str, backend_s: float, usage: Usage, *,
                  abstained: bool) -> None:
         """The request in this process's Prometheus metrics (``charter.metrics``)."""
+        if not self.settings.metrics:
+            return
         metrics.observe_chat(
             route=p.route.name, decision=p.admitted.decision.action, status=status,
             seconds=time.perf_counter() - p.admitted.started, backend_seconds=backend_s,
@@ -346,7 +347,7 @@ class Gateway:
         try:
             return self._prepare(req)
         except CharterError as exc:
-            if not getattr(exc, "observed", False):
+            if self.settings.metrics and not getattr(exc, "observed", False):
                 metrics.observe_rejected(exc.code)
             raise
 

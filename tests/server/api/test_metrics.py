@@ -75,3 +75,23 @@ def test_only_reviewers_and_admins_may_scrape(served: Served) -> None:
         assert user.get("/metrics").status_code == 403
     with served.client("admin") as admin:
         assert admin.get("/metrics").status_code == 200
+
+
+def test_metrics_off_counts_nothing_and_the_endpoint_says_so(settings) -> None:  # noqa: ANN001
+    from charter import metrics
+    from tests.server.conftest import _start
+
+    def total() -> float:
+        return sum(s.value for family in metrics.REQUESTS.collect() for s in family.samples
+                   if s.name.endswith("_total"))
+
+    for served in _start(settings.with_overrides(metrics=False), scripted=True):
+        before = total()
+        with served.client("user") as c:
+            assert ask(c, "What time does the canteen open?").status_code == 200
+            assert c.post("/v1/chat/completions", json={"model": "nope", "messages": [
+                {"role": "user", "content": "Hi"}]}).status_code == 404
+        assert total() == before
+        with served.client("reviewer") as c:
+            r = c.get("/metrics")
+        assert r.status_code == 404 and "metrics=false" in r.json()["error"]["message"]
