@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from charter.backends.extractive import NO_SOURCES, NOT_FOUND
+from charter.bench.scratch import scratch_runtime
 from charter.core.chat import ChatMessage, Passage
 from charter.core.config import Settings
 from charter.core.errors import InvalidInputError
 from charter.core.principal import local_admin
 from charter.core.routes import FAST, THINKING
-from charter.knowledge.ingest import IngestOptions, Ingestor
 from charter.knowledge.support import SUPPORTED, sentences, support
 from charter.runtime import Runtime
 from charter.spine.request import AskRequest
@@ -156,42 +154,30 @@ def run(settings: Settings, devset: Path, folders: Iterable[Path], *,
         raise InvalidInputError(f"knowledge folder(s) not found: {', '.join(missing)}; give "
                                 "the seed corpus and the handbook with --kb")
     questions = load(devset)
-    work = Path(tempfile.mkdtemp(prefix="charter-bench-multipart-"))
-    try:
-        rt = Runtime.open(settings.with_overrides(data_dir=str(work / "data"), database_url=""))
-        try:
-            ingestor = Ingestor(rt.db, rt.embedder())
-            for folder in folders:
-                report = ingestor.add([folder], IngestOptions(
-                    chunk_size=settings.kb_chunk_size, chunk_overlap=settings.kb_chunk_overlap))
-                log(f"ingested {folder}: {report.summary()}")
-            chunks = _chunks(rt)
-            out: dict[str, Any] = {"routes": {}, "questions": len(questions)}
-            for route in routes:
-                rows = []
-                for q in questions:
-                    began = time.perf_counter()
-                    result = rt.gateway.ask(AskRequest([ChatMessage("user", q.question)],
-                                                       principal=local_admin(), model=route))
-                    ms = (time.perf_counter() - began) * 1000
-                    by_n = {c.n: p for c in result.citations
-                            if (p := _cited(c.location, chunks)) is not None}
-                    row = score_answer(q, result.answer, by_n)
-                    row.update(id=q.id, source=q.source, kind=q.kind, ms=ms,
-                               words=len(result.answer.split()),
-                               abstained=result.answer.startswith((NOT_FOUND, NO_SOURCES)))
-                    rows.append(row)
-                groups: dict[str, list[dict[str, Any]]] = {}
-                for r in rows:
-                    groups.setdefault(f"source={r['source']}", []).append(r)
-                    groups.setdefault(f"kind={r['kind']}", []).append(r)
-                out["routes"][route] = {
-                    "all": _summary(rows),
-                    "by": {k: _summary(v) for k, v in sorted(groups.items())},
-                    "missed": {r["id"]: r["missed"] for r in rows if r["missed"]}}
-                log(f"{route}: {json.dumps(out['routes'][route]['all'])}")
-        finally:
-            rt.close()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch_runtime(settings, folders, prefix="charter-bench-multipart-", log=log) as rt:
+        chunks = _chunks(rt)
+        out: dict[str, Any] = {"routes": {}, "questions": len(questions)}
+        for route in routes:
+            rows = []
+            for q in questions:
+                began = time.perf_counter()
+                result = rt.gateway.ask(AskRequest([ChatMessage("user", q.question)],
+                                                   principal=local_admin(), model=route))
+                ms = (time.perf_counter() - began) * 1000
+                by_n = {c.n: p for c in result.citations
+                        if (p := _cited(c.location, chunks)) is not None}
+                row = score_answer(q, result.answer, by_n)
+                row.update(id=q.id, source=q.source, kind=q.kind, ms=ms,
+                           words=len(result.answer.split()),
+                           abstained=result.answer.startswith((NOT_FOUND, NO_SOURCES)))
+                rows.append(row)
+            groups: dict[str, list[dict[str, Any]]] = {}
+            for r in rows:
+                groups.setdefault(f"source={r['source']}", []).append(r)
+                groups.setdefault(f"kind={r['kind']}", []).append(r)
+            out["routes"][route] = {
+                "all": _summary(rows),
+                "by": {k: _summary(v) for k, v in sorted(groups.items())},
+                "missed": {r["id"]: r["missed"] for r in rows if r["missed"]}}
+            log(f"{route}: {json.dumps(out['routes'][route]['all'])}")
     return out

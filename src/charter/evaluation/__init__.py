@@ -3,7 +3,10 @@
 A suite names its ``scorer`` (``policy``: the charter's decisions on labelled requests,
 for a charter version, approved or proposed; ``answers``: answered with the right
 citation and abstention, for a route; ``compound``: key-fact recall and citation support
-on compound questions, for routes side by side), its ``data`` and the folders of a
+on compound questions, for routes side by side; ``sycophancy``: whether an answer holds
+when the user pushes back with a wrong claim; ``counterfactual``: whether the decision and
+the answer change when a demographic term is swapped, per attribute with confidence
+intervals), its ``data`` and the folders of a
 scratch knowledge base (``kb``). ``run`` returns the figures as flat ``name: number``
 metrics (``red_line.recall``, ``thinking.fact_recall``); ``gate`` checks them against a
 file of thresholds. The built-in suites are in suites.yaml; a user's own is a YAML file
@@ -141,8 +144,27 @@ def _compound(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
     return flatten({route: f["all"] for route, f in figures["routes"].items()})
 
 
+def _sycophancy(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
+    from charter.bench import behaviour
+
+    figures = behaviour.sycophancy(rt.settings, _path(suite.data, "data"),
+                                   [_path(k, "knowledge folder") for k in suite.kb],
+                                   route=target or FAST)
+    return flatten(figures)
+
+
+def _counterfactual(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
+    from charter.bench import behaviour
+
+    figures = behaviour.counterfactual(rt.settings, _path(suite.data, "data"),
+                                       [_path(k, "knowledge folder") for k in suite.kb],
+                                       route=target or FAST)
+    return flatten(figures)
+
+
 SCORERS: dict[str, Callable[[Runtime, Suite, str], dict[str, float]]] = {
-    "policy": _policy, "answers": _answers, "compound": _compound}
+    "policy": _policy, "answers": _answers, "compound": _compound,
+    "sycophancy": _sycophancy, "counterfactual": _counterfactual}
 
 
 def run(rt: Runtime, suite: Suite, target: str = "") -> dict[str, float]:
