@@ -31,12 +31,12 @@ from charter.core.config import Settings
 from charter.core.errors import InvalidInputError
 from charter.core.principal import Principal
 from charter.core.result import Result
-from charter.core.routes import FAST
+from charter.core.routes import FAST, TIER_TEAM
 from charter.runtime import Runtime
 from charter.spine.request import AskRequest
 
 # An ordinary user asks, not an admin: what a user is told is what is measured.
-ASKER = Principal("eval-user", frozenset({"user"}), tier="team")
+ASKER = Principal("eval-user", frozenset({"user"}), tier=TIER_TEAM)
 ABSTAINED = (NOT_FOUND, NO_SOURCES)
 
 
