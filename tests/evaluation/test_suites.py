@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from charter import evaluation
-from charter.core.errors import ForbiddenError, InvalidInputError
+from charter.core.errors import CharterError, ForbiddenError, InvalidInputError
 from charter.core.principal import Principal, local_admin
 from charter.runtime import Runtime
 from charter.services import evaluation as service
@@ -18,7 +18,8 @@ REVIEWER = Principal("u-2", frozenset({"user", "reviewer"}))
 
 def test_builtin_suites_name_a_known_scorer_and_their_data() -> None:
     names = {s.name: s for s in evaluation.suites()}
-    assert set(names) == {"policy", "answers", "compound"}
+    assert set(names) == {"policy", "answers", "compound", "sycophancy", "counterfactual",
+                          "pii", "injection", "routing"}
     assert all(s.scorer in evaluation.SCORERS and s.data for s in names.values())
     assert evaluation.load_suite("compound").kb == ["examples/handbook",
                                                     "../shared/data/seed-corpus"]
@@ -91,3 +92,35 @@ def test_a_run_is_stored_with_its_versions_for_admins_and_read_by_reviewers(
                            target="", run_versions=versions, metrics={})
     with pytest.raises(InvalidInputError, match="different suites"):
         service.compare(runtime, REVIEWER, a.id, other.id)
+
+
+def test_the_pii_suite_scores_spans_with_patterns_and_the_model(tmp_path: Path,
+                                                                 runtime: Runtime) -> None:
+    rows = [("Write to jane.roe@example.org about the invoice.", "EMAIL_ADDRESS",
+             "jane.roe@example.org"),
+            ("Catherine Miller signed the form yesterday.", "PERSON", "Catherine Miller")]
+    data = [{"full_text": text, "masked": None, "template_id": None, "metadata": None,
+             "spans": [{"entity_type": kind, "entity_value": value,
+                        "start_position": text.index(value),
+                        "end_position": text.index(value) + len(value)}]}
+            for text, kind, value in rows]
+    import json
+
+    (tmp_path / "pii.json").write_text(json.dumps(data))
+    (tmp_path / "suite.yaml").write_text("scorer: pii\ndata: pii.json\n")
+    metrics = evaluation.run(runtime, evaluation.load_suite(str(tmp_path / "suite.yaml")))
+    assert metrics["before.entities.EMAIL_ADDRESS.recall"] == 1.0
+    assert "before.entities.PERSON.recall" not in metrics  # patterns never claim names
+    assert metrics["after.entities.PERSON.recall"] == 1.0  # the shipped PII model does
+    assert metrics["after.entities.PERSON.gold"] == 1.0
+
+
+def test_the_routing_suite_needs_a_router_and_a_version_number(tmp_path: Path,
+                                                               runtime: Runtime) -> None:
+    (tmp_path / "mmlu").mkdir()
+    (tmp_path / "suite.yaml").write_text("scorer: routing\ndata: mmlu\n")
+    suite = evaluation.load_suite(str(tmp_path / "suite.yaml"))
+    with pytest.raises(InvalidInputError, match="router version number"):
+        evaluation.run(runtime, suite, target="champion")
+    with pytest.raises(CharterError, match="router"):
+        evaluation.run(runtime, suite)

@@ -6,7 +6,10 @@ citation and abstention, for a route; ``compound``: key-fact recall and citation
 on compound questions, for routes side by side; ``sycophancy``: whether an answer holds
 when the user pushes back with a wrong claim; ``counterfactual``: whether the decision and
 the answer change when a demographic term is swapped, per attribute with confidence
-intervals), its ``data`` and the folders of a
+intervals; ``pii``: span recall and F2 of PII detection, what would leak; ``injection``:
+held-out accuracy, false alarms on clean passages, hidden-attack recall; ``routing``:
+the active (or ``--target``) router's APGR and cost saving at a quality level), its
+``data`` and the folders of a
 scratch knowledge base (``kb``). ``run`` returns the figures as flat ``name: number``
 metrics (``red_line.recall``, ``thinking.fact_recall``); ``gate`` checks them against a
 file of thresholds. The built-in suites are in suites.yaml; a user's own is a YAML file
@@ -162,7 +165,37 @@ def _counterfactual(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
     return flatten(figures)
 
 
+def _pii(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
+    from charter.bench import pii
+    from charter.judgement import serving
+
+    tagger = serving.pii_tagger(rt.settings) if rt.settings.pii_model else None
+    figures = pii.run(_path(suite.data, "data"), tagger)
+    return flatten({side: figures[side] for side in ("before", "after") if side in figures})
+
+
+def _injection(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
+    from charter.bench import injection
+
+    return flatten(injection.run(rt.embedder(), _path(suite.data, "data"),
+                                 [_path(k, "knowledge folder") for k in suite.kb]))
+
+
+def _routing(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
+    from charter.core.principal import local_admin
+    from charter.services import routing
+
+    try:
+        version = int(target) if target else None
+    except ValueError:
+        raise InvalidInputError(f"--target for a routing suite is a router version number, "
+                                f"not {target!r}") from None
+    number, figures = routing.evaluate(rt, local_admin(), _path(suite.data, "data"), version)
+    return {"router_version": float(number), **flatten(figures)}
+
+
 SCORERS: dict[str, Callable[[Runtime, Suite, str], dict[str, float]]] = {
+    "pii": _pii, "injection": _injection, "routing": _routing,
     "policy": _policy, "answers": _answers, "compound": _compound,
     "sycophancy": _sycophancy, "counterfactual": _counterfactual}
 
