@@ -64,7 +64,7 @@ def offending_imports(parts: tuple[str, ...], forbidden: tuple[str, ...]) -> lis
 
 
 STAGES = ("accounts.py", "audit.py", "usage.py", "profiles.py", "prompt.py", "defaults.py",
-          "metrics.py", "drift.py",
+          "metrics.py", "drift.py", "rollout.py",
           "backends", "judgement", "knowledge", "policy", "router", "strategies", "store")
 UPPER = ("charter.spine", "charter.services", "charter.server", "charter.cli",
          "charter.runtime", "charter.bench", "charter.evaluation")
@@ -113,14 +113,14 @@ def test_the_server_never_imports_the_cli() -> None:
 # What the edges may not reach: the stores and repositories behind the services.
 REPOSITORY_ATTRIBUTES = {"db", "aliases", "audit", "accounts", "quotas", "routers", "profiles",
                          "feedback", "policies", "reviews", "use_cases", "documents", "screen",
-                         "retriever", "route_log"}
+                         "retriever", "route_log", "rollouts"}
 # The server acts as the caller whose key it was given, never as someone else.
 IMPERSONATION = {"local_admin", "as_actor"}
 STORAGE_CLASSES = {"Database", "Ingestor", "Searcher", "open_store", "SQLiteDocumentStore",
                    "PostgresDocumentStore", "AuditLog", "Accounts",
                    "Quotas", "ReviewQueue", "PolicyRepository", "UseCaseRegister",
                    "AliasRepository", "ProfileRepository", "FeedbackRepository",
-                   "RouterRepository", "RouteLog"}
+                   "RouterRepository", "RouteLog", "RolloutRepository"}
 
 
 def test_the_edges_write_only_through_services_or_the_gateway() -> None:

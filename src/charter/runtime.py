@@ -26,10 +26,12 @@ from charter.profiles import ProfileRepository
 from charter.router.feedback import FeedbackRepository
 from charter.router.versions import RouterRepository
 from charter.spine.drift import DriftCollector
+from charter.spine.rollout import Canary
 from charter.spine.gateway import Gateway
 from charter.store.aliases import AliasRepository
 from charter.store.db import Database
 from charter.store.drift import DriftRepository
+from charter.store.rollouts import RolloutRepository
 from charter.usage import Quotas
 
 
@@ -144,7 +146,17 @@ class Runtime:
         return Gateway(self.settings, self.db, retriever=self.retriever, screen=self.screen,
                        reviews=self.reviews, use_cases=self.use_cases, quotas=self.quotas,
                        routers=self.routers,
-                       drift=self.drift if self.settings.drift else None)
+                       drift=self.drift if self.settings.drift else None,
+                       canary=self.canary)
+
+    @cached_property
+    def rollouts(self) -> RolloutRepository:
+        return RolloutRepository(self.db)
+
+    @cached_property
+    def canary(self) -> Canary:
+        """Puts users in rollout arms; ``services.rollouts.watch`` makes it judge."""
+        return Canary(self.rollouts)
 
     @cached_property
     def drift(self) -> DriftCollector:

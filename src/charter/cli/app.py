@@ -26,6 +26,7 @@ from charter.cli import (
     policy_cmd,
     profile_cmd,
     review_cmd,
+    rollout_cmd,
     serve_cmd,
     router_cmd,
     usage_cmd,
@@ -86,6 +87,7 @@ app.add_typer(finetune_cmd.app, name="finetune")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(drift_cmd.app, name="drift")
+app.add_typer(rollout_cmd.app, name="rollout")
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -14,6 +14,7 @@ from charter.core.routes import AUTO
 from charter.spine.request import AskRequest, Delta
 from charter.profiles import check_instructions, check_personality
 from charter.core.result import Result
+from charter.services import rollouts as rollout_service
 
 
 def _footer(result: Result) -> None:
@@ -62,6 +63,7 @@ def ask(
     if not question.strip():
         raise InvalidInputError("the question is empty: pass it as an argument or on stdin with '-'")
     rt = STATE.runtime
+    rollout_service.watch(rt)  # a rollout is judged after its requests here too
     req = AskRequest(messages=[ChatMessage("user", question)], principal=STATE.principal,
                      model=model, max_tokens=max_tokens, temperature=temperature, seed=seed,
                      use_case=use_case,

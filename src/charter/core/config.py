@@ -359,6 +359,32 @@ SETTINGS: tuple[Setting, ...] = (
             "questions, redacted); empty: the log and the audit trail only. A failed "
             "delivery is logged, never retried.",
             example="https://alerts.example.com/charter"),
+    Setting("rollout_share", 0.2,
+            "Part of the users a new rollout serves its challenger version to (sticky per "
+            "user); `charter rollout start --share` overrides it for one rollout.",
+            parse=_parse_float, minimum=0.001, maximum=0.999, example="0.2"),
+    Setting("rollout_margin", 0.05,
+            "How much worse than the champion a challenger may be on a rate (errors, "
+            "refusals, holds, abstentions, negative feedback) before it is rolled back; "
+            "promotion needs every rate shown within it.",
+            parse=_parse_float, minimum=0.0, maximum=1.0, example="0.05"),
+    Setting("rollout_alpha", 0.01,
+            "One-sided error probability of a rollout's comparisons (checked after every "
+            "challenger request, so kept small).",
+            parse=_parse_float, minimum=1e-6, maximum=0.5, example="0.01"),
+    Setting("rollout_min_requests", 20,
+            "Challenger requests before a rollout is judged at all.",
+            parse=_parse_int, minimum=1, example="20"),
+    Setting("rollout_promote_after", 200,
+            "Challenger requests before a rollout can be promoted.",
+            parse=_parse_int, minimum=1, example="200"),
+    Setting("rollout_min_users", 5,
+            "Distinct challenger users before a rollout is judged at all.",
+            parse=_parse_int, minimum=1, example="5"),
+    Setting("rollout_per_user_cap", 20,
+            "Requests one user counts for at most in each arm of a rollout (one account "
+            "cannot decide a rollout alone).",
+            parse=_parse_int, minimum=1, example="20"),
     Setting("log_level", "warning",
             "Logging level for Charter's own messages.",
             choices=("debug", "info", "warning", "error"), example="info"),

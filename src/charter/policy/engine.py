@@ -51,6 +51,7 @@ SEVERITY = {"allow": 0, "safe_complete": 1, "hold_for_review": 2, "refuse": 3}
 # Earlier parts of conversations are assessed again on every turn; their assessments are
 # kept (per charter version) for this many distinct texts.
 EARLIER_PARTS_CACHED = 4096
+OTHER_VERSIONS_KEPT = 4  # assessors of charter versions other than the enforced one
 # Redactions for external backends are kept for texts up to this long (4,096 of them at
 # most: a few tens of MB however many large messages callers send).
 REDACTION_CACHED_CHARS = 8192
@@ -155,6 +156,8 @@ class CharterScreen:
         # kept with each so an id reused by a later detector never matches.
         self._redactions: OrderedDict[tuple[int, str], tuple[PiiDetector, str]] = OrderedDict()
         self._earlier: OrderedDict[tuple[int, str | None, str | None, str], _Part] = OrderedDict()
+        # Assessors of versions other than the enforced one (a rollout's challenger).
+        self._others: OrderedDict[tuple[int, str | None, str | None], Assessor] = OrderedDict()
 
     def _current(self) -> tuple[int, Charter, PolicyClassifier, PiiDetector, InjectionDetector]:
         a = self.assessor()
@@ -183,30 +186,42 @@ class CharterScreen:
 
     def assessor_for(self, number: int) -> Assessor:
         """An assessor of charter version ``number`` (approved or not: an evaluation may
-        measure a proposal before it is approved) with the models the served one uses."""
+        measure a proposal, a rollout serves it to its challenger arm) with the models the
+        served one uses; the last few are kept, as the served one is."""
         if number == self.policies.active_number():
             return self.assessor()
+        model = self._model_factory() if self._model_factory else None
+        pii_model = self._pii_model_factory() if self._pii_model_factory else None
+        key = (number, model.id if model is not None else None,
+               pii_model.id if pii_model is not None else None)
+        with self._lock:
+            kept = self._others.get(key)
+        if kept is not None:
+            return kept
         version = self.policies.get(number)
         charter = parse_charter(version.yaml, f"charter version {number}")
         embedder = self._embedder_factory()
         with self._lock:
             injection = self._injection_locked(embedder)
-        return Assessor(charter, embedder, self._judge_factory() if self._judge_factory else None,
-                        injection, version=number,
-                        model=self._model_factory() if self._model_factory else None,
-                        pii_model=self._pii_model_factory() if self._pii_model_factory
-                        else None)
+        built = Assessor(charter, embedder,
+                         self._judge_factory() if self._judge_factory else None,
+                         injection, version=number, model=model, pii_model=pii_model)
+        with self._lock:
+            self._others[key] = built
+            while len(self._others) > OTHER_VERSIONS_KEPT:
+                self._others.popitem(last=False)
+        return built
 
     @property
     def charter(self) -> Charter:
         return self._current()[1]
 
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage], *,
-                     instructions: str = "") -> InputScreen:
+                     instructions: str = "", version: int | None = None) -> InputScreen:
         """The conversation against the charter: the question, and every other text the
         client supplied (``conversation_parts``); the strictest decision wins, and when an
         earlier part decides, the reason says which."""
-        assessor = self.assessor()
+        assessor = self.assessor() if version is None else self.assessor_for(version)
         question = question_of(messages)
         found = assessor.assess(question)
         decision = assessor.decision(found)

@@ -49,7 +49,10 @@ class OutputScreen:
 
 class Screen(Protocol):
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage], *,
-                     instructions: str = "") -> InputScreen: ...
+                     instructions: str = "", version: int | None = None) -> InputScreen:
+        """The conversation against the enforced charter, or against charter ``version``
+        (a rollout's challenger)."""
+        ...
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen: ...
 
@@ -86,7 +89,7 @@ class PassThroughScreen:
         return 0
 
     def screen_input(self, principal: Principal, messages: Sequence[ChatMessage], *,
-                     instructions: str = "") -> InputScreen:
+                     instructions: str = "", version: int | None = None) -> InputScreen:
         return InputScreen(Decision(), messages, redacted_question=question_of(messages))
 
     def screen_passages(self, passages: Sequence[Passage]) -> PassageScreen:

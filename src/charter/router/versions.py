@@ -36,6 +36,7 @@ class RouterRepository:
         self.db = db
         self._cache: tuple[int, RouterModel] | None = None
         self._lock = threading.Lock()
+        self._versions: dict[int, RouterModel] = {}
 
     def save(self, model: RouterModel, *, author: str, note: str = "",
              activate: bool = True) -> int:
@@ -84,6 +85,19 @@ class RouterRepository:
             if self._cache is None or self._cache[0] != version:
                 self._cache = (version, self.load(version))
             return self._cache
+
+    def model(self, version: int) -> RouterModel:
+        """Version ``version``'s model (a rollout's challenger), loaded once (versions
+        never change)."""
+        with self._lock:
+            kept = self._versions.get(version)
+        if kept is None:
+            kept = self.load(version)
+            with self._lock:
+                self._versions[version] = kept
+                while len(self._versions) > 4:
+                    self._versions.pop(next(iter(self._versions)))
+        return kept
 
     def activate(self, version: int, *, actor: str, alias: str = ACTIVE) -> None:
         self.load(version)  # exists

@@ -29,6 +29,7 @@ from charter.server.api import ROUTERS
 from charter.server.deps import RateLimiter
 from charter.services import agents as agent_service
 from charter.services import drift as drift_service
+from charter.services import rollouts as rollout_service
 from charter.spine import Spine
 
 _STATUS_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
@@ -189,6 +190,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *,
                 gc.freeze()
             agent_service.serve_queue()
             drift_service.monitor(app.state.runtime)  # checks run as requests come in
+            rollout_service.watch(app.state.runtime)  # judged after challenger requests
             try:
                 resumed = await run_in_threadpool(agent_service.recover, app.state.runtime)
                 if resumed:

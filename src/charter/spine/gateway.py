@@ -48,6 +48,7 @@ from charter.spine import context
 from charter.spine.drift import DriftCollector
 from charter.spine.outflow import Outflow
 from charter.spine.research import GatewayResearch
+from charter.spine.rollout import Assignment, Canary
 from charter.spine.record import ErrorRecord, chat_record, model_record, question_sha256
 from charter.spine.request import AskRequest, Delta, encode, new_request_id
 from charter.store.aliases import AliasRepository
@@ -71,6 +72,7 @@ class Admitted:
     decision: Decision
     personality: str  # the request's own, else the asker's profile's
     instructions: str
+    assigned: tuple[Assignment, ...] = ()  # the request's arm in each running rollout
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ class Gateway:
                  screen: Screen | None = None, reviews: ReviewQueue | None = None,
                  use_cases: gates.UseCases | None = None, quotas: Quotas | None = None,
                  routers: RouterRepository | None = None,
-                 drift: DriftCollector | None = None) -> None:
+                 drift: DriftCollector | None = None,
+                 canary: Canary | None = None) -> None:
         self.settings = settings
         self.db = db
         self.aliases = AliasRepository(db)
@@ -118,6 +121,7 @@ class Gateway:
         self.profiles = ProfileRepository(db)
         self.route_log = RouteLog(db)
         self.drift = drift
+        self.canary = canary
 
     # -- stages before the model -------------------------------------------------------
 
@@ -128,12 +132,16 @@ class Gateway:
         profile = self.profiles.get(req.principal.id)
         personality = req.personality if req.personality is not None else profile.personality
         instructions = req.instructions if req.instructions is not None else profile.instructions
+        # A person's own requests take part in rollouts; an agent's steps are its run's.
+        assigned = (self.canary.assign(req.principal.id)
+                    if self.canary is not None and req.origin is None else ())
         # The whole conversation is screened, the instructions with it: they reach the model.
         screened = self.screen.screen_input(req.principal, req.messages,
-                                            instructions=instructions)
+                                            instructions=instructions,
+                                            version=Canary.version(assigned, "charter"))
         decision = gates.use_case_gate(screened.decision, req.use_case, self.use_cases)
         return Admitted(new_request_id(), started, req, screened, decision, personality,
-                        instructions)
+                        instructions, assigned)
 
     def _stopped(self, admitted: Admitted, stop: gates.Stop) -> Prepared:
         decision, text = admitted.decision, stop.text
@@ -157,7 +165,11 @@ class Gateway:
 
     def _route(self, admitted: Admitted) -> tuple[RouteDecision, QuotaState, AliasConfig]:
         req = admitted.request
-        router = self.routers.active() if self.routers is not None else None
+        router = None
+        if self.routers is not None:
+            challenger = Canary.version(admitted.assigned, "router")
+            router = (self.routers.active() if challenger is None
+                      else (challenger, self.routers.model(challenger)))
         # An agent's step is one step of its run's plan already: not split again.
         route = choose_route(req.model, req.question, self.settings.default_route,
                              vector=admitted.screen.vector, turns=req.turns, router=router,
@@ -287,6 +299,8 @@ class Gateway:
         sample = self.db.writes.run(writes)
         if self.drift is not None:
             self.drift.committed(sample)
+        if self.canary is not None:
+            self.canary.committed(p.admitted.assigned)
         self._observe(p, "ok", backend_s, usage, abstained=result.answer.startswith(
             (NOT_FOUND, NO_SOURCES)))
         result.timing = TimingInfo(
@@ -312,9 +326,22 @@ class Gateway:
             backend_ms=backend_s * 1000, result=result,
             error=ErrorRecord(code=error.code, message=error.message) if error else None,
             origin=req.origin)
+        # A request the client abandoned says nothing about the version that served it.
+        counted = self.canary is not None and a.assigned and not (
+            error is not None and error.code == "cancelled")
+
+        def outcome(c: Connection) -> None:
+            assert self.canary is not None
+            self.canary.record(c, a.assigned, request_id=a.request_id,
+                               principal_id=req.principal.id, error=error is not None,
+                               decision=a.decision.action, abstained=result is not None and
+                               result.answer.startswith((NOT_FOUND, NO_SOURCES)))
+
         if conn is not None:
             self.audit.append(a.request_id, req.principal.id, "chat", record.payload(),
                               conn=conn)
+            if counted:
+                outcome(conn)
             return
 
         def writes(own: Connection) -> None:
@@ -322,8 +349,12 @@ class Gateway:
                 self.quotas.add_tokens(req.principal.id, p.quota, tokens, conn=own)
             self.audit.append(a.request_id, req.principal.id, "chat", record.payload(),
                               conn=own)
+            if counted:
+                outcome(own)
 
         self.db.writes.run(writes)
+        if counted and self.canary is not None:
+            self.canary.committed(a.assigned)
         status = "cancelled" if error is not None and error.code == "cancelled" else "error"
         self._observe(p, status, backend_s, Usage(tokens, 0), abstained=False)
 

@@ -573,3 +573,40 @@ drift_baselines = Table(
     Column("actor", String(200), nullable=False),
     Column("created_at", String(32), nullable=False),
 )
+
+# -- 0015 rollouts -------------------------------------------------------------------------
+# Canary rollouts (``charter.rollout``, ``services.rollouts``): a challenger version served
+# to a share of users, and each request of both arms with its outcome.
+rollouts = Table(
+    "rollouts", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),  # charter | router
+    Column("champion", Integer, nullable=True),  # the version in force at the start
+    Column("challenger", Integer, nullable=False),
+    Column("share", Float, nullable=False),
+    Column("rule", Text, nullable=False),  # JSON: margin, alpha, min_requests, promote_after
+    Column("status", String(20), nullable=False),  # running | promoted | rolled_back | stopped
+    # The kind while running, NULL after: unique, so one rollout per kind runs at a time.
+    Column("running_kind", String(20), nullable=True, unique=True),
+    Column("reason", Text, nullable=False, server_default=EMPTY),
+    Column("verdict", Text, nullable=False, server_default="{}"),  # JSON, the last one
+    Column("started_by", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("ended_by", String(200), nullable=True),
+    Column("ended_at", String(32), nullable=True),
+)
+
+rollout_requests = Table(
+    "rollout_requests", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rollout_id", String(40), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("arm", String(20), nullable=False),  # champion | challenger
+    Column("principal_id", String(200), nullable=False),
+    Column("error", Boolean, nullable=False),
+    Column("decision", String(40), nullable=False),
+    Column("abstained", Boolean, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_rollout_requests_arm", "rollout_id", "arm"),
+    Index("ix_rollout_requests_request", "request_id"),
+)
