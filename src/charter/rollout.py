@@ -20,9 +20,19 @@ No verdict is given before ``min_requests`` challenger requests from ``min_users
 users, and no user counts for more than ``per_user_cap`` requests in an arm: one account
 (sending red-line requests, or voting its own answers down) cannot end a rollout alone.
 
-Promotion needs more: at least ``promote_after`` challenger requests and, for every
-rate, the upper confidence bound of (challenger - champion) at or below ``margin``
-(non-inferiority shown, not merely no harm detected). Until then the rollout goes on.
+Margins differ by rate: ``strict_margin`` (1 point) for errors, refusals and holds,
+requests the user was not served at all, which Charter's over-refusal budget (3 % of
+safe requests in all) cannot absorb more of; ``margin`` (5 points) for abstentions and
+negative feedback, which vary more with the questions asked.
+
+Promotion needs at least ``promote_after`` challenger requests and, for every rate, the
+upper bound of (challenger - champion) at one-sided confidence ``PROMOTE_CONFIDENCE``
+(0.9) within its margin: non-inferiority shown at a modest confidence, because it is
+checked again after every request (a bar of "observed difference within the margin"
+promoted a draft with two points more refusals in half of the bench's runs). At a 1-point
+margin and rates near 2 %, that takes a few hundred challenger requests for a challenger
+as good as the champion. One worse than a margin but not yet significantly so stays
+running, neither promoted nor rolled back, until an admin decides or the evidence does.
 """
 
 from __future__ import annotations
@@ -41,6 +51,11 @@ Arm = Literal["champion", "challenger"]
 
 # The rates compared, in the order a verdict names them.
 RATES: Final = ("error", "refused", "held", "abstained", "negative_feedback")
+# Rates held to the strict margin: a request that fails, or is refused or held, is a
+# request the user did not get served at all.
+STRICT: Final = ("error", "refused", "held")
+# Promotion: every rate's difference within its margin at this one-sided confidence.
+PROMOTE_CONFIDENCE: Final = 0.9
 KINDS: Final = ("charter", "router")
 
 
@@ -67,12 +82,16 @@ class ArmCounts:
 class Rule:
     """When a challenger is rolled back or promoted."""
 
-    margin: float = 0.05
+    margin: float = 0.05  # abstentions and negative feedback
     alpha: float = 0.01
     min_requests: int = 20
     promote_after: int = 200
     min_users: int = 5  # challenger users before any verdict
     per_user_cap: int = 20  # requests one user counts for at most, in each arm
+    strict_margin: float = 0.01  # errors, refusals and holds
+
+    def margin_for(self, name: str) -> float:
+        return self.strict_margin if name in STRICT else self.margin
 
 
 @dataclass(frozen=True)
@@ -80,8 +99,13 @@ class Comparison:
     name: str
     champion: float
     challenger: float
+    margin: float
     z: float  # of (challenger - champion - margin); above the critical value: worse
-    upper: float  # upper confidence bound of (challenger - champion)
+    upper: float  # of (challenger - champion), one-sided at PROMOTE_CONFIDENCE
+
+    @property
+    def difference(self) -> float:
+        return self.challenger - self.champion
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,8 @@ class Verdict:
         return {"action": self.action, "reason": self.reason,
                 "rates": {c.name: {"champion": round(c.champion, 4),
                                    "challenger": round(c.challenger, 4),
-                                   "z": round(c.z, 3), "upper": round(c.upper, 4)}
+                                   "margin": c.margin, "z": round(c.z, 3),
+                                   "upper": round(c.upper, 4)}
                           for c in self.comparisons}}
 
 
@@ -110,10 +135,10 @@ def compare(name: str, champion: ArmCounts, challenger: ArmCounts, rule: Rule) -
     x_c, n_c = challenger.counts.get(name, 0) + 1, challenger.requests + 2
     p_h, p_c = x_h / n_h, x_c / n_c
     se = math.sqrt(p_h * (1 - p_h) / n_h + p_c * (1 - p_c) / n_c)
-    z_crit = critical(rule.alpha / len(RATES))
-    diff = p_c - p_h
-    return Comparison(name, champion.rate(name), challenger.rate(name),
-                      (diff - rule.margin) / se, diff + z_crit * se)
+    margin = rule.margin_for(name)
+    return Comparison(name, champion.rate(name), challenger.rate(name), margin,
+                      (p_c - p_h - margin) / se,
+                      p_c - p_h + critical(1 - PROMOTE_CONFIDENCE) * se)
 
 
 def judge(champion: ArmCounts, challenger: ArmCounts, rule: Rule) -> Verdict:
@@ -128,16 +153,16 @@ def judge(champion: ArmCounts, challenger: ArmCounts, rule: Rule) -> Verdict:
     if worse:
         reason = "; ".join(
             f"{c.name} rate {c.challenger:.1%} against the champion's {c.champion:.1%} "
-            f"(more than {rule.margin:.0%} worse, z {c.z:.1f} > {z_crit:.2f})" for c in worse)
+            f"(more than {c.margin:.0%} worse, z {c.z:.1f} > {z_crit:.2f})" for c in worse)
         return Verdict("rollback", f"the challenger is worse: {reason}", comparisons)
     if challenger.requests < rule.promote_after:
         return Verdict("continue", f"holding after {challenger.requests:g} challenger requests; "
                                    f"promotion is considered after {rule.promote_after}",
                        comparisons)
-    unproven = [c for c in comparisons if c.upper > rule.margin]
+    unproven = [c for c in comparisons if c.upper > c.margin]
     if unproven:
-        names = ", ".join(f"{c.name} (up to {c.upper:+.1%})" for c in unproven)
-        return Verdict("continue", f"not yet shown within {rule.margin:.0%} of the champion: "
-                                   f"{names}", comparisons)
-    return Verdict("promote", f"within {rule.margin:.0%} of the champion on every rate over "
+        names = ", ".join(f"{c.name} up to {c.upper:+.1%} (margin {c.margin:.0%})"
+                          for c in unproven)
+        return Verdict("continue", f"not yet shown within the margins: {names}", comparisons)
+    return Verdict("promote", f"within the margins of the champion on every rate over "
                               f"{challenger.requests:g} challenger requests", comparisons)

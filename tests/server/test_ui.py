@@ -211,3 +211,39 @@ def test_start_a_team_run_and_watch_its_steps(served_handbook: Served) -> None:
         finally:
             browser.close()
             engine.shutdown()
+
+
+def test_an_admin_sees_rollouts_with_both_arms_on_the_dashboard(served: Served) -> None:
+    from charter.core.principal import Principal
+    from charter.policy.versions import default_charter_text
+    from charter.services import policies
+    from charter.services import rollouts as rollout_service
+
+    rt = served.runtime
+    draft = policies.propose(rt, Principal("author", frozenset({"admin"})),
+                             default_charter_text().replace("name: Default charter",
+                                                            "name: Renamed"), "renamed")
+    started = rollout_service.start(rt, Principal("starter", frozenset({"admin"})), "charter",
+                                    draft.number, share=0.3)
+    sync_playwright = _browser()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for role, visible in (("admin", True), ("reviewer", False)):
+                page = browser.new_page(viewport={"width": 1280, "height": 860})
+                page.goto(served.url)
+                page.get_by_label("API key").fill(served.keys[role])
+                page.get_by_role("button", name="Sign in").click()
+                page.get_by_role("button", name="Dashboard").click()
+                if not visible:
+                    page.locator("#charts").wait_for(state="attached")
+                    assert page.locator("#rollouts").is_hidden()
+                    continue
+                row = page.locator("#rollouts-table tbody tr").first
+                row.wait_for(timeout=30_000)
+                text = row.inner_text()
+                assert started.id in text and "running" in text and "30.0%" in text
+                assert f"charter v{draft.number} (champion v1)" in text
+        finally:
+            browser.close()

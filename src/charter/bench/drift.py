@@ -57,6 +57,12 @@ HUMANITIES = ("formal_logic", "high_school_european_history", "high_school_us_hi
               "high_school_macroeconomics", "high_school_microeconomics",
               "high_school_psychology", "human_sexuality", "professional_psychology",
               "public_relations", "security_studies", "sociology", "us_foreign_policy")
+# The third group, "other": medicine, business and miscellany (``charter bench rollout``
+# holds it out as a second pool).
+OTHER = ("business_ethics", "clinical_knowledge", "college_medicine", "global_facts",
+         "human_aging", "management", "marketing", "medical_genetics", "miscellaneous",
+         "nutrition", "professional_accounting", "professional_medicine", "virology")
+GROUPS = {"stem": STEM, "humanities": HUMANITIES, "other": OTHER}
 
 
 def stem_of(prompt: str) -> str:
@@ -64,14 +70,19 @@ def stem_of(prompt: str) -> str:
     return prompt.split("\nA.", 1)[0].strip()
 
 
-def mmlu_pools(folder: Path, per_pool: int, seed: int = 0) -> dict[str, list[str]]:
+def mmlu_pools(folder: Path, per_pool: int, seed: int = 0,
+               groups: Sequence[str] = ("stem", "humanities")) -> dict[str, list[str]]:
     """``per_pool`` question stems from each subject group, spread evenly over subjects."""
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown or not groups:
+        raise InvalidInputError(f"unknown MMLU subject groups {', '.join(unknown) or '(none)'};"
+                                f" choose from {', '.join(GROUPS)}")
     if not folder.is_dir():
         raise InvalidInputError(f"{folder}: no such folder; give --data the MMLU folder "
                                 "(../shared/data/router/mmlu)")
     rng = random.Random(seed)
     pools = {}
-    for name, subjects in (("stem", STEM), ("humanities", HUMANITIES)):
+    for name, subjects in ((g, GROUPS[g]) for g in groups):
         by_subject = []
         for subject in subjects:
             path = folder / f"mmlu_{subject}.csv"

@@ -426,6 +426,64 @@ def drift(
                f"{result['runs']} runs (rate {result['false_alarm_rate']:.3f})")
 
 
+@app.command("rollout")
+def rollout(
+    data: Path = typer.Option(Path("../shared/data/router/mmlu"), "--data",
+                              help="MMLU's per-subject CSV files (column prompt)."),
+    pool: int = typer.Option(300, "--pool", help="Questions from each MMLU subject group."),
+    groups: str = typer.Option("stem,humanities", "--groups", help="MMLU subject groups "
+                               "the questions come from: stem, humanities, other "
+                               "(medicine, business, miscellany), comma-separated."),
+    draft: list[str] = typer.Option(None, "--draft", help="A challenger draft (repeat); "
+                                    "default: every one (equal, no-benign, hold-limited, "
+                                    "broad-red-line)."),
+    runs: int = typer.Option(100, "--runs", help="Seeded runs per draft."),
+    share: float = typer.Option(0.2, "--share", help="Part of the users in the challenger "
+                                "arm."),
+    users: int = typer.Option(1000, "--users", help="Users the requests come from."),
+    max_requests: int = typer.Option(1000, "--max-requests",
+                                     help="Challenger requests before a run gives up."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Canary rollouts of charter drafts against the shipped charter: how many challenger
+    requests until a worse draft is rolled back, and how an equal one is promoted. The
+    rule is the rollout settings'."""
+    from charter.bench import drift as drift_bench
+    from charter.bench import rollout as bench
+
+    if pool < 5:
+        raise InvalidInputError("--pool must be at least 5")
+    chosen = [g.strip() for g in groups.split(",") if g.strip()]
+    questions = [q for group in drift_bench.mmlu_pools(data, pool, groups=chosen).values()
+                 for q in group]
+    result = bench.run(STATE.runtime.settings, questions, drafts=draft or list(bench.DRAFTS),
+                       runs=runs, share=share, users=users, max_requests=max_requests,
+                       log=lambda m: typer.echo(m, err=True))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    rule = result["rule"]
+    typer.echo(f"{result['questions']} MMLU questions ({', '.join(chosen)}); "
+               f"{result['runs']} runs per draft, "
+               f"{result['share']:.0%} of {result['users']} users in the challenger arm; "
+               f"margins {rule['strict_margin']:g} (errors, refusals, holds) and "
+               f"{rule['margin']:g} (abstentions, feedback), alpha {rule['alpha']:g}, judged from "
+               f"{rule['min_requests']} requests and {rule['min_users']} users, promoted "
+               f"from {rule['promote_after']}")
+    def fmt(r: dict[str, float]) -> str:
+        return "  ".join(f"{k} {v:.1%}" for k, v in r.items())
+
+    typer.echo(f"champion (shipped charter): {fmt(result['champion'])}")
+    for name, d in result["drafts"].items():
+        typer.echo(f"{name}: {fmt(d['rates'])}  ({d['changed']} questions served "
+                   "differently)")
+        for verdict in ("rollback", "promote", "continue"):
+            v = d[verdict]
+            if v["runs"]:
+                typer.echo(f"  {verdict:<9} {v['runs']:>4} runs; challenger requests: "
+                           f"median {v['median']:g}, p90 {v['p90']:g}, max {v['max']:g}")
+
+
 @app.command("pii")
 def pii(
     data: Path = typer.Option(Path("../shared/data/pii/presidio_synth_dev.json"), "--data",

@@ -34,8 +34,12 @@ def start(
                                   "policy propose`) or a router version."),
     share: float | None = typer.Option(None, "--share", help="Part of the users served "
                                        "the challenger (default: setting rollout_share)."),
-    margin: float | None = typer.Option(None, "--margin", help="Tolerated difference on "
-                                        "each rate (default: setting rollout_margin)."),
+    margin: float | None = typer.Option(None, "--margin", help="Tolerated difference in "
+                                        "abstention and negative-feedback rates (default: "
+                                        "setting rollout_margin)."),
+    strict_margin: float | None = typer.Option(None, "--strict-margin", help="The same for "
+                                               "error, refusal and hold rates (default: "
+                                               "setting rollout_strict_margin)."),
     min_requests: int | None = typer.Option(None, "--min-requests",
                                             help="Challenger requests before any verdict."),
     promote_after: int | None = typer.Option(None, "--promote-after",
@@ -46,6 +50,7 @@ def start(
     """Start serving a challenger version to a share of users."""
     rt = STATE.runtime
     r = service.start(rt, STATE.principal, kind, version, share=share, margin=margin,
+                      strict_margin=strict_margin,
                       min_requests=min_requests, promote_after=promote_after,
                       min_users=min_users)
     _print(service.as_dict(rt, r))

@@ -364,10 +364,14 @@ SETTINGS: tuple[Setting, ...] = (
             "user); `charter rollout start --share` overrides it for one rollout.",
             parse=_parse_float, minimum=0.001, maximum=0.999, example="0.2"),
     Setting("rollout_margin", 0.05,
-            "How much worse than the champion a challenger may be on a rate (errors, "
-            "refusals, holds, abstentions, negative feedback) before it is rolled back; "
-            "promotion needs every rate shown within it.",
+            "How much worse than the champion a challenger may be on its abstention and "
+            "negative-feedback rates: worse by more, significantly, and it is rolled back; "
+            "promotion needs every observed difference within its margin.",
             parse=_parse_float, minimum=0.0, maximum=1.0, example="0.05"),
+    Setting("rollout_strict_margin", 0.01,
+            "The same margin for a challenger's error, refusal and hold rates (requests "
+            "not served at all).",
+            parse=_parse_float, minimum=0.0, maximum=1.0, example="0.01"),
     Setting("rollout_alpha", 0.01,
             "One-sided error probability of a rollout's comparisons (checked after every "
             "challenger request, so kept small).",

@@ -37,7 +37,8 @@ def rule_of(rt: Runtime, **given: float | int | None) -> Rule:
     """The settings' rule with the values given for one rollout, checked."""
     s = rt.settings
     values: dict[str, Any] = {
-        "margin": s.rollout_margin, "alpha": s.rollout_alpha,
+        "margin": s.rollout_margin, "strict_margin": s.rollout_strict_margin,
+        "alpha": s.rollout_alpha,
         "min_requests": s.rollout_min_requests, "promote_after": s.rollout_promote_after,
         "min_users": s.rollout_min_users, "per_user_cap": s.rollout_per_user_cap}
     for name, value in given.items():
@@ -45,7 +46,7 @@ def rule_of(rt: Runtime, **given: float | int | None) -> Rule:
             raise InvalidInputError(f"unknown rollout rule {name!r}")
         if value is not None:
             values[name] = value
-    checks = {"margin": (0.0, 1.0), "alpha": (1e-6, 0.5), "min_requests": (1, 1_000_000),
+    checks = {"margin": (0.0, 1.0), "strict_margin": (0.0, 1.0), "alpha": (1e-6, 0.5), "min_requests": (1, 1_000_000),
               "promote_after": (1, 10_000_000), "min_users": (1, 1_000_000),
               "per_user_cap": (1, 1_000_000)}
     for name, (low, high) in checks.items():
@@ -57,9 +58,11 @@ def rule_of(rt: Runtime, **given: float | int | None) -> Rule:
     if values["promote_after"] < values["min_requests"]:
         raise InvalidInputError("rollout promote_after must be at least min_requests "
                                 f"({values['min_requests']})")
-    return Rule(float(values["margin"]), float(values["alpha"]), int(values["min_requests"]),
-                int(values["promote_after"]), int(values["min_users"]),
-                int(values["per_user_cap"]))
+    return Rule(margin=float(values["margin"]), alpha=float(values["alpha"]),
+                min_requests=int(values["min_requests"]),
+                promote_after=int(values["promote_after"]), min_users=int(values["min_users"]),
+                per_user_cap=int(values["per_user_cap"]),
+                strict_margin=float(values["strict_margin"]))
 
 
 def start(rt: Runtime, actor: Principal, kind: str, version: int, *,

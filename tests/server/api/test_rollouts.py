@@ -74,7 +74,7 @@ def test_a_degraded_draft_is_rolled_back_and_an_equal_one_promoted(served: Serve
                                                          "note": "renamed"}).json()
         started = admin.post("/api/rollouts", json={
             "kind": "charter", "version": good["number"], "share": 0.2, "min_requests": 10,
-            "promote_after": 20, "min_users": 3, "margin": 0.25})
+            "promote_after": 20, "min_users": 3, "margin": 0.25, "strict_margin": 0.25})
         rid = started.json()["id"]
         state, seen = _until_ended(admin, people, rid, limit=400)
         assert state["status"] == "promoted", state

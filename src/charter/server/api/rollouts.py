@@ -21,8 +21,12 @@ class StartBody(Strict):
                          "or a router version.")
     share: float | None = Field(None, gt=0, lt=1, description="Part of the users served "
                                 "the challenger (default: setting rollout_share).")
-    margin: float | None = Field(None, ge=0, le=1, description="Tolerated difference on "
-                                 "each rate (default: rollout_margin).")
+    margin: float | None = Field(None, ge=0, le=1, description="Tolerated difference in "
+                                 "abstention and negative-feedback rates (default: "
+                                 "rollout_margin).")
+    strict_margin: float | None = Field(None, ge=0, le=1, description="The same for "
+                                        "errors, refusals and holds (default: "
+                                        "rollout_strict_margin).")
     alpha: float | None = Field(None, ge=1e-6, le=0.5)
     min_requests: int | None = Field(None, ge=1, le=MAX_INT)
     promote_after: int | None = Field(None, ge=1, le=MAX_INT)

@@ -58,7 +58,7 @@ function show(tab) {
   for (const id of ["chat", "agents", "reviews", "usecases", "audit", "documents", "dashboard"]) $(`#${id}`).hidden = id !== tab;
   if (tab !== "agents") clearTimeout(runTimer);
   ({ agents: loadAgents, reviews: loadReviews, usecases: loadUseCases, audit: loadAudit, documents: loadDocuments,
-     dashboard: loadDashboard }[tab] || (() => $("#question").focus()))();
+     dashboard: () => Promise.all([loadDashboard(), loadRollouts()]) }[tab] || (() => $("#question").focus()))();
 }
 
 // -- chat ------------------------------------------------------------------------------------
@@ -377,6 +377,21 @@ async function loadDashboard() {
   charts.append(barChart("Latency p50 (ms)", days, (d) => d.latency_p50_ms || 0));
   charts.append(barChart("Tokens", days, (d) => d.tokens));
   charts.append(barChart("Estimated cost", days, (d) => d.cost, (v) => v.toFixed(4)));
+}
+
+async function loadRollouts() {
+  if (!hasRole("admin")) return;
+  const rows = await api("/api/rollouts?limit=20");
+  const body = $("#rollouts-table tbody");
+  body.textContent = "";
+  const pct = (v) => `${(v * 100).toFixed(1)}%`;
+  for (const r of rows) {
+    const c = r.arms.challenger, h = r.arms.champion;
+    const rates = Object.keys(c.rates).map((k) => `${k} ${pct(c.rates[k])} / ${pct(h.rates[k])}`).join(" · ");
+    body.append(el("tr", {}, el("td", {}, r.id), el("td", {}, `${r.kind} v${r.challenger} (champion v${r.champion ?? "none"})`),
+      el("td", {}, pct(r.share)), el("td", {}, r.status), el("td", {}, `${Math.round(c.requests)} / ${Math.round(h.requests)} requests · ${rates}`),
+      el("td", {}, r.reason || r.verdict?.reason || "")));
+  }
 }
 
 // -- wiring ----------------------------------------------------------------------------------------
