@@ -189,3 +189,24 @@ def test_a_router_rollout_routes_its_challenger_users_and_is_promoted_by_hand(
     assert promoted.status == "promoted" and rt.routers.active_version() == deep
     moves = [e.payload for e in audit_service.records(rt, STARTER, event="router.activated")]
     assert moves == [{"version": deep, "rollout": r.id}]
+
+
+def test_negative_feedback_on_an_arms_requests_is_counted_once_per_request(
+        rt: Runtime) -> None:
+    from charter.services import feedback
+
+    draft = policies.propose(rt, AUTHOR, EQUAL, "renamed").number
+    r = service.start(rt, STARTER, "charter", draft, share=0.5)
+    asked = []
+    for u in _users(10):
+        result = rt.gateway.ask(AskRequest([ChatMessage("user", QUESTION)], u, model="fast"))
+        asked.append((u, result.request_id))
+    challengers = [(u, rid) for u, rid in asked if arm_of(r.id, u.id, 0.5) == CHALLENGER]
+    assert len(challengers) >= 2
+    for u, rid in challengers[:2]:
+        feedback.record(rt, u, rid, "vote", "down")
+        feedback.record(rt, u, rid, "correction", "It is 25 days.")  # the same request
+    feedback.record(rt, challengers[-1][0], challengers[-1][1], "vote", "up")
+    counted = rt.rollouts.counts(r.id, 20)
+    assert counted[CHALLENGER].counts["negative_feedback"] == 2
+    assert counted["champion"].counts["negative_feedback"] == 0

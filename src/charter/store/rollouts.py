@@ -137,9 +137,10 @@ class RolloutRepository:
         ``per_user_cap`` requests (a user with more is scaled down to that many), so one
         account cannot steer the verdict alone."""
         rr = rollout_requests
-        negative = (select(feedback.c.request_id).where(_NEGATIVE).distinct()
-                    .subquery("negative"))
-        bad = negative.c.request_id.is_not(None)
+        # Looked up per request through the feedback table's request_id index, so a
+        # judgement reads this rollout's rows only, however much feedback there is.
+        bad = (select(feedback.c.id).where((feedback.c.request_id == rr.c.request_id)
+                                           & _NEGATIVE).exists())
         stmt = (select(rr.c.principal_id, rr.c.arm, func.count().label("n"),
                        func.sum(case((rr.c.error, 1), else_=0)).label("error"),
                        func.sum(case((rr.c.decision == "refuse", 1), else_=0)).label("refused"),
@@ -147,7 +148,6 @@ class RolloutRepository:
                        .label("held"),
                        func.sum(case((rr.c.abstained, 1), else_=0)).label("abstained"),
                        func.sum(case((bad, 1), else_=0)).label("negative_feedback"))
-                .select_from(rr.outerjoin(negative, negative.c.request_id == rr.c.request_id))
                 .where(rr.c.rollout_id == rid).group_by(rr.c.principal_id, rr.c.arm))
         with self.db.connect() as conn:
             rows = conn.execute(stmt).all()
