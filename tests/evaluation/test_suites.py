@@ -19,7 +19,7 @@ REVIEWER = Principal("u-2", frozenset({"user", "reviewer"}))
 def test_builtin_suites_name_a_known_scorer_and_their_data() -> None:
     names = {s.name: s for s in evaluation.suites()}
     assert set(names) == {"policy", "answers", "compound", "sycophancy", "counterfactual",
-                          "pii", "injection", "routing"}
+                          "pii", "injection", "routing", "retrieval"}
     assert all(s.scorer in evaluation.SCORERS and s.data for s in names.values())
     assert evaluation.load_suite("compound").kb == ["examples/handbook",
                                                     "../shared/data/seed-corpus"]
@@ -124,3 +124,29 @@ def test_the_routing_suite_needs_a_router_and_a_version_number(tmp_path: Path,
         evaluation.run(runtime, suite, target="champion")
     with pytest.raises(CharterError, match="router"):
         evaluation.run(runtime, suite)
+
+
+def test_the_retrieval_suite_reports_ndcg_and_recall_per_search_mode(tmp_path: Path,
+                                                                     runtime: Runtime) -> None:
+    import json
+
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    docs = {"d1": "Penguins live in the southern hemisphere and cannot fly.",
+            "d2": "Volcanic eruptions release sulfur dioxide into the atmosphere.",
+            "d3": "The mitochondrion produces most of the cell's chemical energy."}
+    (beir / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()))
+    (beir / "queries.jsonl").write_text(
+        json.dumps({"_id": "q1", "text": "Where do penguins live?"}) + "\n"
+        + json.dumps({"_id": "q2", "text": "What do volcanoes emit?"}) + "\n")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n"
+                                             "q2\td2\t1\n")
+    (tmp_path / "suite.yaml").write_text("scorer: retrieval\ndata: beir\n")
+    metrics = evaluation.run(runtime, evaluation.load_suite(str(tmp_path / "suite.yaml")))
+    assert metrics["sqlite.hybrid.ndcg@10"] == 1.0 and metrics["sqlite.dense.recall@100"] == 1.0
+    assert metrics["sqlite.bm25.recall@100"] == 0.5  # "volcanoes emit" shares no word
+    assert {k.split(".")[1] for k in metrics} == {"bm25", "dense", "hybrid"}
+    with pytest.raises(InvalidInputError, match="unknown backend"):
+        evaluation.run(runtime, evaluation.load_suite(str(tmp_path / "suite.yaml")),
+                       target="oracle")

@@ -6,7 +6,8 @@ citation and abstention, for a route; ``compound``: key-fact recall and citation
 on compound questions, for routes side by side; ``sycophancy``: whether an answer holds
 when the user pushes back with a wrong claim; ``counterfactual``: whether the decision and
 the answer change when a demographic term is swapped, per attribute with confidence
-intervals; ``pii``: span recall and F2 of PII detection, what would leak; ``injection``:
+intervals; ``retrieval``: nDCG@10 and recall@100 of bm25, dense and hybrid search on a
+BEIR set in a scratch database (``--target``: sqlite, postgres); ``pii``: span recall and F2 of PII detection, what would leak; ``injection``:
 held-out accuracy, false alarms on clean passages, hidden-attack recall; ``routing``:
 the active (or ``--target``) router's APGR and cost saving at a quality level), its
 ``data`` and the folders of a
@@ -194,8 +195,18 @@ def _routing(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
     return {"router_version": float(number), **flatten(figures)}
 
 
+def _retrieval(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
+    from charter.bench import retrieval
+
+    backends = [b.strip() for b in target.split(",") if b.strip()] or ["sqlite"]
+    figures = retrieval.run(rt.settings, rt.embedder(), _path(suite.data, "data"), backends)
+    keep = ("ndcg@10", "recall@100", "p50_ms", "p95_ms")
+    return {f"{backend}.{mode}.{k}": float(m[k]) for backend, modes in figures.items()
+            for mode, m in modes.items() for k in keep if m.get(k) is not None}
+
+
 SCORERS: dict[str, Callable[[Runtime, Suite, str], dict[str, float]]] = {
-    "pii": _pii, "injection": _injection, "routing": _routing,
+    "retrieval": _retrieval, "pii": _pii, "injection": _injection, "routing": _routing,
     "policy": _policy, "answers": _answers, "compound": _compound,
     "sycophancy": _sycophancy, "counterfactual": _counterfactual}
 
