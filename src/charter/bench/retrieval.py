@@ -177,6 +177,10 @@ def _queries(db: Database, embedder: Embedder, data: Dataset, settings: Settings
     return results
 
 
+# What the retrieval evaluation suite measures when no --target names databases.
+DEFAULT_BACKENDS = ("sqlite",)
+
+
 def run(settings: Settings, embedder: Embedder, dataset: Path, backends: list[str],
         corpus_limit: int | None = None, query_limit: int | None = None,
         log: Callable[[str], None] = lambda _: None, work_dir: Path | None = None) -> dict[str, Any]:

@@ -41,12 +41,9 @@ def run(
     spec = evaluation.load_suite(suite)
     # A gate that cannot be read is refused before minutes of measuring, not after.
     bounds = evaluation.load_gate(gate, spec.name) if gate is not None else None
-    rt, actor = STATE.runtime, STATE.principal
-    versions = service.versions(rt, evaluation.charter_target(rt, spec, target))
-    metrics = evaluation.run(rt, spec, target)
-    stored = service.record(rt, actor, suite=spec.name, scorer=spec.scorer, target=target,
-                            run_versions=versions, metrics=metrics)
-    failed = evaluation.check_gate(bounds, metrics) if bounds is not None else []
+    measured = evaluation.measure(STATE.runtime, STATE.principal, spec, target, bounds)
+    stored, metrics, versions = measured.run, measured.metrics, measured.versions
+    failed = measured.gate_failed
     if as_json:
         typer.echo(json.dumps({"id": stored.id, "suite": spec.name, "target": target,
                                "metrics": metrics, "versions": versions,

@@ -17,14 +17,16 @@ file of thresholds. The built-in suites are in suites.yaml; a user's own is a YA
 of the same shape.
 
 This package sits beside the benchmarks (it opens scratch runtimes and drives the
-spine); only the CLI and the server import it, and storing a run is the service
-``services.evaluation.record``.
+spine); only the CLI and the server import it. ``measure`` runs a suite and stores the
+run (the service ``services.evaluation.record``, its audit event); ``start`` does that as
+a background job for the HTTP API.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from charter.core.errors import InvalidInputError
+from charter.core.principal import Principal, require
 from charter.core.routes import FAST, THINKING
+from charter.jobs import Job
 from charter.runtime import Runtime
+from charter.services import evaluation as eval_service
+from charter.services import events
+from charter.store.eval_runs import EvalRun
 
 
 class Suite(BaseModel):
@@ -101,8 +108,16 @@ def flatten(figures: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     return out
 
 
+# A source checkout's root (src/charter/evaluation -> the repository): where the built-in
+# suites' relative paths (examples/, ../shared/data) are found when the process runs
+# elsewhere, as a server usually does.
+CHECKOUT = Path(__file__).resolve().parents[3]
+
+
 def _path(raw: str, what: str) -> Path:
     path = Path(raw)
+    if not path.exists() and not path.is_absolute() and (CHECKOUT / path).exists():
+        path = CHECKOUT / path
     if not path.exists():
         raise InvalidInputError(f"the suite's {what} {raw} is not there; run from the "
                                 "repository's folder, or give the path in a suite file")
@@ -198,7 +213,8 @@ def _routing(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
 def _retrieval(rt: Runtime, suite: Suite, target: str) -> dict[str, float]:
     from charter.bench import retrieval
 
-    backends = [b.strip() for b in target.split(",") if b.strip()] or ["sqlite"]
+    backends = ([b.strip() for b in target.split(",") if b.strip()]
+                or list(retrieval.DEFAULT_BACKENDS))
     figures = retrieval.run(rt.settings, rt.embedder(), _path(suite.data, "data"), backends)
     keep = ("ndcg@10", "recall@100", "p50_ms", "p95_ms")
     return {f"{backend}.{mode}.{k}": float(m[k]) for backend, modes in figures.items()
@@ -234,19 +250,23 @@ def load_gate(path: Path, suite: str) -> dict[str, dict[str, float]]:
         raise InvalidInputError(f"gate file {path} has no thresholds for suite {suite!r} "
                                 f"(it names {', '.join(map(str, rules)) or 'none'}); add "
                                 f"{suite}: {{metric: {{min: ..}}}}")
-    entry = rules[suite]
+    return gate_bounds(rules[suite], f"gate file {path}: {suite}")
+
+
+def gate_bounds(entry: Any, where: str) -> dict[str, dict[str, float]]:
+    """``{metric: {min: x, max: y}}`` checked: every bound a finite number."""
     if not isinstance(entry, dict) or not entry:
-        raise InvalidInputError(f"gate file {path}: {suite}: {shape}")
+        raise InvalidInputError(f"{where}: give {{metric: {{min: .., max: ..}}}}")
     bounds: dict[str, dict[str, float]] = {}
     for metric, bound in entry.items():
         if not isinstance(bound, dict) or not bound or not set(bound) <= {"min", "max"}:
-            raise InvalidInputError(f"gate file {path}: {suite}.{metric} needs min and/or max")
+            raise InvalidInputError(f"{where}.{metric} needs min and/or max")
         bounds[str(metric)] = {}
         for side, raw in bound.items():
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) \
                     or not math.isfinite(raw):
-                raise InvalidInputError(f"gate file {path}: {suite}.{metric}.{side} is "
-                                        f"{raw!r}; give a finite number")
+                raise InvalidInputError(f"{where}.{metric}.{side} is {raw!r}; give a finite "
+                                        "number")
             bounds[str(metric)][side] = float(raw)
     return bounds
 
@@ -274,3 +294,54 @@ def check_gate(bounds: Mapping[str, Mapping[str, float]],
 def gate(path: Path, suite: str, metrics: Mapping[str, float]) -> list[str]:
     """``check_gate`` of the thresholds ``path`` sets for ``suite``."""
     return check_gate(load_gate(path, suite), metrics)
+
+
+@dataclass(frozen=True)
+class Measured:
+    run: EvalRun
+    metrics: dict[str, float]
+    versions: dict[str, Any]
+    gate_failed: list[str]
+
+
+def measure(rt: Runtime, actor: Principal, suite: Suite, target: str = "",
+            bounds: Mapping[str, Mapping[str, float]] | None = None) -> Measured:
+    """Run ``suite``, store the run with the versions it measured (``eval.recorded``),
+    and check ``bounds``: what `charter eval run` and a job from the API both do. The
+    caller must be an admin, checked before anything is measured."""
+    require(actor, "admin")
+    versions = eval_service.versions(rt, charter_target(rt, suite, target))
+    metrics = run(rt, suite, target)
+    stored = eval_service.record(rt, actor, suite=suite.name, scorer=suite.scorer,
+                                 target=target, run_versions=versions, metrics=metrics)
+    failed = check_gate(bounds, metrics) if bounds is not None else []
+    return Measured(stored, metrics, versions, failed)
+
+
+def start(rt: Runtime, actor: Principal, suite_name: str, target: str = "",
+          gate: Mapping[str, Any] | None = None) -> Job:
+    """``measure`` as a background job of this process (the HTTP API's way: a suite
+    runs for minutes). Built-in suites only: a suite file is a path on the server's
+    disk, which a caller of the API has no business naming. Audited as ``job.started``;
+    the run itself as ``eval.recorded``."""
+    require(actor, "admin")
+    builtin = _builtin()
+    if suite_name not in builtin:
+        raise InvalidInputError(f"no built-in suite {suite_name!r}; the API runs "
+                                f"{', '.join(builtin)} (a suite file runs from the CLI)")
+    suite = load_suite(suite_name)
+    bounds = gate_bounds(gate, "gate") if gate is not None else None
+    # A charter version that does not exist is refused now, not minutes into the job.
+    eval_service.versions(rt, charter_target(rt, suite, target))
+
+    def work(progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+        measured = measure(rt, actor, suite, target, bounds)
+        return {"run": measured.run.id, "suite": suite.name, "target": target,
+                "metrics": measured.metrics, "gate_failed": measured.gate_failed,
+                "gate_passed": None if bounds is None else not measured.gate_failed}
+
+    job = rt.job_runner.start(
+        lambda: rt.jobs.create("eval", actor.id, note=f"running suite {suite.name}"), work)
+    events.record(rt, actor, "job.started", job.id,
+                  {"kind": "eval", "suite": suite.name, "target": target})
+    return job

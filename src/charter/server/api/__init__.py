@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from charter.server.api import (audit, documents, drift, feedback, jobs, keys, me, metrics,
-                                openai, policy, reviews, rollouts, runs, stats, usage,
-                                use_cases, users)
+from charter.server.api import (audit, documents, drift, evaluation, feedback, jobs, keys,
+                                me, metrics, openai, policy, reviews, rollouts, runs, stats,
+                                usage, use_cases, users)
 
 ROUTERS: tuple[APIRouter, ...] = (
     openai.router, me.router, documents.router, feedback.router, reviews.router,
     use_cases.router, policy.router, audit.router, usage.router, users.router, keys.router,
     stats.router, jobs.router, runs.router, metrics.router, drift.router,
-    rollouts.router)
+    rollouts.router, evaluation.router)
