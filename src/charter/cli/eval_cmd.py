@@ -47,9 +47,12 @@ def run(
     if as_json:
         typer.echo(json.dumps({"id": stored.id, "suite": spec.name, "target": target,
                                "metrics": metrics, "versions": versions,
+                               "mlflow_run": measured.mlflow_run,
                                "gate_failed": failed}))
     else:
         typer.echo(f"{stored.id}  {spec.name} ({spec.scorer}) target {target or 'served'}")
+        if measured.mlflow_run:
+            typer.echo(f"  logged to MLflow as run {measured.mlflow_run}")
         for name, value in sorted(metrics.items()):
             typer.echo(f"  {name:<32} {value:g}")
         if gate is not None:

@@ -359,6 +359,11 @@ SETTINGS: tuple[Setting, ...] = (
             "questions, redacted); empty: the log and the audit trail only. A failed "
             "delivery is logged, never retried.",
             example="https://alerts.example.com/charter"),
+    Setting("mlflow_tracking_uri", "auto",
+            "Where evaluation runs are also logged to MLflow: auto (an SQLite store, "
+            "mlflow.db in the data folder, when the mlflow package is installed; nothing "
+            "otherwise), off, or a tracking URI.",
+            example="sqlite:////srv/mlflow/mlflow.db"),
     Setting("rollout_share", 0.2,
             "Part of the users a new rollout serves its challenger version to (sticky per "
             "user); `charter rollout start --share` overrides it for one rollout.",

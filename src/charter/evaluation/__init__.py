@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from charter.core.errors import InvalidInputError
 from charter.core.principal import Principal, require
 from charter.core.routes import FAST, THINKING
+from charter.evaluation import tracking
 from charter.jobs import Job
 from charter.runtime import Runtime
 from charter.services import evaluation as eval_service
@@ -302,6 +303,7 @@ class Measured:
     metrics: dict[str, float]
     versions: dict[str, Any]
     gate_failed: list[str]
+    mlflow_run: str | None = None  # when also logged to MLflow (``tracking``)
 
 
 def measure(rt: Runtime, actor: Principal, suite: Suite, target: str = "",
@@ -315,7 +317,10 @@ def measure(rt: Runtime, actor: Principal, suite: Suite, target: str = "",
     stored = eval_service.record(rt, actor, suite=suite.name, scorer=suite.scorer,
                                  target=target, run_versions=versions, metrics=metrics)
     failed = check_gate(bounds, metrics) if bounds is not None else []
-    return Measured(stored, metrics, versions, failed)
+    logged = tracking.log_run(rt.settings, run_id=stored.id, suite=suite.name,
+                              scorer=suite.scorer, target=target, versions=versions,
+                              metrics=metrics)
+    return Measured(stored, metrics, versions, failed, logged)
 
 
 def start(rt: Runtime, actor: Principal, suite_name: str, target: str = "",
@@ -338,7 +343,8 @@ def start(rt: Runtime, actor: Principal, suite_name: str, target: str = "",
         measured = measure(rt, actor, suite, target, bounds)
         return {"run": measured.run.id, "suite": suite.name, "target": target,
                 "metrics": measured.metrics, "gate_failed": measured.gate_failed,
-                "gate_passed": None if bounds is None else not measured.gate_failed}
+                "gate_passed": None if bounds is None else not measured.gate_failed,
+                "mlflow_run": measured.mlflow_run}
 
     job = rt.job_runner.start(
         lambda: rt.jobs.create("eval", actor.id, note=f"running suite {suite.name}"), work)
