@@ -1,7 +1,7 @@
 """Canary rollout: which arm a user is in, and whether the challenger holds.
 
-A rollout serves a challenger version (a charter draft or a router version) to a share
-of users, sticky per user: the arm is a hash of the rollout id and the user id, so a user
+A rollout serves a challenger (a charter draft, a router version, or another model alias
+in place of an alias) to a share of users, sticky per user: the arm is a hash of the rollout id and the user id, so a user
 stays in one arm for the whole rollout and the next rollout draws afresh. Both arms'
 requests are counted (``store.rollouts``); this module only decides.
 
@@ -56,7 +56,7 @@ RATES: Final = ("error", "refused", "held", "abstained", "negative_feedback")
 STRICT: Final = ("error", "refused", "held")
 # Promotion: every rate's difference within its margin at this one-sided confidence.
 PROMOTE_CONFIDENCE: Final = 0.9
-KINDS: Final = ("charter", "router")
+KINDS: Final = ("charter", "router", "alias")
 
 
 def arm_of(rollout_id: str, principal_id: str, share: float) -> Arm:

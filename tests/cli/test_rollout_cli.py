@@ -32,7 +32,7 @@ def test_rollout_commands_start_judge_and_end_a_rollout(cli, tmp_path: Path) -> 
     bad = cli("rollout", "start", "charter", str(draft), "--share", "1.5")
     assert bad.code != 0 and "share" in bad.err
     kind = cli("rollout", "start", "prompt", str(draft))
-    assert kind.code != 0 and "charter or router" in kind.err
+    assert kind.code != 0 and "charter, router, alias" in kind.err
     started = cli("rollout", "start", "charter", str(draft), "--share", "0.5",
                   "--min-requests", "4", "--min-users", "2")
     assert started.code == 0, started.err

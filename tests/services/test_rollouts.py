@@ -118,7 +118,7 @@ def test_starting_a_rollout_is_checked(rt: Runtime) -> None:
         service.start(rt, STARTER, "charter", 1)
     with pytest.raises(NotFoundError):
         service.start(rt, STARTER, "charter", 99)
-    with pytest.raises(InvalidInputError, match="charter or router"):
+    with pytest.raises(InvalidInputError, match="charter, router, alias"):
         service.start(rt, STARTER, "prompt", draft)
     for share in (0, 1, 1.5, -0.1):
         with pytest.raises(InvalidInputError, match="share"):
@@ -210,3 +210,51 @@ def test_negative_feedback_on_an_arms_requests_is_counted_once_per_request(
     counted = rt.rollouts.counts(r.id, 20)
     assert counted[CHALLENGER].counts["negative_feedback"] == 2
     assert counted["champion"].counts["negative_feedback"] == 0
+
+
+def test_an_alias_whose_stand_in_fails_is_rolled_back_and_a_good_one_promoted(
+        rt: Runtime) -> None:
+    rt.aliases.add(AliasConfig("fast-broken", "scripted", "",
+                               {"fail": "unavailable"}))
+    rt.aliases.add(AliasConfig("fast-v2", "scripted", "", {"replies": ["Twenty-five days."]}))
+    with pytest.raises(InvalidInputError, match="--to ALIAS"):
+        service.start(rt, STARTER, "alias", "fast")
+    with pytest.raises(InvalidInputError, match="must differ"):
+        service.start(rt, STARTER, "alias", "fast", to="fast")
+    with pytest.raises(NotFoundError):
+        service.start(rt, STARTER, "alias", "fast", to="nope")
+    with pytest.raises(InvalidInputError, match="alias rollout only"):
+        service.start(rt, STARTER, "router", 1, to="fast-v2")
+    r = service.start(rt, STARTER, "alias", "fast", to="fast-broken", share=0.5,
+                      min_requests=5, min_users=3)
+    with pytest.raises(ConflictError, match="alias 'fast' is already running"):
+        service.start(rt, STARTER, "alias", "fast", to="fast-v2")
+    failures = 0
+    for u in _users(40):
+        try:
+            _ask(rt, u)
+        except Exception:  # the stand-in's error reaches the caller, as a backend error
+            failures += 1
+        if not rt.rollouts.get(r.id).running:
+            break
+    ended = rt.rollouts.get(r.id)
+    assert ended.status == "rolled_back" and "error rate 100.0%" in ended.reason
+    # Every challenger request failed, and was counted, until the verdict (how many
+    # depends on how many champion requests came first to compare with).
+    assert failures == rt.rollouts.counts(r.id, 20)[CHALLENGER].requests <= 10
+    assert "fail" not in rt.aliases.get("fast").options  # the alias was never changed
+
+    good = service.start(rt, STARTER, "alias", "fast", to="fast-v2", share=0.5,
+                         min_requests=5, promote_after=10, min_users=3, margin=0.3,
+                         strict_margin=0.3)
+    answers = set()
+    for u in _users(40) * 2:
+        answers.add(rt.gateway.ask(AskRequest([ChatMessage("user", QUESTION)], u,
+                                              model="fast")).answer.split("\n")[0])
+        if not rt.rollouts.get(good.id).running:
+            break
+    assert rt.rollouts.get(good.id).status == "promoted"
+    assert {"Twenty days.", "Twenty-five days."} <= answers
+    assert rt.aliases.get("fast").options["replies"] == ["Twenty-five days."]
+    moved = audit_service.records(rt, STARTER, event="alias.added")
+    assert moved and moved[0].actor == "system:rollout" and moved[0].request_id == "fast"

@@ -8,15 +8,19 @@ from typing import Any
 import typer
 
 from charter.cli.state import STATE
+from charter.core.errors import InvalidInputError
 from charter.services import rollouts as service
 
-app = typer.Typer(help="Canary rollouts: a challenger charter draft or router version "
-                  "served to a share of users, rolled back or promoted on its rates.",
+app = typer.Typer(help="Canary rollouts: a challenger charter draft, router version or "
+                  "model alias served to a share of users, rolled back or promoted on its "
+                  "rates.",
                   no_args_is_help=True)
 
 
 def _print(r: dict[str, Any]) -> None:
-    typer.echo(f"{r['id']}  {r['kind']} v{r['challenger']} against v{r['champion']}  "
+    what = (f"alias {r['alias']}: {r['challenger_alias']} in its place" if r["kind"] == "alias"
+            else f"{r['kind']} v{r['challenger']} against v{r['champion']}")
+    typer.echo(f"{r['id']}  {what}  "
                f"{r['share']:.0%} of users  {r['status']}"
                + (f" by {r['ended_by']}: {r['reason']}" if r["ended_by"] else ""))
     for arm, a in r["arms"].items():
@@ -29,9 +33,12 @@ def _print(r: dict[str, Any]) -> None:
 
 @app.command("start")
 def start(
-    kind: str = typer.Argument(..., help="charter or router."),
-    version: int = typer.Argument(..., help="The challenger: a charter draft (`charter "
-                                  "policy propose`) or a router version."),
+    kind: str = typer.Argument(..., help="charter, router or alias."),
+    target: str = typer.Argument(..., help="The challenger: a charter draft (`charter "
+                                 "policy propose`) or router version number; for an alias "
+                                 "rollout, the alias rolled out (e.g. fast)."),
+    to: str | None = typer.Option(None, "--to", help="An alias rollout's challenger: the "
+                                  "alias that serves in its place."),
     share: float | None = typer.Option(None, "--share", help="Part of the users served "
                                        "the challenger (default: setting rollout_share)."),
     margin: float | None = typer.Option(None, "--margin", help="Tolerated difference in "
@@ -49,7 +56,14 @@ def start(
 ) -> None:
     """Start serving a challenger version to a share of users."""
     rt = STATE.runtime
-    r = service.start(rt, STATE.principal, kind, version, share=share, margin=margin,
+    version: int | str = target
+    if kind != "alias":
+        try:
+            version = int(target)
+        except ValueError:
+            raise InvalidInputError(f"a {kind} rollout's challenger is a version number, "
+                                    f"not {target!r}") from None
+    r = service.start(rt, STATE.principal, kind, version, to=to, share=share, margin=margin,
                       strict_margin=strict_margin,
                       min_requests=min_requests, promote_after=promote_after,
                       min_users=min_users)

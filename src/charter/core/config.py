@@ -359,8 +359,8 @@ SETTINGS: tuple[Setting, ...] = (
             "questions, redacted); empty: the log and the audit trail only. A failed "
             "delivery is logged, never retried.",
             example="https://alerts.example.com/charter"),
-    Setting("mlflow_tracking_uri", "auto",
-            "Where evaluation runs are also logged to MLflow: auto (an SQLite store, "
+    Setting("mlflow_tracking_uri", "local",
+            "Where evaluation runs are also logged to MLflow: local (an SQLite store, "
             "mlflow.db in the data folder, when the mlflow package is installed; nothing "
             "otherwise), off, or a tracking URI.",
             example="sqlite:////srv/mlflow/mlflow.db"),

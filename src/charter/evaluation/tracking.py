@@ -4,7 +4,7 @@ Charter keeps its own record of every run (``eval_runs``, with the versions meas
 teams that already compare experiments in MLflow get each run there too: one MLflow
 experiment per suite (``charter-eval-SUITE``), one MLflow run per Charter run, the
 metrics, the target and the versions as parameters, Charter's run id as a tag. Setting
-``mlflow_tracking_uri``: ``auto`` logs to an SQLite store in the data folder when the
+``mlflow_tracking_uri``: ``local`` logs to an SQLite store in the data folder when the
 ``mlflow`` package (``mlflow-skinny`` is enough) can be imported and does nothing
 otherwise; ``off`` never logs; any other value is the tracking URI to use. Logging
 never fails an evaluation: the run is already stored, and a failure is a warning.
@@ -23,7 +23,7 @@ from charter.core.config import Settings
 
 log = logging.getLogger("charter.evaluation")
 
-AUTO, OFF = "auto", "off"
+LOCAL, OFF = "local", "off"
 # MLflow's names allow letters, digits, _ - . / and spaces; anything else becomes _.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
@@ -34,11 +34,11 @@ def tracking_uri(settings: Settings) -> str | None:
     if wanted == OFF:
         return None
     if importlib.util.find_spec("mlflow") is None:
-        if wanted != AUTO:
+        if wanted != LOCAL:
             log.warning("mlflow_tracking_uri is set but the mlflow package is not "
                         "installed (pip install mlflow-skinny); runs are not logged to it")
         return None
-    if wanted == AUTO:
+    if wanted == LOCAL:
         folder = Path(settings.data_dir).resolve()
         return f"sqlite:///{folder / 'mlflow.db'}"
     return wanted

@@ -1,13 +1,15 @@
-"""Canary rollouts of charter drafts and router versions: start, judge, promote, roll back.
+"""Canary rollouts of charter drafts, router versions and model aliases: start, judge,
+promote, roll back.
 
 ``start`` serves a challenger version to ``share`` of the users (sticky per user, see
 ``charter.rollout``); the champion is the version in force. After each challenger
 request the server judges the rollout (``watch``): a challenger past a threshold is
 rolled back at once (traffic returns to the champion), one shown to hold is promoted
-(the charter draft approved, or the router version activated). An admin can stop or
+(the charter draft approved, the router version activated, or the alias given the
+challenger alias's backend and options: ``alias.added``). An admin can stop or
 promote a rollout by hand. Every move is an audit event: ``rollout.started``,
-``rollout.rolled_back``, ``rollout.promoted`` (with ``policy.approved`` or
-``router.activated``), ``rollout.stopped``.
+``rollout.rolled_back``, ``rollout.promoted`` (with ``policy.approved``,
+``router.activated`` or ``alias.added``), ``rollout.stopped``.
 
 A charter rollout's promotion approves the draft, so the four-eyes rule of approval
 applies when it starts: the admin who starts it must not be the draft's author, and is
@@ -21,16 +23,20 @@ import math
 from typing import Any
 
 from charter import rollout
+from charter.core.aliases import AliasConfig
 from charter.core.errors import CharterError, ConflictError, InvalidInputError
 from charter.core.principal import Principal, require
 from charter.rollout import CHALLENGER, CHAMPION, KINDS, Rule, Verdict
 from charter.runtime import Runtime
 from charter.services import events
+from charter.services import models as models_service
 from charter.store.rollouts import Rollout
 
 log = logging.getLogger("charter.rollout")
 
-SYSTEM = Principal("system:rollout")  # the actor of automatic verdicts in the audit trail
+# The actor of automatic verdicts in the audit trail. It acts for the admin who started
+# the rollout, with an admin's role: a promotion moves an alias as that admin could.
+SYSTEM = Principal("system:rollout", frozenset({"admin"}))
 
 
 def rule_of(rt: Runtime, **given: float | int | None) -> Rule:
@@ -65,17 +71,22 @@ def rule_of(rt: Runtime, **given: float | int | None) -> Rule:
                 strict_margin=float(values["strict_margin"]))
 
 
-def start(rt: Runtime, actor: Principal, kind: str, version: int, *,
-          share: float | None = None, **rule: float | int | None) -> Rollout:
+def start(rt: Runtime, actor: Principal, kind: str, version: int | str, *,
+          to: str | None = None, share: float | None = None,
+          **rule: float | int | None) -> Rollout:
+    """Start a rollout: of a charter draft or a router version (``version`` its number),
+    or of a model alias (``version`` the alias's name, ``to`` the alias that serves the
+    challenger arm in its place)."""
     require(actor, "admin")
     if kind not in KINDS:
-        raise InvalidInputError(f"a rollout is of {' or '.join(KINDS)} versions, not {kind!r}")
+        raise InvalidInputError(f"a rollout is of {', '.join(KINDS)}, not {kind!r}")
+    if kind == "alias":
+        return _start_alias(rt, actor, str(version), to, share, rule)
+    if to is not None:
+        raise InvalidInputError("--to names the challenger alias of an alias rollout only")
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31:
         raise InvalidInputError(f"version is a version number from 1, not {version!r}")
-    share = rt.settings.rollout_share if share is None else share
-    if not isinstance(share, (int, float)) or not 0 < share < 1:
-        raise InvalidInputError(f"share is the challenger's part of the users, above 0 and "
-                                f"below 1 (0.2 for 20%), not {share!r}")
+    share = _share(rt, share)
     checked = rule_of(rt, **rule)
     if kind == "charter":
         draft = rt.policies.get(version)
@@ -93,11 +104,40 @@ def start(rt: Runtime, actor: Principal, kind: str, version: int, *,
         if champion == version:
             raise ConflictError(f"router version {version} is already the active one")
     started = rt.rollouts.create(kind=kind, champion=champion, challenger=version,
-                                 share=float(share), rule=checked, actor=actor.id)
+                                 share=share, rule=checked, actor=actor.id)
     events.record(rt, actor, "rollout.started", started.id,
                   {"kind": kind, "champion": champion, "challenger": version,
                    "share": started.share, "rule": checked.__dict__})
     return started
+
+
+def _start_alias(rt: Runtime, actor: Principal, name: str, to: str | None,
+                 share: float | None, rule: dict[str, float | int | None]) -> Rollout:
+    if not to:
+        raise InvalidInputError(f"name the alias that serves the challenger arm in place of "
+                                f"{name!r}: --to ALIAS (add it first with `charter models "
+                                "add`)")
+    if to == name:
+        raise InvalidInputError("the challenger alias must differ from the alias rolled out")
+    champion, challenger = rt.aliases.get(name, kind="chat"), rt.aliases.get(to, kind="chat")
+    share = _share(rt, share)
+    checked = rule_of(rt, **rule)
+    started = rt.rollouts.create(kind="alias", subject=name, challenger_alias=to,
+                                 champion=champion.version, challenger=challenger.version,
+                                 share=share, rule=checked, actor=actor.id)
+    events.record(rt, actor, "rollout.started", started.id,
+                  {"kind": "alias", "alias": name, "challenger_alias": to,
+                   "champion": champion.version, "challenger": challenger.version,
+                   "share": share, "rule": checked.__dict__})
+    return started
+
+
+def _share(rt: Runtime, share: float | None) -> float:
+    share = rt.settings.rollout_share if share is None else share
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        raise InvalidInputError(f"share is the challenger's part of the users, above 0 and "
+                                f"below 1 (0.2 for 20%), not {share!r}")
+    return float(share)
 
 
 def get(rt: Runtime, actor: Principal, rid: str) -> Rollout:
@@ -155,10 +195,16 @@ def _promote(rt: Runtime, r: Rollout, actor: Principal, verdict: Verdict, *,
                           {"version": r.challenger, "sha256": version.sha256,
                            "author": version.author, "note": version.note,
                            "rollout": r.id, "approver": approver})
-        else:
+        elif r.kind == "router":
             rt.routers.activate(r.challenger, actor=actor.id)
             events.record(rt, actor, "router.activated", f"router-v{r.challenger}",
                           {"version": r.challenger, "rollout": r.id})
+        else:  # the alias rolled out takes the challenger alias's backend and options
+            assert r.subject is not None and r.challenger_alias is not None
+            source = rt.aliases.get(r.challenger_alias, kind="chat")
+            models_service.add_alias(rt, actor, AliasConfig(
+                r.subject, source.backend, source.model, source.options, kind=source.kind),
+                replace=True)
     except CharterError as exc:  # e.g. the draft was approved by hand meanwhile
         log.warning("rollout %s was to be promoted, but %s", r.id, exc.message)
         events.record(rt, actor, "rollout.stopped", r.id,
@@ -201,7 +247,8 @@ def watch(rt: Runtime) -> None:
 def as_dict(rt: Runtime, r: Rollout) -> dict[str, Any]:
     """A rollout with both arms' counts and, while it runs, the verdict so far."""
     out: dict[str, Any] = {
-        "id": r.id, "kind": r.kind, "champion": r.champion, "challenger": r.challenger,
+        "id": r.id, "kind": r.kind, "alias": r.subject, "challenger_alias": r.challenger_alias,
+        "champion": r.champion, "challenger": r.challenger,
         "share": r.share, "status": r.status, "reason": r.reason, "rule": r.rule.__dict__,
         "started_by": r.started_by, "created_at": r.created_at, "ended_by": r.ended_by,
         "ended_at": r.ended_at}

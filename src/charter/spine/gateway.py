@@ -183,6 +183,15 @@ class Gateway:
             if served.name != route.name:
                 alias = self.aliases.get(served.name, kind="chat")
             route = served
+        # A rollout of this alias serves its challenger arm another alias in its place.
+        stand_in = Canary.alias_for(admitted.assigned, alias.name)
+        if stand_in is not None:
+            found = self.aliases.find(stand_in)
+            if found is not None and found.kind == "chat":
+                alias = found
+            else:  # removed during the rollout: the alias rolled out serves, as before
+                log.warning("rollout challenger alias %r is gone; serving %r", stand_in,
+                            alias.name)
         return route, quota, alias
 
     def _ground(self, admitted: Admitted) -> Grounding:

@@ -3,7 +3,7 @@
 Before a request is screened, each running rollout puts its user in an arm
 (``charter.rollout.arm_of``, sticky per user); a challenger arm serves the rollout's
 version (the charter draft that screens the request, or the router version that routes
-it). The request's outcome is written in its final transaction, with its audit record,
+it, or the model alias that answers in place of the one rolled out). The request's outcome is written in its final transaction, with its audit record,
 for both arms. After a challenger request has committed, ``on_challenger`` (set by
 ``services.rollouts.watch``) judges the rollout; a judgement already running in this
 process is not waited for.
@@ -27,9 +27,11 @@ log = logging.getLogger("charter.rollout")
 @dataclass(frozen=True)
 class Assignment:
     rollout_id: str
-    kind: str  # charter | router
+    kind: str  # charter | router | alias
     arm: Arm
     version: int | None  # the version this arm serves (None: the champion in force)
+    subject: str | None = None  # an alias rollout's alias
+    alias: str | None = None  # ... and the alias that serves it in this arm (None: itself)
 
 
 class Canary:
@@ -41,7 +43,8 @@ class Canary:
 
     def assign(self, principal_id: str) -> tuple[Assignment, ...]:
         return tuple(
-            Assignment(r.id, r.kind, arm, r.challenger if arm == CHALLENGER else None)
+            Assignment(r.id, r.kind, arm, r.challenger if arm == CHALLENGER else None,
+                       r.subject, r.challenger_alias if arm == CHALLENGER else None)
             for r in self.repo.running()
             for arm in (arm_of(r.id, principal_id, r.share),))
 
@@ -50,6 +53,13 @@ class Canary:
         """The challenger version of ``kind`` this request is served, if any."""
         return next((a.version for a in assigned if a.kind == kind and a.arm == CHALLENGER),
                     None)
+
+    @staticmethod
+    def alias_for(assigned: Sequence[Assignment], name: str) -> str | None:
+        """The alias that serves alias ``name`` to this request, when a rollout of it put
+        the request in its challenger arm."""
+        return next((a.alias for a in assigned if a.kind == "alias" and a.subject == name
+                     and a.arm == CHALLENGER), None)
 
     def record(self, conn: Connection, assigned: Sequence[Assignment], *, request_id: str,
                principal_id: str, error: bool, decision: str, abstained: bool) -> None:

@@ -23,6 +23,8 @@ RUNNING = "running"
 class Rollout:
     id: str
     kind: str
+    subject: str | None  # an alias rollout: the alias rolled out
+    challenger_alias: str | None  # ... and the alias its challenger arm is served
     champion: int | None
     challenger: int
     share: float
@@ -42,7 +44,7 @@ class Rollout:
 
 def _rollout(row: Any) -> Rollout:
     m = row._mapping
-    return Rollout(m["id"], m["kind"], m["champion"], m["challenger"], m["share"],
+    return Rollout(m["id"], m["kind"], m["subject"], m["challenger_alias"], m["champion"], m["challenger"], m["share"],
                    Rule(**json.loads(m["rule"])), m["status"], m["reason"],
                    json.loads(m["verdict"]), m["started_by"], m["created_at"], m["ended_by"],
                    m["ended_at"])
@@ -61,16 +63,20 @@ class RolloutRepository:
         self.db = db
 
     def create(self, *, kind: str, champion: int | None, challenger: int, share: float,
-               rule: Rule, actor: str) -> Rollout:
+               rule: Rule, actor: str, subject: str | None = None,
+               challenger_alias: str | None = None) -> Rollout:
         rid = "ro_" + uuid.uuid4().hex[:16]
+        running = f"{kind}:{subject}" if subject else kind
         try:
             with self.db.transaction() as conn:
                 conn.execute(insert(rollouts).values(
-                    id=rid, kind=kind, champion=champion, challenger=challenger, share=share,
-                    rule=json.dumps(rule.__dict__), status=RUNNING, running_kind=kind,
+                    id=rid, kind=kind, subject=subject, challenger_alias=challenger_alias,
+                    champion=champion, challenger=challenger, share=share,
+                    rule=json.dumps(rule.__dict__), status=RUNNING, running_kind=running,
                     started_by=actor, created_at=utcnow()))
         except IntegrityError:
-            raise ConflictError(f"a {kind} rollout is already running; stop it first "
+            what = f"a rollout of alias {subject!r}" if subject else f"a {kind} rollout"
+            raise ConflictError(f"{what} is already running; stop it first "
                                 "(`charter rollout list`)") from None
         self.db.cache.invalidate("rollout")
         return self.get(rid)

@@ -580,14 +580,18 @@ drift_baselines = Table(
 rollouts = Table(
     "rollouts", metadata,
     Column("id", String(40), primary_key=True),
-    Column("kind", String(20), nullable=False),  # charter | router
+    Column("kind", String(20), nullable=False),  # charter | router | alias
+    # An alias rollout: the alias rolled out, and the alias its challenger arm is served.
+    Column("subject", String(100), nullable=True),
+    Column("challenger_alias", String(100), nullable=True),
     Column("champion", Integer, nullable=True),  # the version in force at the start
     Column("challenger", Integer, nullable=False),
     Column("share", Float, nullable=False),
     Column("rule", Text, nullable=False),  # JSON: margin, alpha, min_requests, promote_after
     Column("status", String(20), nullable=False),  # running | promoted | rolled_back | stopped
-    # The kind while running, NULL after: unique, so one rollout per kind runs at a time.
-    Column("running_kind", String(20), nullable=True, unique=True),
+    # While running, the kind (alias:NAME for an alias), NULL after: unique, so one rollout
+    # of each kind (of each alias) runs at a time.
+    Column("running_kind", String(120), nullable=True, unique=True),
     Column("reason", Text, nullable=False, server_default=EMPTY),
     Column("verdict", Text, nullable=False, server_default="{}"),  # JSON, the last one
     Column("started_by", String(200), nullable=False),

@@ -1,4 +1,4 @@
-"""/api/rollouts: canary rollouts of charter drafts and router versions (admin)."""
+"""/api/rollouts: canary rollouts of charter drafts, router versions and aliases (admin)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import Field
 
+from charter.core.errors import InvalidInputError
 from charter.core.principal import Principal
 from charter.server.deps import MAX_INT, Strict, caller, runtime
 from charter.services import rollouts as service
@@ -16,9 +17,14 @@ router = APIRouter(prefix="/api/rollouts", tags=["rollouts"])
 
 
 class StartBody(Strict):
-    kind: Literal["charter", "router"] = Field(description="What is rolled out.")
-    version: int = Field(ge=1, le=MAX_INT, description="The challenger: a charter draft "
-                         "or a router version.")
+    kind: Literal["charter", "router", "alias"] = Field(description="What is rolled out.")
+    version: int | None = Field(None, ge=1, le=MAX_INT, description="The challenger of a "
+                                "charter or router rollout: a charter draft or a router "
+                                "version.")
+    alias: str | None = Field(None, min_length=1, max_length=100, description="An alias "
+                              "rollout's alias (e.g. fast).")
+    to: str | None = Field(None, min_length=1, max_length=100, description="An alias "
+                           "rollout's challenger: the alias that serves in its place.")
     share: float | None = Field(None, gt=0, lt=1, description="Part of the users served "
                                 "the challenger (default: setting rollout_share).")
     margin: float | None = Field(None, ge=0, le=1, description="Tolerated difference in "
@@ -48,9 +54,17 @@ def list_rollouts(request: Request, limit: int = Query(50, ge=1, le=500),
 @router.post("", summary="Start a rollout (admin)")
 def start(body: StartBody, request: Request, p: Principal = Depends(caller)) -> dict[str, Any]:
     rt = runtime(request)
-    rule = body.model_dump(exclude={"kind", "version", "share"})
-    return service.as_dict(rt, service.start(rt, p, body.kind, body.version, share=body.share,
-                                             **rule))
+    rule = body.model_dump(exclude={"kind", "version", "share", "alias", "to"})
+    if body.kind == "alias":
+        if body.alias is None or body.version is not None:
+            raise InvalidInputError("an alias rollout names alias and to, not a version")
+        target: int | str = body.alias
+    else:
+        if body.version is None or body.alias is not None:
+            raise InvalidInputError(f"a {body.kind} rollout names its challenger version")
+        target = body.version
+    return service.as_dict(rt, service.start(rt, p, body.kind, target, to=body.to,
+                                             share=body.share, **rule))
 
 
 RolloutId = PathParam(min_length=1, max_length=40, description="The rollout id (ro_...).")

@@ -388,7 +388,9 @@ async function loadRollouts() {
   for (const r of rows) {
     const c = r.arms.challenger, h = r.arms.champion;
     const rates = Object.keys(c.rates).map((k) => `${k} ${pct(c.rates[k])} / ${pct(h.rates[k])}`).join(" · ");
-    body.append(el("tr", {}, el("td", {}, r.id), el("td", {}, `${r.kind} v${r.challenger} (champion v${r.champion ?? "none"})`),
+    const what = r.kind === "alias" ? `alias ${r.alias}: ${r.challenger_alias} in its place`
+      : `${r.kind} v${r.challenger} (champion v${r.champion ?? "none"})`;
+    body.append(el("tr", {}, el("td", {}, r.id), el("td", {}, what),
       el("td", {}, pct(r.share)), el("td", {}, r.status), el("td", {}, `${Math.round(c.requests)} / ${Math.round(h.requests)} requests · ${rates}`),
       el("td", {}, r.reason || r.verdict?.reason || "")));
   }

@@ -1,10 +1,10 @@
-"""rollouts, rollout_requests: canary rollouts of charter and router versions
+"""rollouts, rollout_requests: canary rollouts of charter, router and alias versions
 
 Why: a challenger version is served to a share of users while both arms' outcomes are
 compared, in whichever worker serves them, so the rollout and its counts live in the
-database the workers share. ``running_kind`` is unique and set only while a rollout runs:
-two rollouts of the same kind can never run at once, even when two admins start them
-together.
+database the workers share. ``running_kind`` is unique and set only while a rollout runs
+(the kind, or alias:NAME): two rollouts of the same kind (of one alias) can never run at
+once, even when two admins start them together.
 
 Revision ID: 0015_rollouts
 Revises: 0014_drift
@@ -25,12 +25,14 @@ def upgrade() -> None:
         "rollouts",
         sa.Column("id", sa.String(40), primary_key=True),
         sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("subject", sa.String(100), nullable=True),
+        sa.Column("challenger_alias", sa.String(100), nullable=True),
         sa.Column("champion", sa.Integer(), nullable=True),
         sa.Column("challenger", sa.Integer(), nullable=False),
         sa.Column("share", sa.Float(), nullable=False),
         sa.Column("rule", sa.Text(), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
-        sa.Column("running_kind", sa.String(20), nullable=True, unique=True),
+        sa.Column("running_kind", sa.String(120), nullable=True, unique=True),
         sa.Column("reason", sa.Text(), nullable=False, server_default=""),
         sa.Column("verdict", sa.Text(), nullable=False, server_default="{}"),
         sa.Column("started_by", sa.String(200), nullable=False),
