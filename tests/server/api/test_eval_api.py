@@ -3,21 +3,8 @@ read and compared by reviewers; wrong suites, targets and gates refused before a
 
 from __future__ import annotations
 
-import time
-
-import httpx
-
+from tests.server.api.test_documents import _wait_job as _finished
 from tests.server.conftest import Served
-
-
-def _finished(admin: httpx.Client, url: str) -> dict:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        job = admin.get(url).json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job {url} did not finish")
 
 
 def test_a_policy_run_from_the_api_is_stored_gated_and_compared(served: Served) -> None:
