@@ -156,7 +156,7 @@ class Runtime:
     @cached_property
     def canary(self) -> Canary:
         """Puts users in rollout arms; ``services.rollouts.watch`` makes it judge."""
-        return Canary(self.rollouts)
+        return Canary(self.rollouts, self.settings.rollout_judge_interval)
 
     @cached_property
     def drift(self) -> DriftCollector:

@@ -41,7 +41,8 @@ EQUAL = default_charter_text().replace("name: Default charter", "name: Default c
 
 @pytest.fixture
 def rt(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.open(settings)
+    # Judged after every challenger request, so that verdicts come at a known request.
+    runtime = Runtime.open(settings.with_overrides(rollout_judge_interval=0))
     for name in ("fast", "thinking", "mini"):
         runtime.aliases.remove(name)
         runtime.aliases.add(AliasConfig(name, "scripted", "", {"replies": ["Twenty days."]}))
@@ -258,3 +259,26 @@ def test_an_alias_whose_stand_in_fails_is_rolled_back_and_a_good_one_promoted(
     assert rt.aliases.get("fast").options["replies"] == ["Twenty-five days."]
     moved = audit_service.records(rt, STARTER, event="alias.added")
     assert moved and moved[0].actor == "system:rollout" and moved[0].request_id == "fast"
+
+
+def test_judgements_are_spaced_by_the_interval_and_check_judges_at_once(
+        settings: Settings) -> None:
+    runtime = Runtime.open(settings.with_overrides(rollout_judge_interval=3600))
+    try:
+        for name in ("fast", "thinking", "mini"):
+            runtime.aliases.remove(name)
+            runtime.aliases.add(AliasConfig(name, "scripted", "", {"replies": ["Ok."]}))
+        service.watch(runtime)
+        draft = policies.propose(runtime, AUTHOR, DEGRADED, "refuse more").number
+        r = service.start(runtime, STARTER, "charter", draft, share=0.5, min_requests=4,
+                          min_users=2)
+        for u in _users(30):
+            _ask(runtime, u)
+        # The first challenger request was judged (too early to decide); the rest were
+        # within the interval, so the rollout runs on although it is clearly worse.
+        assert runtime.rollouts.get(r.id).running
+        verdict = service.judge_now(runtime, r.id)
+        assert verdict is not None and verdict.action == "rollback"
+        assert runtime.rollouts.get(r.id).status == "rolled_back"
+    finally:
+        runtime.close()

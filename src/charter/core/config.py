@@ -381,6 +381,10 @@ SETTINGS: tuple[Setting, ...] = (
             "One-sided error probability of a rollout's comparisons (checked after every "
             "challenger request, so kept small).",
             parse=_parse_float, minimum=1e-6, maximum=0.5, example="0.01"),
+    Setting("rollout_judge_interval", 1.0,
+            "Seconds between two judgements of one rollout in one server process (each "
+            "reads all of the rollout's requests); 0: after every challenger request.",
+            parse=_parse_float, minimum=0.0, maximum=3600.0, example="1"),
     Setting("rollout_min_requests", 20,
             "Challenger requests before a rollout is judged at all.",
             parse=_parse_int, minimum=1, example="20"),

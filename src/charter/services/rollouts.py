@@ -52,9 +52,9 @@ def rule_of(rt: Runtime, **given: float | int | None) -> Rule:
             raise InvalidInputError(f"unknown rollout rule {name!r}")
         if value is not None:
             values[name] = value
-    checks = {"margin": (0.0, 1.0), "strict_margin": (0.0, 1.0), "alpha": (1e-6, 0.5), "min_requests": (1, 1_000_000),
-              "promote_after": (1, 10_000_000), "min_users": (1, 1_000_000),
-              "per_user_cap": (1, 1_000_000)}
+    checks = {"margin": (0.0, 1.0), "strict_margin": (0.0, 1.0), "alpha": (1e-6, 0.5),
+              "min_requests": (1, 1_000_000), "promote_after": (1, 10_000_000),
+              "min_users": (1, 1_000_000), "per_user_cap": (1, 1_000_000)}
     for name, (low, high) in checks.items():
         v = values[name]
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \

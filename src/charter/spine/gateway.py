@@ -310,8 +310,7 @@ class Gateway:
             self.drift.committed(sample)
         if self.canary is not None:
             self.canary.committed(p.admitted.assigned)
-        self._observe(p, "ok", backend_s, usage, abstained=result.answer.startswith(
-            (NOT_FOUND, NO_SOURCES)))
+        self._observe(p, "ok", backend_s, usage, abstained=_abstained(result))
         result.timing = TimingInfo(
             total_ms=round((time.perf_counter() - p.admitted.started) * 1000, 3),
             backend_ms=round(backend_s * 1000, 3))
@@ -343,8 +342,8 @@ class Gateway:
             assert self.canary is not None
             self.canary.record(c, a.assigned, request_id=a.request_id,
                                principal_id=req.principal.id, error=error is not None,
-                               decision=a.decision.action, abstained=result is not None and
-                               result.answer.startswith((NOT_FOUND, NO_SOURCES)))
+                               decision=a.decision.action,
+                               abstained=result is not None and _abstained(result))
 
         if conn is not None:
             self.audit.append(a.request_id, req.principal.id, "chat", record.payload(),
@@ -513,6 +512,11 @@ class Gateway:
         if tail:
             yield Delta(tail, rid)
         yield result
+
+
+def _abstained(result: Result) -> bool:
+    """Whether the answer is Charter's own abstention (the extractive answerer's)."""
+    return result.answer.startswith((NOT_FOUND, NO_SOURCES))
 
 
 def _spent(p: Prepared, pieces: list[str]) -> int:

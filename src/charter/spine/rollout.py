@@ -5,14 +5,15 @@ Before a request is screened, each running rollout puts its user in an arm
 version (the charter draft that screens the request, or the router version that routes
 it, or the model alias that answers in place of the one rolled out). The request's outcome is written in its final transaction, with its audit record,
 for both arms. After a challenger request has committed, ``on_challenger`` (set by
-``services.rollouts.watch``) judges the rollout; a judgement already running in this
-process is not waited for.
+``services.rollouts.watch``) judges the rollout, at most once per ``judge_interval``
+seconds per rollout in this process; a judgement already running is not waited for.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,11 +36,13 @@ class Assignment:
 
 
 class Canary:
-    def __init__(self, repo: RolloutRepository,
+    def __init__(self, repo: RolloutRepository, judge_interval: float = 0.0,
                  on_challenger: Callable[[str], object] | None = None) -> None:
         self.repo = repo
+        self.judge_interval = judge_interval
         self.on_challenger = on_challenger
         self._busy = threading.Lock()
+        self._judged: dict[str, float] = {}  # rollout id -> when this process last judged
 
     def assign(self, principal_id: str) -> tuple[Assignment, ...]:
         return tuple(
@@ -70,13 +73,23 @@ class Canary:
 
     def committed(self, assigned: Sequence[Assignment]) -> None:
         """After the request's outcome committed: judge each rollout it was a challenger
-        request of (skipped while this process is judging one already)."""
+        request of; skipped while this process is judging one already, or judged one
+        less than ``judge_interval`` seconds ago (a judgement reads all of a rollout's
+        rows, so its cost is bounded per second, not per request)."""
         on_challenger = self.on_challenger
         if on_challenger is None:
             return
         for a in assigned:
             if a.arm != CHALLENGER or not self._busy.acquire(blocking=False):
                 continue
+            now = time.monotonic()
+            last = self._judged.get(a.rollout_id)
+            if last is not None and now - last < self.judge_interval:
+                self._busy.release()
+                continue
+            self._judged[a.rollout_id] = now
+            if len(self._judged) > 64:  # ended rollouts' entries
+                self._judged.pop(next(iter(self._judged)))
             try:
                 on_challenger(a.rollout_id)
             except Exception:  # a failed judgement must never fail the request

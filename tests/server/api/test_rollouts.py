@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import httpx
 
+from collections.abc import Iterator
+
+import pytest
+
+from charter.core.config import Settings
 from charter.rollout import CHALLENGER, arm_of
-from tests.server.conftest import Served
+from tests.server.conftest import Served, _start
 from tests.services.test_rollouts import DEGRADED, EQUAL, QUESTION
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[Served]:
+    """Judged after every challenger request, so the verdict comes at a known request."""
+    yield from _start(settings.with_overrides(rollout_judge_interval=0), scripted=True)
 
 
 def _people(served: Served, n: int) -> list[tuple[str, httpx.Client]]:
