@@ -73,5 +73,7 @@ def test_the_command_checks_its_arguments(cli, tmp_path: Path) -> None:  # noqa:
     assert bad.code != 0 and "--share" in bad.err
     missing = cli("bench", "rollout", "--data", str(tmp_path / "none"))
     assert missing.code != 0 and "no such folder" in missing.err
+    groups = cli("bench", "rollout", "--data", str(tmp_path), "--groups", "stem,bogus")
+    assert groups.code != 0 and "unknown MMLU subject groups bogus" in groups.err
     few = cli("bench", "rollout", "--data", str(tmp_path), "--pool", "2")
     assert few.code != 0 and "--pool" in few.err

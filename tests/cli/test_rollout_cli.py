@@ -31,6 +31,8 @@ def test_rollout_commands_start_judge_and_end_a_rollout(cli, tmp_path: Path) -> 
     assert "no rollouts yet" in cli("rollout", "list").out
     bad = cli("rollout", "start", "charter", str(draft), "--share", "1.5")
     assert bad.code != 0 and "share" in bad.err
+    word = cli("rollout", "start", "charter", "latest")
+    assert word.code != 0 and "version number, not 'latest'" in word.err
     kind = cli("rollout", "start", "prompt", str(draft))
     assert kind.code != 0 and "charter, router, alias" in kind.err
     started = cli("rollout", "start", "charter", str(draft), "--share", "0.5",

@@ -99,6 +99,11 @@ def test_a_degraded_draft_is_rolled_back_and_an_equal_one_promoted(served: Serve
         assert [r["status"] for r in listed] == ["promoted", "rolled_back"]
         bad = admin.post("/api/rollouts", json={"kind": "charter", "version": 1, "share": 2})
         assert bad.status_code == 422
+        for body, words in (({"kind": "alias", "to": "fast"}, "names alias and to"),
+                            ({"kind": "router"}, "names its challenger version"),
+                            ({"kind": "alias", "alias": "fast"}, "--to ALIAS")):
+            r = admin.post("/api/rollouts", json=body)
+            assert r.status_code == 400 and words in r.json()["error"]["message"], r.text
         gone = admin.post(f"/api/rollouts/{rid}/stop", json={"reason": "late"})
         assert gone.status_code == 409 and "already ended" in gone.json()["error"]["message"]
         assert admin.get("/api/rollouts/ro_nope").status_code == 404
